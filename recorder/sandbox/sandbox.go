@@ -1,0 +1,648 @@
+package sandbox
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/contrib/seccomp"
+	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/containerd/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Defaults for the resource limits: generous enough for builds and test
+// suites, small enough that a fork bomb or a leak cannot take the host down.
+const (
+	DefaultMemoryBytes = 4 << 30
+	DefaultPidsLimit   = 4096
+)
+
+// Options describe one sandboxed run.
+type Options struct {
+	ID        string        // unique container id (caller passes e.g. "bd-<runid>-<random>")
+	Args      []string      // argv; Args[0] is looked up in Env's PATH by runc
+	Env       []string      // full environment of the process (nothing is added)
+	Workspace string        // absolute host dir; mounted at the same path copy-on-write (overlay), and the cwd
+	Rootfs    string        // "" = read-only host root (bind of /); else a directory used read-only as rootfs
+	Timeout   time.Duration // 0 = none
+	Stdin     io.Reader     // nil = no stdin (/dev/null)
+	Stdout    io.Writer     // nil = discarded
+	Stderr    io.Writer     // nil = discarded
+
+	MemoryBytes int64 // 0 = DefaultMemoryBytes
+	PidsLimit   int64 // 0 = DefaultPidsLimit
+	// Network false (the default) gives the sandbox a new network namespace
+	// with only loopback, up. true shares the host's network namespace.
+	Network bool
+	// ResolvConf, if non-empty, is bind-mounted read-only as /etc/resolv.conf.
+	// The recorder sets "nameserver 127.0.0.53" so that DNS lookups in the
+	// no-network sandbox are really sent (to loopback) and so get recorded.
+	ResolvConf string
+	// HideHostSecrets masks well-known credential files and directories of
+	// /root and every /home/* (and /etc/shadow, /etc/gshadow) with empty
+	// read-only stand-ins. Opening them still succeeds or fails visibly, so
+	// the attempt is recorded; only the content is withheld.
+	HideHostSecrets bool
+}
+
+// Result is how the sandboxed process ended.
+type Result struct {
+	// ExitCode is the exit status containerd reports: the process's own exit
+	// code, or 128+signal when a signal killed it.
+	ExitCode int
+	// Signal is the killing signal when ExitCode is above 128 (as a shell
+	// would report it), 0 otherwise.
+	Signal      int
+	TimedOut    bool // killed because Options.Timeout passed
+	Interrupted bool // killed because the Wait context was cancelled (Ctrl-C)
+	Duration    time.Duration
+}
+
+// secretNames are paths relative to a home directory whose content must not
+// reach a command under test.
+var secretNames = []string{
+	".ssh", ".aws", ".kube", ".config/gcloud", ".docker", ".gnupg", ".azure",
+	".netrc", ".git-credentials", ".npmrc", ".pypirc",
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+
+// Sandbox is one created container with its task.
+type Sandbox struct {
+	c         *Client
+	opts      Options
+	workspace string // symlink-resolved workspace path (mount point and cwd)
+	dir       string // per-run state: /var/lib/behavediff/runs/<ID>
+	upper     string
+	cgroupDir string // v2 cgroup directory of the task
+	ownCgroup bool   // we made cgroupDir ourselves (runc did not join v2)
+	cgroupID  uint64
+	pid       uint32
+
+	container client.Container
+	task      client.Task
+
+	stdinEOF chan struct{} // closed when Options.Stdin reached EOF
+	closing  chan struct{} // closed by Close
+
+	mu         sync.Mutex
+	statusC    <-chan client.ExitStatus
+	waitCancel context.CancelFunc
+	started    time.Time
+	result     *Result
+	closed     bool
+}
+
+// Create makes the container and its task. The task is left in the CREATED
+// state (runc init is waiting, the user's command has not run), so the caller
+// can attach eBPF to CgroupID() before Start lets the first instruction run.
+func (c *Client) Create(ctx context.Context, o Options) (_ *Sandbox, retErr error) {
+	if c == nil || c.cd == nil {
+		return nil, errors.New("sandbox: client is closed")
+	}
+	if !idPattern.MatchString(o.ID) {
+		return nil, fmt.Errorf("sandbox: invalid container id %q (letters, digits, _ . - only)", o.ID)
+	}
+	if len(o.Args) == 0 {
+		return nil, errors.New("sandbox: no command given")
+	}
+	if !filepath.IsAbs(o.Workspace) {
+		return nil, fmt.Errorf("sandbox: workspace %q is not an absolute path", o.Workspace)
+	}
+	ws, err := filepath.EvalSymlinks(o.Workspace)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: workspace: %w", err)
+	}
+	if st, err := os.Stat(ws); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("sandbox: workspace %s is not a directory", o.Workspace)
+	}
+	if strings.ContainsAny(ws, ",:\\") || ws == "/" {
+		// overlayfs mount options cannot carry these characters unescaped,
+		// and / cannot be both lower layer and parent of the upper layer.
+		return nil, fmt.Errorf("sandbox: workspace %s cannot be used as an overlay lower dir (it is / or contains , : or \\)", ws)
+	}
+	if o.MemoryBytes == 0 {
+		o.MemoryBytes = DefaultMemoryBytes
+	}
+	if o.PidsLimit == 0 {
+		o.PidsLimit = DefaultPidsLimit
+	}
+	if o.Stdout == nil {
+		o.Stdout = io.Discard
+	}
+	if o.Stderr == nil {
+		o.Stderr = io.Discard
+	}
+
+	var rootfs string
+	if o.Rootfs == "" {
+		if rootfs, err = ensureHostRoot(ctx); err != nil {
+			return nil, err
+		}
+	} else {
+		if rootfs, err = filepath.Abs(o.Rootfs); err != nil {
+			return nil, fmt.Errorf("sandbox: rootfs: %w", err)
+		}
+		if st, err := os.Stat(rootfs); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("sandbox: rootfs %s is not a directory", o.Rootfs)
+		}
+	}
+
+	s := &Sandbox{
+		stdinEOF:  make(chan struct{}),
+		closing:   make(chan struct{}),
+		c:         c,
+		opts:      o,
+		workspace: ws,
+		dir:       filepath.Join(runsDir, o.ID),
+	}
+	s.upper = filepath.Join(s.dir, "upper")
+	if err := os.MkdirAll(runsDir, 0o700); err != nil {
+		return nil, fmt.Errorf("sandbox: create %s: %w", runsDir, err)
+	}
+	if err := os.Mkdir(s.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("sandbox: run dir for id %s: %w", o.ID, err)
+	}
+	defer func() {
+		if retErr != nil {
+			_ = s.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	mounts, err := s.prepareMounts(rootfs)
+	if err != nil {
+		return nil, err
+	}
+
+	cgroupPath := "/behavediff/" + o.ID
+	specOpts := []oci.SpecOpts{
+		oci.WithRootFSPath(rootfs),
+		oci.WithRootFSReadonly(),
+		oci.WithProcessArgs(o.Args...),
+		oci.WithProcessCwd(ws),
+		oci.WithHostname("behavediff"),
+		oci.WithCgroup(cgroupPath),
+		oci.WithMemoryLimit(uint64(o.MemoryBytes)),
+		oci.WithPidsLimit(o.PidsLimit),
+		oci.WithNoNewPrivileges,
+		func(_ context.Context, _ oci.Client, _ *containers.Container, sp *oci.Spec) error {
+			sp.Process.Env = append([]string{}, o.Env...)
+			sp.Process.Terminal = false
+			// Every capability set empty: uid 0 inside, but powerless.
+			sp.Process.Capabilities = &specs.LinuxCapabilities{
+				Bounding: []string{}, Effective: []string{}, Permitted: []string{},
+				Inheritable: []string{}, Ambient: []string{},
+			}
+			sp.Mounts = append(sp.Mounts, mounts...)
+			return nil
+		},
+		// After the capabilities: the default profile allows syscalls by caps.
+		seccomp.WithDefaultProfile(),
+	}
+	if o.Network {
+		specOpts = append(specOpts, oci.WithHostNamespace(specs.NetworkNamespace))
+	}
+	cont, err := c.cd.NewContainer(ctx, o.ID, client.WithNewSpec(specOpts...))
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: create container %s: %w", o.ID, err)
+	}
+	s.container = cont
+
+	if err := os.MkdirAll(fifoDir, 0o700); err != nil {
+		return nil, fmt.Errorf("sandbox: create %s: %w", fifoDir, err)
+	}
+	var stdin io.Reader
+	if o.Stdin != nil {
+		stdin = &eofReader{r: o.Stdin, eof: s.stdinEOF}
+	}
+	task, err := cont.NewTask(ctx, cio.NewCreator(cio.WithStreams(stdin, o.Stdout, o.Stderr), cio.WithFIFODir(fifoDir)))
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: create task %s: %w", o.ID, err)
+	}
+	s.task = task
+	s.pid = task.Pid()
+	if o.Stdin != nil {
+		go s.closeStdinAtEOF(task)
+	}
+	if err := s.findCgroup(cgroupPath); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// prepareMounts writes the per-run files and returns the mounts added to the
+// default spec (which already has /proc, /dev, /sys ro, and a tmpfs /run).
+// With the read-only host root every destination must already exist, so
+// masks are only added for paths that exist in the rootfs.
+func (s *Sandbox) prepareMounts(rootfs string) ([]specs.Mount, error) {
+	o := s.opts
+	work := filepath.Join(s.dir, "work")
+	for _, d := range []string{s.upper, work} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return nil, fmt.Errorf("sandbox: create %s: %w", d, err)
+		}
+	}
+	// The upper dir's root takes the workspace's mode and owner, so the
+	// merged workspace root looks like the real one.
+	if st, err := os.Stat(s.workspace); err == nil {
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+			_ = os.Chown(s.upper, int(sys.Uid), int(sys.Gid))
+		}
+		_ = os.Chmod(s.upper, st.Mode().Perm())
+	}
+	empty := filepath.Join(s.dir, "empty")
+	if err := os.WriteFile(empty, nil, 0o444); err != nil {
+		return nil, fmt.Errorf("sandbox: create %s: %w", empty, err)
+	}
+
+	exists := func(p string) (os.FileInfo, bool) {
+		st, err := os.Stat(filepath.Join(rootfs, p))
+		return st, err == nil
+	}
+	under := func(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
+
+	mounts := []specs.Mount{{
+		Destination: "/tmp", Type: "tmpfs", Source: "tmpfs",
+		Options: []string{"nosuid", "nodev", "mode=1777"},
+	}}
+	// The workspace's mount point must exist. With the host root it is
+	// missing when the workspace sits on another filesystem (a separate
+	// mount is not part of the non-recursive bind of /): put a tmpfs on the
+	// nearest ancestor that exists (that filesystem's empty mount point
+	// directory) so runc can create the path in it.
+	if _, ok := exists(s.workspace); !ok && !under(s.workspace, "/tmp") && !under(s.workspace, "/run") && !under(s.workspace, "/dev") {
+		anc := path.Dir(s.workspace)
+		for anc != "/" {
+			if _, ok := exists(anc); ok {
+				break
+			}
+			anc = path.Dir(anc)
+		}
+		if anc != "/" {
+			mounts = append(mounts, specs.Mount{
+				Destination: anc, Type: "tmpfs", Source: "tmpfs",
+				Options: []string{"nosuid", "nodev", "mode=755", "size=1m"},
+			})
+		} else if o.Rootfs == "" {
+			return nil, fmt.Errorf("sandbox: workspace %s is not visible in the host root", s.workspace)
+		}
+	}
+	mounts = append(mounts, specs.Mount{
+		Destination: s.workspace, Type: "overlay", Source: "overlay",
+		Options: []string{
+			"lowerdir=" + s.workspace, "upperdir=" + s.upper, "workdir=" + work,
+			// Plain copy-up semantics: renaming a lower dir fails with EXDEV
+			// (tools fall back to copy+delete) instead of leaving redirect
+			// xattrs in upper that Changes would have to interpret.
+			"redirect_dir=off", "index=off", "metacopy=off",
+		},
+	})
+	if o.ResolvConf != "" {
+		rc := filepath.Join(s.dir, "resolv.conf")
+		if err := os.WriteFile(rc, []byte(o.ResolvConf), 0o644); err != nil {
+			return nil, fmt.Errorf("sandbox: write resolv.conf: %w", err)
+		}
+		if _, err := os.Lstat(filepath.Join(rootfs, "etc/resolv.conf")); err == nil {
+			mounts = append(mounts, specs.Mount{
+				Destination: "/etc/resolv.conf", Type: "bind", Source: rc,
+				Options: []string{"rbind", "ro", "nosuid", "nodev", "noexec"},
+			})
+		} else if _, ok := exists("/etc"); !ok || o.Rootfs == "" {
+			return nil, fmt.Errorf("sandbox: cannot provide /etc/resolv.conf: it does not exist in the read-only rootfs")
+		} else {
+			mounts = append(mounts, specs.Mount{
+				Destination: "/etc/resolv.conf", Type: "bind", Source: rc,
+				Options: []string{"rbind", "ro", "nosuid", "nodev", "noexec"},
+			})
+		}
+	}
+
+	mask := func(p string) {
+		if under(s.workspace, p) {
+			return // never hide the workspace itself
+		}
+		st, ok := exists(p)
+		if !ok {
+			return
+		}
+		if st.IsDir() {
+			mounts = append(mounts, specs.Mount{
+				Destination: p, Type: "tmpfs", Source: "tmpfs",
+				Options: []string{"ro", "nosuid", "nodev", "noexec", "mode=700", "size=4k"},
+			})
+			return
+		}
+		mounts = append(mounts, specs.Mount{
+			Destination: p, Type: "bind", Source: empty,
+			Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"},
+		})
+	}
+	// behavediff's own state (other runs' upper dirs, the daemon's root and
+	// log) is never the command's business.
+	if o.Rootfs == "" {
+		mask(libDir)
+	}
+	if o.HideHostSecrets {
+		homes := []string{"/root"}
+		if ents, err := os.ReadDir(filepath.Join(rootfs, "home")); err == nil {
+			for _, e := range ents {
+				if e.IsDir() {
+					homes = append(homes, "/home/"+e.Name())
+				}
+			}
+		}
+		for _, h := range homes {
+			for _, n := range secretNames {
+				mask(path.Join(h, n))
+			}
+		}
+		mask("/etc/shadow")
+		mask("/etc/gshadow")
+	}
+	return mounts, nil
+}
+
+// findCgroup locates the task's cgroup v2 directory and its id (the
+// directory's inode, which is what bpf_get_current_cgroup_id returns).
+//
+// On a pure v2 host runc puts the task there itself. On a hybrid v1+v2 host
+// runc may or may not also join the unified hierarchy; when the task is not
+// in cgroupPath on v2 we create that directory and move runc init into it
+// (it is the only process and forks nothing before Start), so every process
+// of the command inherits it.
+func (s *Sandbox) findCgroup(cgroupPath string) error {
+	mnt, err := cgroup2Mount()
+	if err != nil {
+		return err
+	}
+	rel, err := procCgroupV2(s.pid)
+	if err != nil {
+		return err
+	}
+	if rel != cgroupPath {
+		dir := filepath.Join(mnt, cgroupPath)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("sandbox: create v2 cgroup %s: %w", dir, err)
+		}
+		s.ownCgroup = true
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), fmt.Appendf(nil, "%d", s.pid), 0o644); err != nil {
+			return fmt.Errorf("sandbox: move task %d into v2 cgroup %s: %w", s.pid, dir, err)
+		}
+		if rel, err = procCgroupV2(s.pid); err != nil {
+			return err
+		}
+		if rel != cgroupPath {
+			return fmt.Errorf("sandbox: task %d is in v2 cgroup %q, want %q", s.pid, rel, cgroupPath)
+		}
+	}
+	s.cgroupDir = filepath.Join(mnt, rel)
+	var st unix.Stat_t
+	if err := unix.Stat(s.cgroupDir, &st); err != nil {
+		return fmt.Errorf("sandbox: stat cgroup %s: %w", s.cgroupDir, err)
+	}
+	if st.Ino == 0 {
+		return fmt.Errorf("sandbox: cgroup %s has inode 0", s.cgroupDir)
+	}
+	s.cgroupID = st.Ino
+	return nil
+}
+
+// cgroup2Mount returns where the cgroup2 hierarchy is mounted: /sys/fs/cgroup
+// on a pure v2 host, /sys/fs/cgroup/unified on a hybrid one.
+func cgroup2Mount() (string, error) {
+	mounts, err := readMountInfo()
+	if err != nil {
+		return "", err
+	}
+	for _, m := range mounts {
+		if m.FSType == "cgroup2" && m.Root == "/" {
+			return m.MountPoint, nil
+		}
+	}
+	return "", errors.New("sandbox: no cgroup2 filesystem mounted (behavediff needs cgroup v2, alone or in hybrid mode, for its eBPF filter)")
+}
+
+// procCgroupV2 returns the "0::" path of pid from /proc/<pid>/cgroup.
+func procCgroupV2(pid uint32) (string, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return "", fmt.Errorf("sandbox: read cgroup of task %d: %w", pid, err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if p, ok := strings.CutPrefix(sc.Text(), "0::"); ok {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("sandbox: task %d has no cgroup v2 entry", pid)
+}
+
+// CgroupID is the v2 cgroup id of the created task: the only cgroup the eBPF
+// sensor traces.
+func (s *Sandbox) CgroupID() uint64 { return s.cgroupID }
+
+// Pid is the host pid of the task's init process.
+func (s *Sandbox) Pid() uint32 { return s.pid }
+
+// Start runs the command. The exit status channel is set up first so that a
+// command that exits at once is never missed.
+func (s *Sandbox) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.task == nil || s.closed {
+		return errors.New("sandbox: start: no task (closed or failed create)")
+	}
+	if s.statusC != nil {
+		return errors.New("sandbox: already started")
+	}
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	statusC, err := s.task.Wait(wctx)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("sandbox: wait on task %s: %w", s.opts.ID, err)
+	}
+	if err := s.task.Start(ctx); err != nil {
+		cancel()
+		return fmt.Errorf("sandbox: start task %s: %w", s.opts.ID, err)
+	}
+	s.started = time.Now()
+	s.statusC, s.waitCancel = statusC, cancel
+	return nil
+}
+
+// Wait blocks until the command exits. When Options.Timeout passes, or ctx
+// is cancelled (Ctrl-C), every process of the sandbox is SIGKILLed and the
+// result says why. All output has been copied to Stdout/Stderr on return.
+func (s *Sandbox) Wait(ctx context.Context) (Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.result != nil {
+		return *s.result, nil
+	}
+	if s.statusC == nil {
+		return Result{}, errors.New("sandbox: wait before start")
+	}
+	var timeout <-chan time.Time
+	if s.opts.Timeout > 0 {
+		t := time.NewTimer(time.Until(s.started.Add(s.opts.Timeout)))
+		defer t.Stop()
+		timeout = t.C
+	}
+	var res Result
+	var st client.ExitStatus
+	select {
+	case st = <-s.statusC:
+	case <-timeout:
+		res.TimedOut = true
+	case <-ctx.Done():
+		res.Interrupted = true
+	}
+	if res.TimedOut || res.Interrupted {
+		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := s.task.Kill(kctx, unix.SIGKILL, client.WithKillAll); err != nil && !errdefs.IsNotFound(err) {
+			return Result{}, fmt.Errorf("sandbox: kill task %s: %w", s.opts.ID, err)
+		}
+		select {
+		case st = <-s.statusC:
+		case <-kctx.Done():
+			return Result{}, fmt.Errorf("sandbox: task %s did not exit after SIGKILL: %w", s.opts.ID, kctx.Err())
+		}
+	}
+	res.Duration = time.Since(s.started)
+	code, _, err := st.Result()
+	if err != nil {
+		return Result{}, fmt.Errorf("sandbox: exit status of %s: %w", s.opts.ID, err)
+	}
+	res.ExitCode = int(code)
+	if code > 128 && code < 128+65 {
+		res.Signal = int(code) - 128
+	}
+	// The init process is gone, so the kernel killed the rest of the pid
+	// namespace and the FIFOs reach EOF; bound the wait anyway.
+	if pio := s.task.IO(); pio != nil {
+		done := make(chan struct{})
+		go func() { pio.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	s.result = &res
+	return res, nil
+}
+
+// Close deletes the task and container (killing the process if it still
+// runs) and removes the per-run directory. It works after failed creates,
+// timeouts and interrupts, ignores a cancelled ctx (cleanup must happen on
+// Ctrl-C too), and is idempotent.
+func (s *Sandbox) Close(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	var errs []error
+	if s.task != nil {
+		if _, err := s.task.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete task %s: %w", s.opts.ID, err))
+		} else {
+			s.task = nil
+		}
+	}
+	if s.task == nil && s.container != nil {
+		if err := s.container.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete container %s: %w", s.opts.ID, err))
+		} else {
+			s.container = nil
+		}
+	}
+	if s.waitCancel != nil {
+		s.waitCancel()
+	}
+	if s.ownCgroup && s.task == nil && s.cgroupDir != "" {
+		if err := rmdirRetry(ctx, s.cgroupDir); err != nil {
+			errs = append(errs, err)
+		} else {
+			s.ownCgroup = false
+		}
+	}
+	if s.task == nil && s.dir != "" {
+		if err := os.RemoveAll(s.dir); err != nil {
+			errs = append(errs, fmt.Errorf("remove run dir: %w", err))
+		} else {
+			s.dir = ""
+		}
+	}
+	if !s.closed {
+		close(s.closing)
+	}
+	s.closed = true
+	if len(errs) > 0 {
+		return fmt.Errorf("sandbox: close: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// rmdirRetry removes a cgroup directory, retrying while the last processes
+// are still being torn down (EBUSY).
+func rmdirRetry(ctx context.Context, dir string) error {
+	for {
+		err := unix.Rmdir(dir)
+		if err == nil || errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) {
+			return fmt.Errorf("remove cgroup %s: %w", dir, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("remove cgroup %s: %w", dir, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// eofReader reports when the caller's stdin is exhausted.
+type eofReader struct {
+	r    io.Reader
+	eof  chan struct{}
+	once sync.Once
+}
+
+func (e *eofReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil {
+		e.once.Do(func() { close(e.eof) })
+	}
+	return n, err
+}
+
+// closeStdinAtEOF tells the shim to close the process's stdin once the
+// caller's reader is exhausted. The shim keeps its own write end of the
+// stdin FIFO open, so without this a command reading stdin (cat) would
+// never see EOF.
+func (s *Sandbox) closeStdinAtEOF(task client.Task) {
+	select {
+	case <-s.stdinEOF:
+	case <-s.closing:
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = task.CloseIO(ctx, client.WithStdinCloser)
+}
