@@ -1,0 +1,68 @@
+# behavediff — see README.md. Everything here runs as root on Debian/Ubuntu.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/behavediff
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+# Runtime packages: the sandbox needs containerd + runc; tests use python3,
+# iproute2 and gcc (a static C helper).
+RUNTIME_PKGS := containerd runc python3 iproute2 gcc libc6-dev
+# Only `make generate` needs the eBPF toolchain: the objects are committed.
+GENERATE_PKGS := clang llvm libbpf-dev
+
+.PHONY: all deps deps-generate build demo test test-unit bench generate check-generate clean
+
+all: build
+
+# deps installs what is missing, once; a machine that has it all is untouched.
+deps:
+	@missing=""; for p in $(RUNTIME_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "make: installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+deps-generate:
+	@missing=""; for p in $(GENERATE_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "make: installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/behavediff
+
+# demo: record testdata/demo in a scratch project, show it, approve it, check it.
+DEMO := build/demo
+demo: deps build
+	@rm -rf $(DEMO) && mkdir -p $(DEMO) && cp -a testdata/demo/workspace/. $(DEMO)/
+	@echo "== behavediff record --name demo -- sh demo.sh"
+	cd $(DEMO) && ../../$(BIN) record --name demo -- sh demo.sh || true
+	@echo; echo "== behavediff show last"
+	cd $(DEMO) && ../../$(BIN) show last
+	@echo; echo "== behavediff approve demo --yes"
+	cd $(DEMO) && ../../$(BIN) approve --yes demo
+	@echo; echo "== behavediff check demo (replays the spec, diffs against the baseline)"
+	cd $(DEMO) && ../../$(BIN) check demo
+	@echo; echo "Your files are untouched: the run wrote into a copy-on-write layer. Try:"
+	@echo "  cd $(DEMO) && ../../$(BIN) query \"SELECT op, path, error FROM file_events WHERE run_id = (SELECT max(id) FROM runs)\""
+
+test: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 30m ./...
+
+test-unit:
+	$(GO) test -count=1 -short ./...
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+
+generate: deps-generate
+	$(GO) generate ./bpf
+
+# check-generate fails when the committed eBPF objects are stale.
+check-generate: generate
+	@git diff --exit-code --stat -- bpf/ || { echo "bpf/: generated files are stale: run 'make generate' and commit"; exit 1; }
+
+clean:
+	rm -rf bin build

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/behavediff/behavediff/recorder"
+	"github.com/behavediff/behavediff/replay"
+	"github.com/behavediff/behavediff/store"
+)
+
+// stringList is a repeatable string flag (--env K=V --env K2=V2).
+type stringList []string
+
+func (s *stringList) String() string     { return fmt.Sprint(*s) }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+const recordAbout = `
+Runs CMD in a fresh containerd sandbox and records its behaviour with eBPF
+into the trace database: the process tree, every syscall (counts and errors),
+files opened/written/created/deleted/renamed, network attempts (connect, bind,
+listen, sends, DNS names) and privilege or namespace syscalls.
+
+The sandbox is safe by default: the host's root filesystem read-only, the
+workspace copy-on-write (the program may write; your files stay untouched
+unless --keep-changes), a private /tmp, no capabilities, no-new-privileges,
+containerd's seccomp profile, no network (only loopback), pids and memory
+limits, a timeout, and a minimal environment (PATH, HOME, LANG, TERM plus
+--env). Host secrets (~/.ssh, ~/.aws, ~/.kube, ...) are masked empty; an
+attempt to read them is still recorded.
+
+Without --address, behavediff starts (once) and reuses a private containerd.
+The command's exit code becomes behavediff's; 124 means timed out, 130
+interrupted, 125 that behavediff itself failed. The run id is printed on
+stderr at the end.
+
+Examples:
+  behavediff record -- ./install.sh
+  behavediff record --name build --timeout 5m -- make
+  behavediff record --env API_URL=http://localhost -i -- python3 agent.py < task.txt`
+
+type recordFlags struct {
+	db, address, workspace, name, rootfs string
+	timeout                              time.Duration
+	env                                  stringList
+	stdin, keep, allowLoss, network      bool
+	memory, pids                         int64
+	ringBuf                              int
+}
+
+func (a *app) recordFlagSet(f *recordFlags) *flag.FlagSet {
+	fs := a.newFlags("record", "[flags] -- CMD [ARGS...]", recordAbout)
+	fs.StringVar(&f.db, "db", "", "trace database `file`, created if missing (default .behavediff/traces.db in the project)")
+	fs.StringVar(&f.address, "address", "", "containerd socket `path`; empty = behavediff's private daemon")
+	fs.StringVar(&f.workspace, "workspace", "", "workspace `dir` mounted copy-on-write and used as cwd (default: current directory)")
+	fs.StringVar(&f.name, "name", "", "spec `name`: stores the spec in .behavediff/specs/NAME.yaml for replay and check")
+	fs.StringVar(&f.rootfs, "rootfs", "", "root filesystem `dir` (default: the host's, read-only)")
+	fs.DurationVar(&f.timeout, "timeout", recorder.DefaultTimeout, "kill the command after this `duration` and mark the run timed out")
+	fs.Var(&f.env, "env", "extra environment `NAME=VALUE` (repeatable); secret-looking values are stored redacted")
+	fs.BoolVar(&f.stdin, "i", false, "forward stdin to the command (and store it, capped, for replay)")
+	fs.BoolVar(&f.keep, "keep-changes", false, "copy the command's workspace changes back into the real workspace")
+	fs.BoolVar(&f.allowLoss, "allow-loss", false, "exit with the command's code even if events were lost (run stays 'incomplete')")
+	fs.BoolVar(&f.network, "network", false, "give the sandbox the host's network (default: none, loopback only)")
+	fs.Int64Var(&f.memory, "memory", 0, "memory limit in `bytes` (default 4 GiB)")
+	fs.Int64Var(&f.pids, "pids", 0, "maximum number of processes (default 4096)")
+	fs.IntVar(&f.ringBuf, "ring-buffer-bytes", 0, "eBPF ring buffer size (testing knob; default 64 MiB)")
+	return fs
+}
+
+func (a *app) record(ctx context.Context, args []string) (int, error) {
+	var f recordFlags
+	fs := a.recordFlagSet(&f)
+	if err := fs.Parse(args); err != nil {
+		return exitUsage, err
+	}
+	cmd := fs.Args()
+	if len(cmd) > 0 && cmd[0] == "--" {
+		cmd = cmd[1:]
+	}
+	if len(cmd) == 0 {
+		return exitUsage, usageError("no command given: usage: behavediff record [flags] -- CMD [ARGS...]")
+	}
+	ws := f.workspace
+	if ws == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return exitUsage, fmt.Errorf("current directory: %w", err)
+		}
+		ws = wd
+	}
+	ws, err := filepath.Abs(ws)
+	if err != nil {
+		return exitUsage, fmt.Errorf("workspace %s: %w", f.workspace, err)
+	}
+	spec := recorder.Spec{
+		Version:     recorder.SpecVersion,
+		Name:        f.name,
+		Args:        cmd,
+		Workspace:   ws,
+		Env:         f.env,
+		Rootfs:      f.rootfs,
+		Timeout:     recorder.Duration(f.timeout),
+		Network:     f.network,
+		MemoryBytes: f.memory,
+		PidsLimit:   f.pids,
+	}
+	if err := spec.Validate(); err != nil {
+		return exitUsage, err
+	}
+	if f.name != "" {
+		if err := replay.ValidName(f.name); err != nil {
+			return exitUsage, err
+		}
+	}
+	var stdin io.Reader
+	if f.stdin {
+		stdin = a.stdin
+	}
+	return a.recordSpec(ctx, f.db, spec, recordRun{
+		address: f.address, stdin: stdin, keep: f.keep, allowLoss: f.allowLoss, ringBuf: f.ringBuf,
+	})
+}
+
+type recordRun struct {
+	address   string
+	stdin     io.Reader
+	keep      bool
+	allowLoss bool
+	ringBuf   int
+	replayOf  int64
+}
+
+// recordSpec records one spec and maps the outcome to an exit code; shared
+// by record and replay so both report the same way.
+func (a *app) recordSpec(ctx context.Context, dbPath string, spec recorder.Spec, r recordRun) (int, error) {
+	res, err := a.recordOnce(ctx, dbPath, spec, r)
+	if err != nil {
+		return exitUsage, err
+	}
+	return a.recordExit(res, r.allowLoss), nil
+}
+
+func (a *app) recordOnce(ctx context.Context, dbPath string, spec recorder.Spec, r recordRun) (recorder.Result, error) {
+	path, err := resolveDB(dbPath)
+	if err != nil {
+		return recorder.Result{}, err
+	}
+	db, err := store.Open(ctx, path)
+	if err != nil {
+		return recorder.Result{}, err
+	}
+	defer db.Close()
+	if spec.Name != "" {
+		if err := saveSpecFile(spec); err != nil {
+			return recorder.Result{}, err
+		}
+	}
+	res, err := recorder.Record(ctx, db, recorder.Options{
+		Spec:         spec,
+		Address:      r.address,
+		Stdin:        r.stdin,
+		Stdout:       a.stdout,
+		Stderr:       a.stderr,
+		Progress:     a.stderr,
+		KeepChanges:  r.keep,
+		ReplayOf:     r.replayOf,
+		ToolVersion:  version,
+		RingBufBytes: r.ringBuf,
+	})
+	if err != nil {
+		if res.RunID != 0 {
+			err = fmt.Errorf("%w (run %d kept with status error)", err, res.RunID)
+		}
+		return res, err
+	}
+	return res, nil
+}
+
+func (a *app) recordExit(res recorder.Result, allowLoss bool) int {
+	msg := fmt.Sprintf("behavediff: run %d %s", res.RunID, res.Status)
+	switch {
+	case res.TimedOut:
+		msg += " (killed after the timeout)"
+	case res.Signal != 0:
+		msg += fmt.Sprintf(" (killed by signal %d)", res.Signal)
+	default:
+		msg += fmt.Sprintf(" (exit %d)", res.ExitCode)
+	}
+	if res.Changes > 0 {
+		msg += fmt.Sprintf(", %d workspace changes", res.Changes)
+	}
+	fmt.Fprintf(a.stderr, "%s in %s; see: behavediff show %d\n", msg, res.Duration.Round(time.Millisecond), res.RunID)
+	switch res.Status {
+	case store.StatusTimeout:
+		return 124
+	case store.StatusInterrupted:
+		return 130
+	case store.StatusIncomplete:
+		fmt.Fprintf(a.stderr, "behavediff: trace incomplete: %d events lost (the run is kept as 'incomplete'; --allow-loss accepts this)\n", res.Lost)
+		if !allowLoss {
+			return exitUsage
+		}
+	}
+	return res.ExitCode
+}
+
+// project finds the .behavediff project around the current directory.
+func project() (replay.Project, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return replay.Project{}, fmt.Errorf("current directory: %w", err)
+	}
+	return replay.FindProject(wd)
+}
+
+func saveSpecFile(spec recorder.Spec) error {
+	p, err := project()
+	if err != nil {
+		return err
+	}
+	return p.SaveSpec(spec)
+}

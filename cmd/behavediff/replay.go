@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/behavediff/behavediff/recorder"
+	"github.com/behavediff/behavediff/replay"
+	"github.com/behavediff/behavediff/store"
+)
+
+const replayAbout = `
+Runs a recorded spec again in a fresh sandbox and records a new run linked to
+the original (runs.replay_of). REF is a spec name (.behavediff/specs/NAME.yaml),
+a run id, or "last". Secret-looking --env values were stored redacted; they
+are taken from this environment. Exit code as for record.`
+
+func (a *app) replay(ctx context.Context, args []string) (int, error) {
+	fs := a.newFlags("replay", "[--db FILE] REF", replayAbout)
+	dbFlag := fs.String("db", "", "trace database `file` (default .behavediff/traces.db in the project)")
+	address := fs.String("address", "", "containerd socket `path`; empty = behavediff's private daemon")
+	allowLoss := fs.Bool("allow-loss", false, "exit with the command's code even if events were lost")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitUsage, err
+	}
+	if len(pos) != 1 {
+		return exitUsage, usageError("replay wants one REF (a spec name, a run id or \"last\")")
+	}
+	spec, replayOf, err := a.specFor(ctx, *dbFlag, pos[0])
+	if err != nil {
+		return exitUsage, err
+	}
+	res, err := a.replayOnce(ctx, *dbFlag, spec, replayOf, *address)
+	if err != nil {
+		return exitUsage, err
+	}
+	return a.recordExit(res, *allowLoss), nil
+}
+
+// specFor finds the spec behind REF: a named spec file wins; otherwise REF is
+// a run whose stored spec is used (and becomes the replay's original).
+func (a *app) specFor(ctx context.Context, dbFlag, ref string) (recorder.Spec, int64, error) {
+	p, err := project()
+	if err != nil {
+		return recorder.Spec{}, 0, err
+	}
+	if replay.ValidName(ref) == nil {
+		if _, err := os.Stat(p.SpecPath(ref)); err == nil {
+			s, err := p.LoadSpec(ref)
+			return s, 0, err
+		}
+	}
+	db, err := openRO(ctx, dbFlag)
+	if err != nil {
+		return recorder.Spec{}, 0, err
+	}
+	defer db.Close()
+	id, err := db.ResolveRun(ctx, ref)
+	if err != nil {
+		if _, nerr := strconv.Atoi(ref); nerr != nil && ref != "last" {
+			return recorder.Spec{}, 0, fmt.Errorf("no spec or run named %q (specs live in %s)", ref, p.SpecPath(ref))
+		}
+		return recorder.Spec{}, 0, err
+	}
+	s, err := replay.SpecOfRun(ctx, db, id)
+	return s, id, err
+}
+
+func (a *app) replayOnce(ctx context.Context, dbFlag string, spec recorder.Spec, replayOf int64, address string) (recorder.Result, error) {
+	path, err := resolveDB(dbFlag)
+	if err != nil {
+		return recorder.Result{}, err
+	}
+	db, err := store.Open(ctx, path)
+	if err != nil {
+		return recorder.Result{}, err
+	}
+	defer db.Close()
+	return replay.Run(ctx, db, spec, replayOf, os.LookupEnv, recorder.Options{
+		Address:     address,
+		Stdout:      a.stdout,
+		Stderr:      a.stderr,
+		Progress:    a.stderr,
+		ToolVersion: version,
+	})
+}

@@ -1,0 +1,115 @@
+package recorder
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"strings"
+)
+
+// Address families as the kernel numbers them.
+const (
+	afUnix  = 1
+	afInet  = 2
+	afInet6 = 10
+)
+
+// sockaddr is a decoded struct sockaddr.
+type sockaddr struct {
+	Family  uint16
+	Address string // IP text, unix path ("@name" for abstract sockets)
+	Port    uint16
+}
+
+// parseSockaddr decodes the raw sockaddr bytes the sensor copied from the
+// process (or synthesised from the socket). It never fails: unknown or short
+// input yields what could be read, because a malformed address in a
+// malicious program's connect() is itself worth recording.
+func parseSockaddr(b []byte) sockaddr {
+	if len(b) < 2 {
+		return sockaddr{}
+	}
+	fam := binary.LittleEndian.Uint16(b)
+	sa := sockaddr{Family: fam}
+	switch fam {
+	case afInet:
+		if len(b) >= 8 {
+			sa.Port = binary.BigEndian.Uint16(b[2:4])
+			sa.Address = netip.AddrFrom4([4]byte(b[4:8])).String()
+		}
+	case afInet6:
+		if len(b) >= 24 {
+			sa.Port = binary.BigEndian.Uint16(b[2:4])
+			a := netip.AddrFrom16([16]byte(b[8:24]))
+			if a.Is4In6() {
+				a = a.Unmap()
+			}
+			sa.Address = a.String()
+		}
+	case afUnix:
+		p := b[2:]
+		if len(p) > 0 && p[0] == 0 {
+			// Abstract socket: leading NUL, name runs to the end of the address.
+			sa.Address = "@" + strings.TrimRight(string(p[1:]), "\x00")
+		} else {
+			if i := strings.IndexByte(string(p), 0); i >= 0 {
+				p = p[:i]
+			}
+			sa.Address = string(p)
+		}
+	}
+	return sa
+}
+
+// dnsQuery is the question of a DNS query message.
+type dnsQuery struct {
+	Name  string
+	QType uint16
+}
+
+// parseDNSQuery extracts the first question from a DNS message sent to port
+// 53. TCP DNS prefixes the message with a two-byte length; tcp says so.
+// It returns ok=false for anything that is not a well-formed query, so random
+// traffic to port 53 is never mistaken for a name lookup.
+func parseDNSQuery(b []byte, tcp bool) (dnsQuery, bool) {
+	if tcp {
+		if len(b) < 2 {
+			return dnsQuery{}, false
+		}
+		b = b[2:]
+	}
+	if len(b) < 12 {
+		return dnsQuery{}, false
+	}
+	flags := binary.BigEndian.Uint16(b[2:4])
+	if flags&0x8000 != 0 { // QR bit: a response, not a query
+		return dnsQuery{}, false
+	}
+	if binary.BigEndian.Uint16(b[4:6]) == 0 { // QDCOUNT
+		return dnsQuery{}, false
+	}
+	var labels []string
+	i := 12
+	for {
+		if i >= len(b) {
+			return dnsQuery{}, false
+		}
+		n := int(b[i])
+		i++
+		if n == 0 {
+			break
+		}
+		if n&0xc0 != 0 || i+n > len(b) || len(labels) > 127 {
+			return dnsQuery{}, false // compression is not valid in a question we send
+		}
+		labels = append(labels, string(b[i:i+n]))
+		i += n
+	}
+	if i+2 > len(b) {
+		return dnsQuery{}, false
+	}
+	name := strings.ToLower(strings.Join(labels, "."))
+	if name == "" {
+		name = "."
+	}
+	return dnsQuery{Name: name, QType: binary.BigEndian.Uint16(b[i : i+2])}, true
+}

@@ -1,0 +1,89 @@
+package recorder
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func inet4(ip [4]byte, port uint16) []byte {
+	b := make([]byte, 16)
+	binary.LittleEndian.PutUint16(b, afInet)
+	binary.BigEndian.PutUint16(b[2:], port)
+	copy(b[4:], ip[:])
+	return b
+}
+
+func TestParseSockaddr(t *testing.T) {
+	v6 := make([]byte, 28)
+	binary.LittleEndian.PutUint16(v6, afInet6)
+	binary.BigEndian.PutUint16(v6[2:], 8443)
+	v6[8+15] = 1 // ::1
+	mapped := make([]byte, 28)
+	binary.LittleEndian.PutUint16(mapped, afInet6)
+	binary.BigEndian.PutUint16(mapped[2:], 80)
+	copy(mapped[8:], []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 203, 0, 113, 5})
+	unixPath := append([]byte{afUnix, 0}, []byte("/run/x.sock\x00junk")...)
+	abstract := append([]byte{afUnix, 0, 0}, []byte("hidden")...)
+
+	tests := []struct {
+		name string
+		in   []byte
+		want sockaddr
+	}{
+		{"inet", inet4([4]byte{203, 0, 113, 5}, 443), sockaddr{afInet, "203.0.113.5", 443}},
+		{"inet6", v6, sockaddr{afInet6, "::1", 8443}},
+		{"v4-mapped", mapped, sockaddr{afInet6, "203.0.113.5", 80}},
+		{"unix", unixPath, sockaddr{afUnix, "/run/x.sock", 0}},
+		{"abstract", abstract, sockaddr{afUnix, "@hidden", 0}},
+		{"short", []byte{2}, sockaddr{}},
+		{"truncated inet", []byte{2, 0, 1}, sockaddr{Family: afInet}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if d := cmp.Diff(tt.want, parseSockaddr(tt.in)); d != "" {
+				t.Errorf("parseSockaddr mismatch (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// dnsMsg builds a query the way a stub resolver sends it.
+func dnsMsg(name string, qtype uint16, response bool) []byte {
+	b := []byte{0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0}
+	if response {
+		b[2] |= 0x80
+	}
+	start := 0
+	for i := 0; i <= len(name); i++ {
+		if i == len(name) || name[i] == '.' {
+			b = append(b, byte(i-start))
+			b = append(b, name[start:i]...)
+			start = i + 1
+		}
+	}
+	b = append(b, 0, byte(qtype>>8), byte(qtype), 0, 1)
+	return b
+}
+
+func TestParseDNSQuery(t *testing.T) {
+	q, ok := parseDNSQuery(dnsMsg("Updates.Example.com", 28, false), false)
+	if !ok || q != (dnsQuery{"updates.example.com", 28}) {
+		t.Fatalf("got %+v ok=%v", q, ok)
+	}
+	tcp := append([]byte{0, 40}, dnsMsg("a.example", 1, false)...)
+	if q, ok := parseDNSQuery(tcp, true); !ok || q.Name != "a.example" || q.QType != 1 {
+		t.Fatalf("tcp: got %+v ok=%v", q, ok)
+	}
+	if _, ok := parseDNSQuery(dnsMsg("x.example", 1, true), false); ok {
+		t.Error("a response was parsed as a query")
+	}
+	if _, ok := parseDNSQuery([]byte("GET / HTTP/1.1\r\n"), false); ok {
+		t.Error("HTTP text was parsed as a DNS query")
+	}
+	trunc := dnsMsg("long.example.com", 1, false)
+	if _, ok := parseDNSQuery(trunc[:20], false); ok {
+		t.Error("truncated query accepted")
+	}
+}

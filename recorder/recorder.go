@@ -1,0 +1,343 @@
+// Package recorder runs a command in a containerd sandbox while the eBPF
+// sensor watches the sandbox's cgroup, and stores the resulting behavioural
+// trace. It is the only package that knows about both the sensor and the
+// sandbox; it hands the store nothing but store model values.
+package recorder
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/behavediff/behavediff/bpf"
+	"github.com/behavediff/behavediff/recorder/sandbox"
+	"github.com/behavediff/behavediff/store"
+)
+
+// Options configure one recording. Spec is what gets replayed; the rest is
+// how this particular invocation talks to the user and the machine.
+type Options struct {
+	Spec        Spec
+	Address     string // containerd socket; "" = behavediff's private daemon
+	Stdin       io.Reader
+	Stdout      io.Writer
+	Stderr      io.Writer
+	Progress    io.Writer // one-line status messages (stderr in the CLI)
+	KeepChanges bool
+	ReplayOf    int64
+	ToolVersion string
+	// RingBufBytes sizes the sensor's ring buffer; 0 = the sensor's default.
+	// Tests shrink it to prove that loss is counted, never silent.
+	RingBufBytes int
+	OutputCap    int // 0 = DefaultOutputCap
+}
+
+// Result summarises a finished recording.
+type Result struct {
+	RunID    int64
+	Status   string // a store.Status* value
+	ExitCode int    // the command's exit code; 128+signal when it was killed
+	Signal   int
+	TimedOut bool
+	Lost     int64
+	Changes  int
+	Duration time.Duration
+}
+
+// Record runs o.Spec in a fresh sandbox, traces it and stores the run in db.
+// An error means behavediff itself failed; the run (if one was begun) is
+// then kept with status "error" and the cause. A command that exits non-zero
+// is not an error: its code is in Result.ExitCode.
+func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
+	if err := o.Spec.Validate(); err != nil {
+		return Result{}, err
+	}
+	if o.Spec.Version == 0 {
+		o.Spec.Version = SpecVersion
+	}
+	if o.Spec.Timeout == 0 {
+		o.Spec.Timeout = Duration(DefaultTimeout)
+	}
+	progress := o.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	cleanupCtx := context.WithoutCancel(ctx)
+
+	client, err := sandbox.Connect(ctx, o.Address, progress)
+	if err != nil {
+		return Result{}, err
+	}
+	defer client.Close()
+
+	outCap := o.OutputCap
+	if outCap == 0 {
+		outCap = DefaultOutputCap
+	}
+	stdout, stderr := newCapture(o.Stdout, outCap), newCapture(o.Stderr, outCap)
+	var stdin *stdinTee
+	if o.Stdin != nil {
+		stdin = &stdinTee{r: o.Stdin, cap: outCap}
+	}
+	sbOpts := sandbox.Options{
+		ID:              "bd-" + randomID(),
+		Args:            o.Spec.Args,
+		Env:             BaseEnv(o.Spec.Env),
+		Workspace:       o.Spec.Workspace,
+		Rootfs:          o.Spec.Rootfs,
+		Timeout:         time.Duration(o.Spec.Timeout),
+		Stdout:          stdout,
+		Stderr:          stderr,
+		MemoryBytes:     o.Spec.MemoryBytes,
+		PidsLimit:       o.Spec.PidsLimit,
+		Network:         o.Spec.Network,
+		HideHostSecrets: true,
+	}
+	if stdin != nil {
+		sbOpts.Stdin = stdin
+	}
+	if !o.Spec.Network {
+		// Point the resolver at loopback so a lookup is really sent (and seen)
+		// even though nothing can answer it in the isolated namespace.
+		sbOpts.ResolvConf = "nameserver 127.0.0.53\noptions timeout:1 attempts:1\n"
+	}
+	sb, err := client.Create(ctx, sbOpts)
+	if err != nil {
+		return Result{}, fmt.Errorf("create sandbox: %w", err)
+	}
+	defer sb.Close(cleanupCtx)
+
+	sensor, err := bpf.Load(bpf.Config{CgroupID: sb.CgroupID(), RingBufBytes: o.RingBufBytes})
+	if err != nil {
+		return Result{}, fmt.Errorf("load eBPF sensor: %w", err)
+	}
+	defer sensor.Close()
+
+	specJSON, err := MarshalSpec(o.Spec.Redacted())
+	if err != nil {
+		return Result{}, fmt.Errorf("encode run spec: %w", err)
+	}
+	started := time.Now()
+	w, err := db.BeginRun(ctx, store.Run{
+		Name:        o.Spec.Name,
+		Command:     o.Spec.Args,
+		Workspace:   o.Spec.Workspace,
+		StartedAt:   started,
+		ExitCode:    -1,
+		Spec:        specJSON,
+		ReplayOf:    o.ReplayOf,
+		StdoutCap:   int64(outCap),
+		StderrCap:   int64(outCap),
+		ToolVersion: o.ToolVersion,
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{RunID: w.ID()}
+	fail := func(cause error) (Result, error) {
+		res.Status = store.StatusError
+		if aerr := w.Abort(cleanupCtx, store.StatusError, cause); aerr != nil {
+			cause = fmt.Errorf("%w (and marking run %d failed: %v)", cause, res.RunID, aerr)
+		}
+		return res, cause
+	}
+
+	base := monotonicNow()
+	tr := newTracker(w, base)
+	ing := startIngest(sensor, tr)
+
+	if err := sb.Start(ctx); err != nil {
+		sensor.Stop()
+		ing.wait()
+		return fail(fmt.Errorf("start command %q: %w", o.Spec.Args[0], err))
+	}
+	sr, werr := sb.Wait(ctx)
+	// The command is gone: detach and drain what the kernel still holds.
+	if err := sensor.Stop(); err != nil && werr == nil {
+		werr = fmt.Errorf("stop sensor: %w", err)
+	}
+	ingErr := ing.wait()
+	if werr != nil {
+		return fail(fmt.Errorf("wait for command: %w", werr))
+	}
+	if ingErr != nil {
+		return fail(fmt.Errorf("store events: %w", ingErr))
+	}
+
+	counts, err := sensor.SyscallCounts()
+	if err != nil {
+		return fail(fmt.Errorf("read syscall counts: %w", err))
+	}
+	lost, err := sensor.Lost()
+	if err != nil {
+		return fail(fmt.Errorf("read loss counters: %w", err))
+	}
+	changes, err := sb.Changes()
+	if err != nil {
+		return fail(fmt.Errorf("read workspace changes: %w", err))
+	}
+	if o.KeepChanges {
+		if err := sb.ApplyChanges(); err != nil {
+			return fail(fmt.Errorf("apply workspace changes: %w", err))
+		}
+	}
+
+	lostBy := map[string]int64{}
+	for k, v := range lost {
+		if v > 0 {
+			lostBy[k] = int64(v)
+			res.Lost += int64(v)
+		}
+	}
+	res.Signal, res.TimedOut, res.Duration, res.Changes = sr.Signal, sr.TimedOut, sr.Duration, len(changes)
+	res.ExitCode = sr.ExitCode
+	if sr.Signal != 0 {
+		res.ExitCode = 128 + sr.Signal
+	}
+	switch {
+	case sr.Interrupted || ctx.Err() != nil:
+		res.Status = store.StatusInterrupted
+	case sr.TimedOut:
+		res.Status = store.StatusTimeout
+	case res.Lost > 0:
+		res.Status = store.StatusIncomplete
+	default:
+		res.Status = store.StatusOK
+	}
+	outB, outT := stdout.result()
+	errB, errT := stderr.result()
+	if stdin != nil {
+		o.Spec.Stdin = stdin.captured()
+		if b, err := MarshalSpec(o.Spec.Redacted()); err == nil {
+			specJSON = b
+		}
+	}
+	err = w.Finish(cleanupCtx, store.Final{
+		Processes:   tr.processes(),
+		Syscalls:    tr.counts(counts),
+		Changes:     changes,
+		ExitCode:    res.ExitCode,
+		Status:      res.Status,
+		LostByClass: lostBy,
+		Stdout:      outB,
+		Stderr:      errB,
+		StdoutTrunc: outT,
+		StderrTrunc: errT,
+		EndedAt:     time.Now(),
+		Spec:        specJSON,
+	})
+	if err != nil {
+		return fail(fmt.Errorf("finish run %d: %w", res.RunID, err))
+	}
+	return res, nil
+}
+
+// ingest moves events from the sensor through the tracker into the store on
+// two goroutines: reading never waits for SQLite, and the channel between
+// them applies back-pressure to the kernel ring buffer (where any overflow is
+// counted), never drops in user space.
+type ingest struct {
+	done chan struct{}
+	err  error
+}
+
+func startIngest(s *bpf.Sensor, tr *tracker) *ingest {
+	in := &ingest{done: make(chan struct{})}
+	ch := make(chan []bpf.Event, 64)
+	var readErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(ch)
+		batch := make([]bpf.Event, 0, 256)
+		for {
+			ev, err := s.Read()
+			if err != nil {
+				if len(batch) > 0 {
+					ch <- batch
+				}
+				if !errors.Is(err, bpf.ErrDrained) {
+					readErr = err
+				}
+				return
+			}
+			batch = append(batch, ev)
+			if len(batch) == cap(batch) {
+				ch <- batch
+				batch = make([]bpf.Event, 0, 256)
+			}
+		}
+	}()
+	go func() {
+		defer close(in.done)
+		var err error
+		for batch := range ch {
+			for i := range batch {
+				if err == nil {
+					err = tr.handle(&batch[i])
+				}
+			}
+		}
+		wg.Wait()
+		if err == nil {
+			err = readErr
+		}
+		in.err = err
+	}()
+	return in
+}
+
+func (in *ingest) wait() error {
+	<-in.done
+	return in.err
+}
+
+// stdinTee forwards the user's stdin into the sandbox and keeps a capped
+// copy so the spec can replay it.
+type stdinTee struct {
+	mu  sync.Mutex
+	r   io.Reader
+	buf []byte
+	cap int
+}
+
+func (s *stdinTee) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.mu.Lock()
+	if room := s.cap - len(s.buf); room > 0 {
+		s.buf = append(s.buf, p[:min(n, room)]...)
+	}
+	s.mu.Unlock()
+	return n, err
+}
+
+func (s *stdinTee) captured() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]byte(nil), s.buf...)
+}
+
+func monotonicNow() uint64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0
+	}
+	return uint64(ts.Nano())
+}
+
+func randomID() string {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		return fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())
+	}
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,194 @@
+package recorder
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// SpecVersion is the format version of a stored run spec. A spec written by a
+// newer behavediff is refused rather than half-understood.
+const SpecVersion = 1
+
+// Spec is everything needed to run the same command again in a fresh
+// sandbox: it is stored with every run (runs.spec) and, for named runs, in
+// the repository as .behavediff/specs/NAME.yaml so CI can replay it.
+type Spec struct {
+	Version   int      `json:"version" yaml:"version"`
+	Name      string   `json:"name,omitempty" yaml:"name,omitempty"`
+	Args      []string `json:"args" yaml:"args"`
+	Workspace string   `json:"workspace" yaml:"workspace"`
+	// Env holds the user's extra variables (--env). Values of names that look
+	// secret are stored as RedactedValue and taken from the replaying
+	// environment instead, so a token never lands in a trace or a repo.
+	Env     []string `json:"env,omitempty" yaml:"env,omitempty"`
+	Rootfs  string   `json:"rootfs,omitempty" yaml:"rootfs,omitempty"`
+	Timeout Duration `json:"timeout" yaml:"timeout"`
+	Network bool     `json:"network,omitempty" yaml:"network,omitempty"`
+	// Stdin is the captured standard input (capped) when -i was used.
+	Stdin       []byte `json:"stdin,omitempty" yaml:"stdin,omitempty"`
+	MemoryBytes int64  `json:"memory_bytes,omitempty" yaml:"memory_bytes,omitempty"`
+	PidsLimit   int64  `json:"pids_limit,omitempty" yaml:"pids_limit,omitempty"`
+}
+
+// RedactedValue replaces the value of a secret-looking variable in a stored spec.
+const RedactedValue = "<redacted>"
+
+// Duration is a time.Duration that reads and writes as "10m0s" text.
+type Duration time.Duration
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("bad duration %q: %w", b, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// DefaultTimeout bounds a run the user did not bound.
+const DefaultTimeout = 10 * time.Minute
+
+// Validate checks a spec before anything is started, so bad input fails with
+// a clear message and never leaves a half-written run behind.
+func (s *Spec) Validate() error {
+	if s.Version > SpecVersion {
+		return fmt.Errorf("run spec has format version %d, newer than this behavediff understands (%d): upgrade behavediff", s.Version, SpecVersion)
+	}
+	if len(s.Args) == 0 || s.Args[0] == "" {
+		return errors.New("no command given: usage: behavediff record [flags] -- CMD [ARGS...]")
+	}
+	if s.Workspace == "" {
+		return errors.New("no workspace given")
+	}
+	if !filepath.IsAbs(s.Workspace) {
+		return fmt.Errorf("workspace %q is not an absolute path", s.Workspace)
+	}
+	st, err := os.Stat(s.Workspace)
+	if err != nil {
+		return fmt.Errorf("workspace %s: %w", s.Workspace, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("workspace %s is not a directory", s.Workspace)
+	}
+	if s.Rootfs != "" {
+		st, err := os.Stat(s.Rootfs)
+		if err != nil {
+			return fmt.Errorf("rootfs %s: %w", s.Rootfs, err)
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("rootfs %s is not a directory", s.Rootfs)
+		}
+	}
+	for _, kv := range s.Env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return fmt.Errorf("bad --env %q: want NAME=VALUE", kv)
+		}
+	}
+	if s.Timeout < 0 {
+		return fmt.Errorf("negative timeout %s", time.Duration(s.Timeout))
+	}
+	return nil
+}
+
+// IsSecretName reports whether an environment variable name looks like it
+// holds a credential (*TOKEN*, *KEY*, *SECRET*, *PASSWORD*, ...).
+func IsSecretName(name string) bool {
+	u := strings.ToUpper(name)
+	for _, w := range []string{"TOKEN", "KEY", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH"} {
+		if strings.Contains(u, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// Redacted returns a copy of the spec safe to store: secret-looking env
+// values replaced by RedactedValue.
+func (s Spec) Redacted() Spec {
+	out := s
+	out.Env = make([]string, len(s.Env))
+	for i, kv := range s.Env {
+		k, _, _ := strings.Cut(kv, "=")
+		if IsSecretName(k) {
+			kv = k + "=" + RedactedValue
+		}
+		out.Env[i] = kv
+	}
+	return out
+}
+
+// Unredact fills redacted env values from lookup (normally os.LookupEnv), so
+// a replay in CI gets the secret from CI's environment. A redacted variable
+// that lookup does not know is an error: running without it would record a
+// different behaviour and make the diff lie.
+func (s Spec) Unredact(lookup func(string) (string, bool)) (Spec, error) {
+	out := s
+	out.Env = make([]string, len(s.Env))
+	for i, kv := range s.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		if v == RedactedValue {
+			real, ok := lookup(k)
+			if !ok {
+				return Spec{}, fmt.Errorf("spec needs secret variable %s: set it in the environment to replay", k)
+			}
+			kv = k + "=" + real
+		}
+		out.Env[i] = kv
+	}
+	return out, nil
+}
+
+// MarshalSpec encodes a spec (already redacted by the caller) as JSON.
+func MarshalSpec(s Spec) ([]byte, error) { return json.Marshal(s) }
+
+// UnmarshalSpec decodes and validates the version of a stored spec.
+func UnmarshalSpec(b []byte) (Spec, error) {
+	var s Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return Spec{}, fmt.Errorf("decode run spec: %w", err)
+	}
+	if s.Version > SpecVersion {
+		return Spec{}, fmt.Errorf("run spec has format version %d, newer than this behavediff understands (%d): upgrade behavediff", s.Version, SpecVersion)
+	}
+	return s, nil
+}
+
+// BaseEnv is the minimal environment every sandboxed command gets; the
+// host's environment is never passed in, so secrets stay out.
+func BaseEnv(extra []string) []string {
+	env := []string{
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=/root",
+		"LANG=C.UTF-8",
+		"TERM=xterm",
+	}
+	return mergeEnv(env, extra)
+}
+
+func mergeEnv(base, extra []string) []string {
+	idx := map[string]int{}
+	for i, kv := range base {
+		k, _, _ := strings.Cut(kv, "=")
+		idx[k] = i
+	}
+	out := append([]string(nil), base...)
+	for _, kv := range extra {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := idx[k]; ok {
+			out[i] = kv
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, kv)
+	}
+	return out
+}

@@ -1,0 +1,152 @@
+package recorder
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/behavediff/behavediff/bpf"
+	"github.com/behavediff/behavediff/store"
+)
+
+// fakeSink collects what the tracker derives (pure logic: no store needed).
+type fakeSink struct {
+	files []store.FileEvent
+	net   []store.NetEvent
+	priv  []store.PrivEvent
+}
+
+func (f *fakeSink) AddFile(e store.FileEvent) error { f.files = append(f.files, e); return nil }
+func (f *fakeSink) AddNet(e store.NetEvent) error   { f.net = append(f.net, e); return nil }
+func (f *fakeSink) AddPriv(e store.PrivEvent) error { f.priv = append(f.priv, e); return nil }
+
+func sys(t *testing.T, pid uint32, name string, ret int64, mod func(*bpf.Event)) *bpf.Event {
+	t.Helper()
+	nr, ok := bpf.SyscallNr(name)
+	if !ok {
+		t.Fatalf("no syscall %s", name)
+	}
+	ev := &bpf.Event{Kind: bpf.KindSyscall, Pid: pid, Tid: pid, Nr: int32(nr), Ret: ret, TS: 2000}
+	if mod != nil {
+		mod(ev)
+	}
+	return ev
+}
+
+func TestTrackerProcessTree(t *testing.T) {
+	s := &fakeSink{}
+	tr := newTracker(s, 1000)
+	events := []*bpf.Event{
+		{Kind: bpf.KindExec, Pid: 10, PPid: 5, TS: 1100, Filename: "/bin/sh", Argv: []string{"sh", "-c", "cat x | wc"}, Cwd: "/ws"},
+		{Kind: bpf.KindFork, Pid: 10, Child: 11, TS: 1200},
+		{Kind: bpf.KindExec, Pid: 11, PPid: 10, TS: 1300, Filename: "/usr/bin/cat", Argv: []string{"cat", "x"}, Cwd: "/ws"},
+		{Kind: bpf.KindFork, Pid: 10, Child: 12, TS: 1250},
+		// A second exec of an image that already exec'd starts a new image.
+		{Kind: bpf.KindExec, Pid: 11, PPid: 10, TS: 1400, Filename: "./tool", Argv: []string{"./tool"}, Cwd: "/ws"},
+		{Kind: bpf.KindExit, Pid: 11, TS: 1500, ExitCode: 3},
+		{Kind: bpf.KindExit, Pid: 12, TS: 1500, Signal: 9},
+	}
+	for _, ev := range events {
+		if err := tr.handle(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := tr.processes()
+	want := []store.Process{
+		{Idx: 0, Pid: 10, Ppid: 5, ParentIdx: -1, Exe: "/bin/sh", Argv: []string{"sh", "-c", "cat x | wc"}, Cwd: "/ws", Chain: "sh", StartedAt: 100},
+		{Idx: 1, Pid: 11, Ppid: 10, ParentIdx: 0, Exe: "/usr/bin/cat", Argv: []string{"cat", "x"}, Cwd: "/ws", Chain: "sh > cat", StartedAt: 200, Exited: true, ExitedAt: 400},
+		{Idx: 2, Pid: 12, Ppid: 10, ParentIdx: 0, Exe: "/bin/sh", Argv: []string{"sh", "-c", "cat x | wc"}, Cwd: "/ws", Chain: "sh > sh", StartedAt: 250, Exited: true, ExitedAt: 500, ExitSignal: 9},
+		{Idx: 3, Pid: 11, Ppid: 10, ParentIdx: 0, Exe: "/ws/tool", Argv: []string{"./tool"}, Cwd: "/ws", Chain: "sh > tool", StartedAt: 400, Exited: true, ExitedAt: 500, ExitCode: 3},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("process table (-want +got):\n%s", d)
+	}
+	var execs []string
+	for _, f := range s.files {
+		if f.Op == store.FileExec {
+			execs = append(execs, f.Path)
+		}
+	}
+	if d := cmp.Diff([]string{"/bin/sh", "/usr/bin/cat", "/ws/tool"}, execs); d != "" {
+		t.Errorf("exec file events (-want +got):\n%s", d)
+	}
+}
+
+func TestTrackerFileAndNet(t *testing.T) {
+	s := &fakeSink{}
+	tr := newTracker(s, 1000)
+	tr.handle(&bpf.Event{Kind: bpf.KindExec, Pid: 1, Filename: "/bin/sh", Argv: []string{"sh"}, Cwd: "/ws"})
+	evs := []*bpf.Event{
+		sys(t, 1, "openat", 3, func(e *bpf.Event) {
+			e.Args = [6]uint64{uint64(0xffffffffffffff9c), 0, 0x241, 0o644}
+			e.Str[0], e.Base[0] = "out/../a.txt", "/ws"
+		}),
+		sys(t, 1, "openat", -2, func(e *bpf.Event) { e.Str[0] = "/etc/missing" }),
+		sys(t, 1, "renameat2", 0, func(e *bpf.Event) {
+			e.Str = [2]string{"a.txt", "/ws/b.txt"}
+			e.Base = [2]string{"/ws", ""}
+		}),
+		sys(t, 1, "unlinkat", 0, func(e *bpf.Event) { e.Str[0] = "/ws/d"; e.Args[2] = atRemovedir }),
+		sys(t, 1, "connect", -101, func(e *bpf.Event) { e.Addr = inet4([4]byte{203, 0, 113, 5}, 443); e.SockType = 1 }),
+		sys(t, 1, "sendto", 30, func(e *bpf.Event) {
+			e.Addr = inet4([4]byte{127, 0, 0, 53}, 53)
+			e.SockType = 2
+			e.Payload = dnsMsg("updates.example.com", 1, false)
+		}),
+		// Two plain sends to one destination: one row.
+		sys(t, 1, "sendto", 5, func(e *bpf.Event) { e.Addr = inet4([4]byte{127, 0, 0, 1}, 9999) }),
+		sys(t, 1, "sendto", 5, func(e *bpf.Event) { e.Addr = inet4([4]byte{127, 0, 0, 1}, 9999) }),
+		sys(t, 1, "unshare", -1, func(e *bpf.Event) { e.Args[0] = 0x10000000 | 0x40000000 }),
+		sys(t, 1, "clone", 99, func(e *bpf.Event) { e.Args[0] = 0x11 }), // plain fork: not a privilege event
+		sys(t, 1, "prctl", 0, func(e *bpf.Event) { e.Args[0] = 15 }),     // PR_SET_NAME: noise
+	}
+	for _, ev := range evs {
+		if err := tr.handle(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantFiles := []store.FileEvent{
+		{Proc: 0, Op: store.FileExec, Path: "/bin/sh"},
+		{Proc: 0, Op: store.FileOpen, Path: "/ws/a.txt", Flags: 0x241, Mode: 0o644, Result: 3, TS: 1000},
+		{Proc: 0, Op: store.FileOpen, Path: "/etc/missing", Result: -2, TS: 1000},
+		{Proc: 0, Op: store.FileRename, Path: "/ws/a.txt", Path2: "/ws/b.txt", TS: 1000},
+		{Proc: 0, Op: store.FileRmdir, Path: "/ws/d", Flags: atRemovedir, TS: 1000},
+	}
+	if d := cmp.Diff(wantFiles, s.files); d != "" {
+		t.Errorf("file events (-want +got):\n%s", d)
+	}
+	wantNet := []store.NetEvent{
+		{Proc: 0, Op: store.NetConnect, Family: afInet, SockType: 1, Address: "203.0.113.5", Port: 443, Result: -101, TS: 1000},
+		{Proc: 0, Op: store.NetDNS, Family: afInet, SockType: 2, Address: "127.0.0.53", Port: 53, Domain: "updates.example.com", QType: 1, Result: 30, TS: 1000},
+		{Proc: 0, Op: store.NetSend, Family: afInet, Address: "127.0.0.1", Port: 9999, Result: 5, TS: 1000},
+	}
+	if d := cmp.Diff(wantNet, s.net); d != "" {
+		t.Errorf("net events (-want +got):\n%s", d)
+	}
+	wantPriv := []store.PrivEvent{{Proc: 0, Syscall: "unshare", Args: "flags=CLONE_NEWUSER|CLONE_NEWNET", Result: -1, TS: 1000}}
+	if d := cmp.Diff(wantPriv, s.priv); d != "" {
+		t.Errorf("priv events (-want +got):\n%s", d)
+	}
+}
+
+func TestSpecRedaction(t *testing.T) {
+	s := Spec{Env: []string{"API_TOKEN=abc", "MODE=fast", "AWS_SECRET_ACCESS_KEY=x"}}
+	r := s.Redacted()
+	if d := cmp.Diff([]string{"API_TOKEN=" + RedactedValue, "MODE=fast", "AWS_SECRET_ACCESS_KEY=" + RedactedValue}, r.Env); d != "" {
+		t.Errorf("redacted env (-want +got):\n%s", d)
+	}
+	env := map[string]string{"API_TOKEN": "from-ci", "AWS_SECRET_ACCESS_KEY": "k"}
+	u, err := r.Unredact(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Env[0] != "API_TOKEN=from-ci" {
+		t.Errorf("unredact: %v", u.Env)
+	}
+	if _, err := r.Unredact(func(string) (string, bool) { return "", false }); err == nil {
+		t.Error("missing secret on replay was not an error")
+	}
+	if got := BaseEnv([]string{"LANG=de_DE.UTF-8", "X=1"}); got[2] != "LANG=de_DE.UTF-8" || got[len(got)-1] != "X=1" {
+		t.Errorf("BaseEnv merge: %v", got)
+	}
+}
