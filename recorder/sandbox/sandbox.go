@@ -100,7 +100,8 @@ type Sandbox struct {
 	stdinEOF chan struct{} // closed when Options.Stdin reached EOF
 	closing  chan struct{} // closed by Close
 
-	mu         sync.Mutex
+	mu         sync.Mutex // guards the fields below
+	waitMu     sync.Mutex // serialises Wait
 	statusC    <-chan client.ExitStatus
 	waitCancel context.CancelFunc
 	started    time.Time
@@ -489,24 +490,31 @@ func (s *Sandbox) Start(ctx context.Context) error {
 // is cancelled (Ctrl-C), every process of the sandbox is SIGKILLed and the
 // result says why. All output has been copied to Stdout/Stderr on return.
 func (s *Sandbox) Wait(ctx context.Context) (Result, error) {
+	// waitMu serialises Waits; mu is not held while blocking so that Close
+	// (which kills the task and so ends this Wait) is never stuck behind it.
+	s.waitMu.Lock()
+	defer s.waitMu.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.result != nil {
-		return *s.result, nil
+		res := *s.result
+		s.mu.Unlock()
+		return res, nil
 	}
-	if s.statusC == nil {
-		return Result{}, errors.New("sandbox: wait before start")
+	statusC, task, started := s.statusC, s.task, s.started
+	s.mu.Unlock()
+	if statusC == nil || task == nil {
+		return Result{}, errors.New("sandbox: wait before start (or after close)")
 	}
 	var timeout <-chan time.Time
 	if s.opts.Timeout > 0 {
-		t := time.NewTimer(time.Until(s.started.Add(s.opts.Timeout)))
+		t := time.NewTimer(time.Until(started.Add(s.opts.Timeout)))
 		defer t.Stop()
 		timeout = t.C
 	}
 	var res Result
 	var st client.ExitStatus
 	select {
-	case st = <-s.statusC:
+	case st = <-statusC:
 	case <-timeout:
 		res.TimedOut = true
 	case <-ctx.Done():
@@ -515,16 +523,16 @@ func (s *Sandbox) Wait(ctx context.Context) (Result, error) {
 	if res.TimedOut || res.Interrupted {
 		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		if err := s.task.Kill(kctx, unix.SIGKILL, client.WithKillAll); err != nil && !errdefs.IsNotFound(err) {
+		if err := task.Kill(kctx, unix.SIGKILL, client.WithKillAll); err != nil && !errdefs.IsNotFound(err) {
 			return Result{}, fmt.Errorf("sandbox: kill task %s: %w", s.opts.ID, err)
 		}
 		select {
-		case st = <-s.statusC:
+		case st = <-statusC:
 		case <-kctx.Done():
 			return Result{}, fmt.Errorf("sandbox: task %s did not exit after SIGKILL: %w", s.opts.ID, kctx.Err())
 		}
 	}
-	res.Duration = time.Since(s.started)
+	res.Duration = time.Since(started)
 	code, _, err := st.Result()
 	if err != nil {
 		return Result{}, fmt.Errorf("sandbox: exit status of %s: %w", s.opts.ID, err)
@@ -535,7 +543,7 @@ func (s *Sandbox) Wait(ctx context.Context) (Result, error) {
 	}
 	// The init process is gone, so the kernel killed the rest of the pid
 	// namespace and the FIFOs reach EOF; bound the wait anyway.
-	if pio := s.task.IO(); pio != nil {
+	if pio := task.IO(); pio != nil {
 		done := make(chan struct{})
 		go func() { pio.Wait(); close(done) }()
 		select {
@@ -543,7 +551,9 @@ func (s *Sandbox) Wait(ctx context.Context) (Result, error) {
 		case <-time.After(5 * time.Second):
 		}
 	}
+	s.mu.Lock()
 	s.result = &res
+	s.mu.Unlock()
 	return res, nil
 }
 

@@ -667,3 +667,100 @@ func TestStartupTime(t *testing.T) {
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 	t.Logf("Create+Start+Wait of `true` (warm daemon): min %v median %v max %v", times[0], times[len(times)/2], times[len(times)-1])
 }
+
+// A workspace on another filesystem is not part of the non-recursive bind of
+// the host's /: it must still be mounted (on a tmpfs over its mount point).
+func TestWorkspaceOnSeparateMount(t *testing.T) {
+	c := connect(t)
+	mnt, err := os.MkdirTemp("/var/tmp", "bd-mnt-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(mnt)
+	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=8m"); err != nil {
+		t.Skipf("cannot mount a tmpfs for the test: %v", err)
+	}
+	defer unix.Unmount(mnt, unix.MNT_DETACH)
+	ws := filepath.Join(mnt, "proj")
+	writeFiles(t, ws, map[string]string{"in.txt": "in"})
+	r := runIn(t, c, Options{Workspace: ws, Args: sh("cat in.txt; echo out > out.txt")})
+	if r.res.ExitCode != 0 || r.stdout != "in" {
+		t.Fatalf("%+v stdout %q stderr %q", r.res, r.stdout, r.stderr)
+	}
+	ch, err := r.sb.Changes()
+	if err != nil || len(ch) != 1 || ch[0].Path != ws+"/out.txt" || ch[0].Change != "created" {
+		t.Errorf("Changes = %v, %v", ch, err)
+	}
+	if _, err := os.Stat(filepath.Join(ws, "out.txt")); err == nil {
+		t.Error("out.txt written to the real workspace")
+	}
+}
+
+func TestHostNetwork(t *testing.T) {
+	c := connect(t)
+	host, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runIn(t, c, Options{Args: sh("readlink /proc/self/ns/net"), Network: true})
+	if strings.TrimSpace(r.stdout) != host {
+		t.Errorf("Network: true gave netns %q, host has %q", r.stdout, host)
+	}
+	r = runIn(t, c, Options{Args: sh("readlink /proc/self/ns/net")})
+	if strings.TrimSpace(r.stdout) == host {
+		t.Error("Network: false shares the host netns")
+	}
+}
+
+func TestLimits(t *testing.T) {
+	c := connect(t)
+	ctx := context.Background()
+	id := newID(t)
+	sb, err := c.Create(ctx, Options{ID: id, Args: []string{"true"}, Env: testEnv, Workspace: t.TempDir(),
+		MemoryBytes: 256 << 20, PidsLimit: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close(ctx)
+	read := func(paths ...string) string {
+		for _, p := range paths {
+			if b, err := os.ReadFile(p); err == nil {
+				return strings.TrimSpace(string(b))
+			}
+		}
+		return "(none of " + strings.Join(paths, ", ") + ")"
+	}
+	cg := "behavediff/" + id
+	if got := read("/sys/fs/cgroup/memory/"+cg+"/memory.limit_in_bytes", "/sys/fs/cgroup/"+cg+"/memory.max"); got != fmt.Sprint(256<<20) {
+		t.Errorf("memory limit %s", got)
+	}
+	if got := read("/sys/fs/cgroup/pids/"+cg+"/pids.max", "/sys/fs/cgroup/"+cg+"/pids.max"); got != "64" {
+		t.Errorf("pids limit %s", got)
+	}
+}
+
+// Close from another goroutine ends a Wait that has no timeout.
+func TestCloseDuringWait(t *testing.T) {
+	c := connect(t)
+	ctx := context.Background()
+	id := newID(t)
+	sb, err := c.Create(ctx, Options{ID: id, Args: sh("sleep 60"), Env: testEnv, Workspace: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := sb.Wait(ctx); done <- err }()
+	time.Sleep(200 * time.Millisecond)
+	if err := sb.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Wait still blocked after Close")
+	}
+	assertGone(t, c, id, filepath.Join(runsDir, id))
+}
