@@ -1,0 +1,838 @@
+//go:build ignore
+
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * behavediff sensor: records what the processes of ONE cgroup do.
+ *
+ * Hot path (sys_exit): cgroup filter, "started" gate, per (tgid, nr) counter,
+ * then a table lookup decides whether the syscall gets a record. Everything
+ * expensive (string copies, path walks, socket synthesis) lives in global
+ * subprograms that the verifier checks once, and only runs for recorded
+ * syscalls.
+ *
+ * Records are assembled in a per-CPU scratch area and copied to the ring
+ * buffer with bpf_ringbuf_output at their real length. Syscall tracepoint
+ * programs run with preemption disabled, so one scratch area per CPU is safe.
+ */
+#include "kernel.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "events.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define AT_FDCWD -100
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+#define S_IFMT 0170000
+#define S_IFSOCK 0140000
+
+#define REC_SIZE 20480   /* record area of the scratch buffer */
+#define TAIL_MASK 0x3fff /* a field starts at an offset <= 16383 ... */
+#define STR_MAX 4096     /* ... and is at most 4096 bytes: 16383+4096 < REC_SIZE */
+#define PATH_BUF 4096    /* kernel-walked paths: at most 4095 bytes */
+#define MAX_DEPTH 64     /* dentries + mount crossings per path walk */
+#define ARGV_MAX 1024
+#define ADDR_MAX 128
+#define DNS_MAX 512
+#define ABS_BIT 0x10000  /* put_ustr: string starts with '/' */
+
+#if defined(__TARGET_ARCH_x86)
+#define SC_NR(r) ((r)->orig_ax)
+#define SC_A0(r) ((r)->di)
+#define SC_A1(r) ((r)->si)
+#define SC_A2(r) ((r)->dx)
+#define SC_A3(r) ((r)->r10)
+#define SC_A4(r) ((r)->r8)
+#define SC_A5(r) ((r)->r9)
+#elif defined(__TARGET_ARCH_arm64)
+#define SC_NR(r) ((__u64)(__s64)(r)->syscallno)
+#define SC_A0(r) ((r)->orig_x0) /* x0 holds the return value at exit */
+#define SC_A1(r) ((r)->regs[1])
+#define SC_A2(r) ((r)->regs[2])
+#define SC_A3(r) ((r)->regs[3])
+#define SC_A4(r) ((r)->regs[4])
+#define SC_A5(r) ((r)->regs[5])
+#endif
+
+/*
+ * CLAMP bounds v to [0, max] in the very register that is used afterwards;
+ * clang otherwise likes to check one copy and pass another to a helper.
+ */
+#define CLAMP(v, max)                                                            \
+	({                                                                       \
+		__u64 __c = (v);                                                 \
+		asm volatile("if %[c] <= %[m] goto +1; %[c] = %[m];"             \
+			     : [c] "+r"(__c)                                     \
+			     : [m] "i"(max));                                    \
+		__c;                                                             \
+	})
+
+/* Set by the loader before load (rodata, frozen). */
+const volatile __u64 target_cgroup = 0;
+const volatile __u8 want_resolved = 1;
+const volatile __u8 sc_table[NR_TABLE] = {};
+
+/* Set by the first exec in the target cgroup; nothing is emitted before. */
+volatile __u32 started = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 26); /* overridden by Config.RingBufBytes */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 17);
+	__type(key, struct count_key);
+	__type(value, struct count_val);
+} counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LOSS_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+struct heap {
+	__u32 off;   /* current record length */
+	__u32 trunc; /* a field was truncated or dropped */
+	__u32 pos;   /* walk_path write position in path[] */
+	__u32 _pad;
+	__u8 rec[REC_SIZE];
+	__u8 path[PATH_BUF + 256];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct heap);
+} heap SEC(".maps");
+
+/* User memory layouts (uapi, 64-bit). */
+struct u_iovec {
+	__u64 base;
+	__u64 len;
+};
+struct u_msghdr {
+	__u64 name;
+	__s32 namelen;
+	__s32 _pad;
+	__u64 iov;
+	__u64 iovlen;
+};
+
+static __always_inline struct heap *get_heap(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&heap, &zero);
+}
+
+static __always_inline void count_lost(__u32 cls)
+{
+	__u64 *v = bpf_map_lookup_elem(&lost, &cls);
+	if (v)
+		*v += 1;
+}
+
+static __always_inline bool in_target(void)
+{
+	return bpf_get_current_cgroup_id() == target_cgroup;
+}
+
+static __always_inline struct file *fd_file(struct task_struct *task, __s64 fd)
+{
+	if (fd < 0)
+		return 0;
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	__u32 max = BPF_CORE_READ(fdt, max_fds);
+	if ((__u64)fd >= max)
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = 0;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+/*
+ * walk_path writes the path of (dentry, vfsmount) as seen from the current
+ * task's root to the end of heap->path and returns its length (0 if
+ * unknown). Bounded: MAX_DEPTH steps, each one dentry or one mount crossing.
+ */
+__noinline int walk_path(__u64 dentry_p, __u64 vfsmnt_p)
+{
+	struct heap *h = get_heap();
+	if (!h || !dentry_p || !vfsmnt_p)
+		return 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct dentry *root_d = BPF_CORE_READ(task, fs, root.dentry);
+	struct vfsmount *root_m = BPF_CORE_READ(task, fs, root.mnt);
+	struct dentry *d = (void *)dentry_p;
+	struct vfsmount *vm = (void *)vfsmnt_p;
+	__u64 mnt_off = bpf_core_field_offset(struct mount, mnt);
+	struct mount *m = (void *)vm - mnt_off;
+	bool disconnected = false;
+	int i;
+
+	/*
+	 * The write position lives in the map, not in a register: the verifier
+	 * then sees an unknown (masked) value each round instead of tracking a
+	 * different exact range per path, and the loop verifies in linear time.
+	 */
+	h->pos = PATH_BUF;
+	for (i = 0; i < MAX_DEPTH; i++) {
+		if (d == root_d && vm == root_m)
+			break;
+		struct dentry *mnt_root = BPF_CORE_READ(vm, mnt_root);
+		struct dentry *parent = BPF_CORE_READ(d, d_parent);
+		if (d == mnt_root) {
+			struct mount *mp = BPF_CORE_READ(m, mnt_parent);
+			if (mp == m)
+				break; /* global root (or outside our root) */
+			d = BPF_CORE_READ(m, mnt_mountpoint);
+			m = mp;
+			vm = (void *)mp + mnt_off;
+			continue;
+		}
+		if (d == parent) {
+			disconnected = true; /* pseudo file: memfd, anon inode, ... */
+			break;
+		}
+		__u32 len = BPF_CORE_READ(d, d_name.len);
+		const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+		__u32 pos = h->pos;
+		len = CLAMP(len, 255);
+		if (len + 1 > pos) {
+			h->trunc = 1;
+			break;
+		}
+		pos -= len + 1;
+		h->pos = pos;
+		bpf_probe_read_kernel(&h->path[(pos + 1) & (PATH_BUF - 1)], len, name);
+		h->path[pos & (PATH_BUF - 1)] = '/';
+		d = parent;
+	}
+	if (i == MAX_DEPTH)
+		h->trunc = 1;
+	__u32 pos = h->pos;
+	if (disconnected) {
+		/* "memfd:name" style: the dentry name alone, no leading slash */
+		__u32 len = BPF_CORE_READ(d, d_name.len);
+		const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+		len = CLAMP(len, 255);
+		if (len > pos || (pos == PATH_BUF && len == 0))
+			return 0;
+		pos -= len;
+		bpf_probe_read_kernel(&h->path[pos & (PATH_BUF - 1)], len, name);
+	}
+	if (pos >= PATH_BUF) {
+		pos = PATH_BUF - 1;
+		h->path[PATH_BUF - 1] = '/';
+	}
+	return PATH_BUF - pos;
+}
+
+/* put_path appends the path of (dentry, vfsmount) to the record; returns its length. */
+__noinline int put_path(__u64 dentry_p, __u64 vfsmnt_p)
+{
+	int n = walk_path(dentry_p, vfsmnt_p);
+	struct heap *h = get_heap();
+	if (!h || n <= 0)
+		return 0;
+	__u32 off = h->off;
+	if (off > TAIL_MASK) {
+		h->trunc = 1;
+		return 0;
+	}
+	__u64 len = CLAMP(n, PATH_BUF);
+	bpf_probe_read_kernel(&h->rec[off & TAIL_MASK], len, &h->path[(PATH_BUF - len) & (PATH_BUF - 1)]);
+	h->off = off + len;
+	return len;
+}
+
+/* put_fd_path appends the kernel path of fd (AT_FDCWD: the cwd). */
+__noinline int put_fd_path(__s64 fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	if ((int)fd == AT_FDCWD) {
+		struct fs_struct *fs = BPF_CORE_READ(task, fs);
+		return put_path((__u64)BPF_CORE_READ(fs, pwd.dentry), (__u64)BPF_CORE_READ(fs, pwd.mnt));
+	}
+	struct file *f = fd_file(task, fd);
+	if (!f)
+		return 0;
+	return put_path((__u64)BPF_CORE_READ(f, f_path.dentry), (__u64)BPF_CORE_READ(f, f_path.mnt));
+}
+
+/*
+ * put_ustr appends a NUL-terminated user string (without the NUL). Returns
+ * -1 when there is none, else its length, | ABS_BIT when it starts with '/'.
+ */
+__noinline int put_ustr(__u64 uptr)
+{
+	struct heap *h = get_heap();
+	if (!h || !uptr)
+		return -1;
+	__u32 off = h->off;
+	if (off > TAIL_MASK) {
+		h->trunc = 1;
+		return -1;
+	}
+	long n = bpf_probe_read_user_str(&h->rec[off & TAIL_MASK], STR_MAX, (void *)uptr);
+	if (n <= 0)
+		return -1;
+	n--;
+	if (n >= STR_MAX - 1)
+		h->trunc = 1;
+	n &= 0xfff;
+	h->off = off + n;
+	if (n > 0 && h->rec[off & TAIL_MASK] == '/')
+		return n | ABS_BIT;
+	return n;
+}
+
+/* put_ubytes appends len bytes of user memory; returns the count copied. */
+__noinline int put_ubytes(__u64 uptr, __u64 len, __u32 max)
+{
+	struct heap *h = get_heap();
+	if (!h || !uptr)
+		return 0;
+	__u32 off = h->off;
+	if (off > TAIL_MASK) {
+		h->trunc = 1;
+		return 0;
+	}
+	if (len > max)
+		len = max;
+	len = CLAMP(len, DNS_MAX);
+	if (bpf_probe_read_user(&h->rec[off & TAIL_MASK], len, (void *)uptr) < 0)
+		return 0;
+	h->off = off + len;
+	return len;
+}
+
+/* Socket behind fd, or NULL when fd is not a socket. */
+static __always_inline struct socket *fd_socket(__s64 fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file *f = fd_file(task, fd);
+	if (!f)
+		return 0;
+	__u16 mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return 0;
+	return BPF_CORE_READ(f, private_data);
+}
+
+/*
+ * sock_info fills sock_family/sock_type of the record from the socket behind
+ * fd. With synth = 1 (local address) or 2 (peer address) it also appends a
+ * sockaddr synthesised from the socket and returns its length (0 if none).
+ */
+__noinline int sock_info(__s64 fd, __u32 synth)
+{
+	struct heap *h = get_heap();
+	if (!h)
+		return 0;
+	struct sys_event *ev = (void *)h->rec;
+	struct socket *sock = fd_socket(fd);
+	if (!sock)
+		return 0;
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	ev->sock_family = family;
+	ev->sock_type = BPF_CORE_READ(sock, type);
+	if (!synth || (family != AF_INET && family != AF_INET6))
+		return 0;
+	__u32 off = h->off;
+	if (off > TAIL_MASK) {
+		h->trunc = 1;
+		return 0;
+	}
+	__u8 *p = &h->rec[off & TAIL_MASK];
+	__u16 port;
+	if (synth == 1)
+		port = bpf_htons(BPF_CORE_READ(sk, __sk_common.skc_num));
+	else
+		port = BPF_CORE_READ(sk, __sk_common.skc_dport);
+	__builtin_memset(p, 0, 28);
+	*(__u16 *)p = family;
+	*(__u16 *)(p + 2) = port;
+	if (family == AF_INET) {
+		__u32 a = synth == 1 ? BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr)
+				     : BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		*(__u32 *)(p + 4) = a;
+		h->off = off + 16;
+		return 16;
+	}
+	if (synth == 1)
+		BPF_CORE_READ_INTO(p + 8, sk, __sk_common.skc_v6_rcv_saddr);
+	else
+		BPF_CORE_READ_INTO(p + 8, sk, __sk_common.skc_v6_daddr);
+	h->off = off + 28;
+	return 28;
+}
+
+/* dns_peer reports whether fd is a socket connected to port 53. */
+__noinline int dns_peer(__s64 fd)
+{
+	struct socket *sock = fd_socket(fd);
+	if (!sock)
+		return 0;
+	return BPF_CORE_READ(sock, sk, __sk_common.skc_dport) == bpf_htons(53);
+}
+
+/* Destination port (host order) of the sockaddr field just appended. */
+static __always_inline __u16 addr_port(struct heap *h, __u32 start, int len)
+{
+	if (len < 4)
+		return 0;
+	__u8 *p = &h->rec[start & TAIL_MASK];
+	__u16 fam = *(__u16 *)p;
+	if (fam != AF_INET && fam != AF_INET6)
+		return 0;
+	return bpf_ntohs(*(__u16 *)(p + 2));
+}
+
+/* FIELD records where the field produced by expr starts and how long it is. */
+#define FIELD(slot, expr)                                                        \
+	do {                                                                     \
+		__u32 __o = h->off;                                              \
+		int __n = (expr);                                                \
+		if (__n > 0) {                                                   \
+			ev->offs[slot] = __o;                                    \
+			ev->lens[slot] = __n;                                    \
+		}                                                                \
+	} while (0)
+
+/*
+ * send_common handles sendto/sendmsg/sendmmsg: the destination (explicit or
+ * the connected peer) and, for port 53, the first bytes of the payload.
+ */
+static __always_inline void send_common(struct heap *h, struct sys_event *ev, __s64 fd,
+					__u64 name, __s64 namelen, __u64 buf, __u64 buflen)
+{
+	__u32 start = h->off;
+	int n;
+	if (name && namelen > 0) {
+		sock_info(fd, 0);
+		n = put_ubytes(name, namelen, ADDR_MAX);
+	} else {
+		n = sock_info(fd, 2);
+	}
+	if (n > 0) {
+		ev->offs[SF_ADDR] = start;
+		ev->lens[SF_ADDR] = n;
+	}
+	if (addr_port(h, start, n) == 53 && buf)
+		FIELD(SF_PAYLOAD, put_ubytes(buf, buflen, DNS_MAX));
+}
+
+/* Path argument: string plus, when relative (or NULL), the base directory. */
+static __always_inline void path_at(struct heap *h, struct sys_event *ev, int slot, __s64 dirfd, __u64 uptr)
+{
+	int r;
+	FIELD(slot, (r = put_ustr(uptr)) < 0 ? 0 : r & 0xffff);
+	if (!(r & ABS_BIT) || r < 0)
+		FIELD(slot + 2, put_fd_path(dirfd));
+}
+
+static __always_inline void ustr(struct heap *h, struct sys_event *ev, int slot, __u64 uptr)
+{
+	int r;
+	FIELD(slot, (r = put_ustr(uptr)) < 0 ? 0 : r & 0xffff);
+}
+
+static __always_inline __u32 loss_class(__u8 id)
+{
+	if (id == SC_write)
+		return LOSS_NET;
+	if (id >= SC_PRIV_FIRST)
+		return LOSS_PRIV;
+	if (id >= SC_NET_FIRST)
+		return LOSS_NET;
+	return LOSS_FILE;
+}
+
+static __always_inline int record(__u8 id, __u64 nr, long ret, struct pt_regs *regs, __u64 pid_tgid)
+{
+	struct heap *h = get_heap();
+	if (!h)
+		return 0;
+	struct sys_event *ev = (void *)h->rec;
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->h.ts = bpf_ktime_get_ns();
+	ev->h.pid = pid_tgid >> 32;
+	ev->h.tid = (__u32)pid_tgid;
+	ev->h.kind = KIND_SYSCALL;
+	ev->nr = nr;
+	ev->ret = ret;
+	__u64 a0 = SC_A0(regs), a1 = SC_A1(regs), a2 = SC_A2(regs);
+	__u64 a3 = SC_A3(regs), a4 = SC_A4(regs), a5 = SC_A5(regs);
+	ev->args[0] = a0;
+	ev->args[1] = a1;
+	ev->args[2] = a2;
+	ev->args[3] = a3;
+	ev->args[4] = a4;
+	ev->args[5] = a5;
+	h->off = sizeof(*ev);
+	h->trunc = 0;
+
+	switch (id) {
+	/* one path, relative to the cwd */
+	case SC_open:
+	case SC_creat:
+		path_at(h, ev, SF_STR0, AT_FDCWD, a0);
+		goto resolved;
+	case SC_openat:
+		path_at(h, ev, SF_STR0, a0, a1);
+		goto resolved;
+	case SC_openat2: {
+		__u64 how[2] = {};
+		if (a2 && bpf_probe_read_user(how, sizeof(how), (void *)a2) == 0) {
+			ev->args[4] = how[0]; /* open_how.flags */
+			ev->args[5] = how[1]; /* open_how.mode */
+		}
+		path_at(h, ev, SF_STR0, a0, a1);
+		goto resolved;
+	}
+	case SC_execve:
+	case SC_execveat:
+		/* success replaced the memory (and registers): KindExec has it */
+		if (ret == 0)
+			break;
+		if (id == SC_execve)
+			path_at(h, ev, SF_STR0, AT_FDCWD, a0);
+		else
+			path_at(h, ev, SF_STR0, a0, a1);
+		break;
+	case SC_unlink:
+	case SC_rmdir:
+	case SC_mkdir:
+	case SC_chmod:
+	case SC_chown:
+	case SC_lchown:
+	case SC_truncate:
+	case SC_utime:
+	case SC_utimes:
+	case SC_mknod:
+	case SC_chdir:
+	case SC_chroot:
+	case SC_umount2:
+		path_at(h, ev, SF_STR0, AT_FDCWD, a0);
+		break;
+	/* one path relative to a dirfd */
+	case SC_unlinkat:
+	case SC_mkdirat:
+	case SC_fchmodat:
+	case SC_fchmodat2:
+	case SC_fchownat:
+	case SC_mknodat:
+	case SC_futimesat:
+	case SC_utimensat:
+	case SC_open_tree:
+		path_at(h, ev, SF_STR0, a0, a1);
+		break;
+	/* two paths */
+	case SC_rename:
+	case SC_link:
+	case SC_pivot_root:
+	case SC_mount:
+		path_at(h, ev, SF_STR0, AT_FDCWD, a0);
+		path_at(h, ev, SF_STR1, AT_FDCWD, a1);
+		break;
+	case SC_renameat:
+	case SC_renameat2:
+	case SC_linkat:
+	case SC_move_mount:
+		path_at(h, ev, SF_STR0, a0, a1);
+		path_at(h, ev, SF_STR1, a2, a3);
+		break;
+	case SC_symlink:
+		ustr(h, ev, SF_STR0, a0); /* link text, not resolved */
+		path_at(h, ev, SF_STR1, AT_FDCWD, a1);
+		break;
+	case SC_symlinkat:
+		ustr(h, ev, SF_STR0, a0);
+		path_at(h, ev, SF_STR1, a1, a2);
+		break;
+	/* fd based: the fd's path is the base */
+	case SC_fchmod:
+	case SC_fchown:
+	case SC_ftruncate:
+	case SC_fchdir:
+	case SC_setns:
+	case SC_fsmount:
+		FIELD(SF_BASE0, put_fd_path(a0));
+		break;
+	case SC_finit_module:
+		ustr(h, ev, SF_STR0, a1); /* module params */
+		FIELD(SF_BASE0, put_fd_path(a0));
+		break;
+	case SC_kexec_file_load:
+		ustr(h, ev, SF_STR0, a3); /* cmdline */
+		FIELD(SF_BASE0, put_fd_path(a0));
+		break;
+	case SC_init_module:
+		ustr(h, ev, SF_STR0, a2); /* module params */
+		break;
+	/* plain strings */
+	case SC_memfd_create:
+	case SC_delete_module:
+	case SC_fsopen:
+		ustr(h, ev, SF_STR0, a0);
+		break;
+	case SC_add_key:
+	case SC_request_key:
+		ustr(h, ev, SF_STR0, a0); /* key type */
+		ustr(h, ev, SF_STR1, a1); /* description */
+		break;
+	case SC_clone3: {
+		__u64 flags = 0;
+		if (a0 && bpf_probe_read_user(&flags, sizeof(flags), (void *)a0) == 0)
+			ev->args[0] = flags; /* clone_args.flags, by convention in Args[0] */
+		break;
+	}
+	/* net */
+	case SC_socket:
+		ev->sock_family = a0;
+		ev->sock_type = a1 & 0xf;
+		break;
+	case SC_connect:
+	case SC_bind:
+		sock_info(a0, 0);
+		FIELD(SF_ADDR, put_ubytes(a1, a2, ADDR_MAX));
+		break;
+	case SC_listen:
+		FIELD(SF_ADDR, sock_info(a0, 1));
+		break;
+	case SC_accept:
+	case SC_accept4:
+		sock_info(a0, 0);
+		if (ret >= 0) {
+			__s32 alen = 0;
+			if (a1 && a2 && bpf_probe_read_user(&alen, sizeof(alen), (void *)a2) == 0 && alen > 0)
+				FIELD(SF_ADDR, put_ubytes(a1, alen, ADDR_MAX));
+			else
+				FIELD(SF_ADDR, sock_info(ret, 2));
+		}
+		break;
+	case SC_write:
+		send_common(h, ev, a0, 0, 0, a1, a2);
+		break;
+	case SC_sendto:
+		send_common(h, ev, a0, a4, a5, a1, a2);
+		break;
+	case SC_sendmsg:
+	case SC_sendmmsg: {
+		/* sendmmsg: the first struct mmsghdr starts with its msghdr */
+		struct u_msghdr m = {};
+		struct u_iovec iov = {};
+		if (!a1 || bpf_probe_read_user(&m, sizeof(m), (void *)a1) < 0) {
+			sock_info(a0, 0);
+			break;
+		}
+		if (m.iov && m.iovlen > 0)
+			bpf_probe_read_user(&iov, sizeof(iov), (void *)m.iov);
+		send_common(h, ev, a0, m.name, m.namelen, iov.base, iov.len);
+		break;
+	}
+	default:
+		break; /* raw args only */
+	}
+	goto out;
+
+resolved:
+	if (ret >= 0 && want_resolved)
+		FIELD(SF_RESOLVED, put_fd_path(ret));
+out:;
+	__u32 sz = h->off;
+	if (sz > REC_SIZE)
+		sz = REC_SIZE;
+	if (h->trunc)
+		ev->h.flags |= FLAG_TRUNC;
+	if (bpf_ringbuf_output(&events, h->rec, sz, 0) < 0)
+		count_lost(loss_class(id));
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	if (!in_target())
+		return 0;
+	if (!started)
+		return 0;
+	__u64 nr = SC_NR(regs);
+	if (nr >= NR_TABLE)
+		return 0;
+	__u8 id = sc_table[nr];
+	/* the child's half of fork/clone did not make the call */
+	if (ret == 0 && (id == SC_clone || id == SC_clone3 || id == SC_fork || id == SC_vfork))
+		return 0;
+
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct count_key key = {.pid = pid_tgid >> 32, .nr = nr};
+	struct count_val *v = bpf_map_lookup_elem(&counts, &key);
+	if (!v) {
+		struct count_val zero = {};
+		bpf_map_update_elem(&counts, &key, &zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&counts, &key);
+	}
+	if (v) {
+		__sync_fetch_and_add(&v->count, 1);
+		if (ret < 0 && ret > -4096)
+			__sync_fetch_and_add(&v->errors, 1);
+	} else {
+		count_lost(LOSS_COUNT);
+	}
+
+	if (id == SC_write) {
+		/* DNS over a connected socket with write(2) (Go's resolver does this) */
+		if (ret < 0 || !dns_peer(SC_A0(regs)))
+			return 0;
+	} else if (id == SC_NONE || id >= SC_RECORD_END) {
+		return 0;
+	}
+	return record(id, nr, ret, regs, pid_tgid);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
+{
+	if (!in_target())
+		return 0;
+	if (!started)
+		return 0;
+	if (child->pid != child->tgid)
+		return 0; /* a thread */
+	struct fork_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost(LOSS_FORK);
+		return 0;
+	}
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	e->h.ts = bpf_ktime_get_ns();
+	e->h.pid = pid_tgid >> 32;
+	e->h.tid = (__u32)pid_tgid;
+	e->h.kind = KIND_FORK;
+	e->h.flags = 0;
+	e->h._pad0 = 0;
+	e->h._pad1 = 0;
+	e->child = child->tgid;
+	e->_pad = 0;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(sched_exec, struct task_struct *p, int old_pid, struct linux_binprm *bprm)
+{
+	if (!in_target())
+		return 0;
+	if (!started)
+		started = 1; /* the container's init became the user's command */
+	struct heap *h = get_heap();
+	if (!h)
+		return 0;
+	struct exec_event *ev = (void *)h->rec;
+	__builtin_memset(ev, 0, sizeof(*ev));
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	ev->h.ts = bpf_ktime_get_ns();
+	ev->h.pid = pid_tgid >> 32;
+	ev->h.tid = (__u32)pid_tgid;
+	ev->h.kind = KIND_EXEC;
+	ev->ppid = BPF_CORE_READ(p, real_parent, tgid);
+	ev->uid = (__u32)bpf_get_current_uid_gid();
+	h->off = sizeof(*ev);
+	h->trunc = 0;
+
+	__u32 off = h->off;
+	long n = bpf_probe_read_kernel_str(&h->rec[off & TAIL_MASK], STR_MAX, BPF_CORE_READ(bprm, filename));
+	if (n > 0) {
+		n = (n - 1) & 0xfff;
+		ev->lens[EXEC_FILENAME] = n;
+		off += n;
+	}
+
+	__u64 start = BPF_CORE_READ(p, mm, arg_start);
+	__u64 end = BPF_CORE_READ(p, mm, arg_end);
+	__u64 alen = end > start ? end - start : 0;
+	if (alen > ARGV_MAX) {
+		alen = ARGV_MAX;
+		ev->h.flags |= FLAG_ARGV_TRUNC;
+	}
+	alen = CLAMP(alen, ARGV_MAX);
+	if (alen && bpf_probe_read_user(&h->rec[off & TAIL_MASK], alen, (void *)start) == 0) {
+		ev->lens[EXEC_ARGV] = alen;
+		off += alen;
+	}
+	h->off = off;
+
+	struct fs_struct *fs = BPF_CORE_READ(p, fs);
+	ev->lens[EXEC_CWD] = put_path((__u64)BPF_CORE_READ(fs, pwd.dentry), (__u64)BPF_CORE_READ(fs, pwd.mnt));
+
+	__u32 sz = h->off;
+	if (sz > REC_SIZE)
+		sz = REC_SIZE;
+	if (h->trunc)
+		ev->h.flags |= FLAG_TRUNC;
+	if (bpf_ringbuf_output(&events, h->rec, sz, 0) < 0)
+		count_lost(LOSS_EXEC);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sched_exit, struct task_struct *p)
+{
+	if (!in_target())
+		return 0;
+	if (!started)
+		return 0;
+	if (BPF_CORE_READ(p, signal, live.counter) != 0)
+		return 0; /* other threads remain */
+	struct exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost(LOSS_EXIT);
+		return 0;
+	}
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	int code = p->exit_code;
+	e->h.ts = bpf_ktime_get_ns();
+	e->h.pid = pid_tgid >> 32;
+	e->h.tid = (__u32)pid_tgid;
+	e->h.kind = KIND_EXIT;
+	e->h.flags = 0;
+	e->h._pad0 = 0;
+	e->h._pad1 = 0;
+	e->code = (code >> 8) & 0xff;
+	e->sig = code & 0x7f;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/*
+ * Anchor the shared types in BTF so bpf2go -type can generate them even
+ * where no program uses them as a type (enums used only as constants).
+ */
+struct btf_anchor {
+	struct hdr hdr;
+	struct fork_event fork;
+	struct exit_event exit;
+	struct exec_event exec;
+	struct sys_event sys;
+	struct count_key ckey;
+	struct count_val cval;
+	enum kind kind;
+	enum hdr_flags flags;
+	enum loss_class loss;
+	enum exec_field exec_field;
+	enum sys_field sys_field;
+	enum sc_id sc_id;
+};
+struct btf_anchor *unused_btf_anchor __attribute__((unused));

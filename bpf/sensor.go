@@ -1,0 +1,338 @@
+// Package bpf is behavediff's eBPF sensor. It watches exactly one cgroup v2
+// (the container's) and reports what its processes do: process lifecycle
+// (fork, exec, exit), per-process syscall counts, and one record per
+// security-relevant syscall (files, network, privileges) with its result,
+// raw arguments and the decoded strings, paths and addresses.
+//
+// All filtering happens in the kernel: a program returns after one cgroup id
+// comparison for every task outside the container, and nothing at all is
+// reported before the first exec inside the cgroup, so the container
+// runtime's own setup (runc init) never appears.
+//
+// Requires Linux with BTF and tp_btf support (5.5+; tested on 6.18) and
+// CAP_BPF+CAP_PERFMON (in practice: root).
+package bpf
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+)
+
+// DefaultRingBufBytes is the ring buffer size used when Config.RingBufBytes
+// is 0. 64 MiB absorbs bursts of several hundred thousand records, which
+// keeps a busy build from losing events while the reader catches up.
+const DefaultRingBufBytes = 64 << 20
+
+// Config selects what the sensor watches.
+type Config struct {
+	// CgroupID is the v2 cgroup id (inode number of the cgroup2 directory)
+	// of the container; it is the only cgroup traced. Required.
+	CgroupID uint64
+	// RingBufBytes is the ring buffer size; 0 means DefaultRingBufBytes.
+	// It is rounded up to a power of two of at least one page. Tests use a
+	// tiny buffer to provoke (and check the accounting of) losses.
+	RingBufBytes int
+}
+
+// ErrDrained is returned by Read after Stop, once every event that was
+// buffered when the programs were detached has been returned.
+var ErrDrained = errors.New("bpf: sensor stopped and all events drained")
+
+// Sensor is a loaded and attached sensor. Read must be called from one
+// goroutine at a time; the other methods are safe to call concurrently.
+type Sensor struct {
+	objs sensorObjects
+	rd   *ringbuf.Reader
+	rec  ringbuf.Record
+
+	mu      sync.Mutex
+	links   []link.Link
+	stopped bool
+	closed  bool
+	drained bool // touched only by Read
+}
+
+// Load loads the programs, sets the cgroup filter and attaches them. When it
+// returns, every event of the cgroup after its first exec is recorded.
+func Load(cfg Config) (*Sensor, error) {
+	if cfg.CgroupID == 0 {
+		return nil, errors.New("bpf: Config.CgroupID is required")
+	}
+	// Only needed on kernels before 5.11 (memlock accounting); harmless after.
+	_ = rlimit.RemoveMemlock()
+
+	spec, err := loadSensor()
+	if err != nil {
+		return nil, fmt.Errorf("bpf: parse embedded object: %w", err)
+	}
+	spec.Maps["events"].MaxEntries = ringSize(cfg.RingBufBytes)
+
+	table, err := syscallTable(spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := setVar(spec, "target_cgroup", cfg.CgroupID); err != nil {
+		return nil, err
+	}
+	if err := setVar(spec, "sc_table", table); err != nil {
+		return nil, err
+	}
+
+	s := &Sensor{}
+	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
+		return nil, loadError(err)
+	}
+	progs := []struct {
+		name string
+		p    *ebpf.Program
+	}{
+		// exec first: it opens the gate, the others only report after it.
+		{"sched_process_exec", s.objs.SchedExec},
+		{"sched_process_fork", s.objs.SchedFork},
+		{"sched_process_exit", s.objs.SchedExit},
+		{"sys_exit", s.objs.SysExit},
+	}
+	for _, p := range progs {
+		l, err := link.AttachTracing(link.TracingOptions{Program: p.p, AttachType: ebpf.AttachTraceRawTp})
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("bpf: attach tp_btf/%s: %w", p.name, err)
+		}
+		s.links = append(s.links, l)
+	}
+	s.rd, err = ringbuf.NewReader(s.objs.Events)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("bpf: ring buffer reader: %w", err)
+	}
+	return s, nil
+}
+
+func setVar(spec *ebpf.CollectionSpec, name string, v any) error {
+	vs, ok := spec.Variables[name]
+	if !ok {
+		return fmt.Errorf("bpf: object has no variable %q", name)
+	}
+	if err := vs.Set(v); err != nil {
+		return fmt.Errorf("bpf: set %s: %w", name, err)
+	}
+	return nil
+}
+
+// ringSize rounds n up to a power of two of at least one page.
+func ringSize(n int) uint32 {
+	if n <= 0 {
+		n = DefaultRingBufBytes
+	}
+	size := os.Getpagesize()
+	for size < n && size < 1<<30 {
+		size <<= 1
+	}
+	return uint32(size)
+}
+
+// syscallTable maps this GOARCH's syscall numbers to the object's internal
+// syscall ids (enum sc_id, read from the object's BTF), so the BPF object
+// itself holds no architecture-specific numbers.
+func syscallTable(spec *ebpf.CollectionSpec) ([512]uint8, error) {
+	var table [512]uint8
+	var e *btf.Enum
+	if err := spec.Types.TypeByName("sc_id", &e); err != nil {
+		return table, fmt.Errorf("bpf: enum sc_id: %w", err)
+	}
+	for _, v := range e.Values {
+		name, ok := strings.CutPrefix(v.Name, "SC_")
+		if !ok || strings.ToUpper(name) == name { // SC_NONE, SC_MAX, ...
+			continue
+		}
+		if nr, ok := SyscallNr(name); ok && nr < len(table) {
+			table[nr] = uint8(v.Value)
+		}
+	}
+	return table, nil
+}
+
+// loadError keeps the useful tail of a verifier log: the full log of a
+// program this size is thousands of lines, the reason is at the end.
+func loadError(err error) error {
+	var ve *ebpf.VerifierError
+	if errors.As(err, &ve) {
+		log := ve.Log
+		if len(log) > 20 {
+			log = log[len(log)-20:]
+		}
+		return fmt.Errorf("bpf: load programs: %w\nverifier log tail:\n%s", err, strings.Join(log, "\n"))
+	}
+	return fmt.Errorf("bpf: load programs: %w", err)
+}
+
+// Read blocks until the next event and returns it decoded. After Stop it
+// returns the events still buffered, then ErrDrained.
+func (s *Sensor) Read() (Event, error) {
+	if s.drained {
+		return Event{}, ErrDrained
+	}
+	if err := s.rd.ReadInto(&s.rec); err != nil {
+		if errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed) {
+			s.mu.Lock()
+			stopped := s.stopped
+			s.mu.Unlock()
+			if stopped {
+				s.drained = true
+				return Event{}, ErrDrained
+			}
+		}
+		return Event{}, fmt.Errorf("bpf: read ring buffer: %w", err)
+	}
+	return decode(s.rec.RawSample)
+}
+
+// Stop detaches the programs, so nothing new is recorded, and makes Read
+// return what is still buffered followed by ErrDrained. Counters and loss
+// counts stay readable until Close.
+func (s *Sensor) Stop() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped || s.closed {
+		return nil
+	}
+	s.stopped = true
+	var errs []error
+	for _, l := range s.links {
+		if err := l.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.links = nil
+	// Detaching does not wait for programs already running on other CPUs;
+	// give them time to commit their last records before marking the end.
+	time.Sleep(20 * time.Millisecond)
+	if err := s.rd.Flush(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("bpf: stop: %w", err)
+	}
+	return nil
+}
+
+// Count is how often one process (host tgid) made one syscall, and how many
+// of those calls failed (returned -errno).
+type Count struct {
+	Pid    uint32
+	Nr     int
+	Count  uint64
+	Errors uint64
+}
+
+// SyscallCounts returns the per (process, syscall) counters. Counting starts
+// with the first exec in the cgroup; exit and exit_group never return and
+// are not counted.
+func (s *Sensor) SyscallCounts() ([]Count, error) {
+	var (
+		k   sensorCountKey
+		v   sensorCountVal
+		out []Count
+	)
+	it := s.objs.Counts.Iterate()
+	for it.Next(&k, &v) {
+		out = append(out, Count{Pid: k.Pid, Nr: int(k.Nr), Count: v.Count, Errors: v.Errors})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("bpf: read syscall counts: %w", err)
+	}
+	return out, nil
+}
+
+// lossClasses names the indexes of the kernel's loss counter array.
+var lossClasses = map[sensorLossClass]string{
+	sensorLossClassLOSS_EXEC:  "exec",
+	sensorLossClassLOSS_FORK:  "fork",
+	sensorLossClassLOSS_EXIT:  "exit",
+	sensorLossClassLOSS_FILE:  "file",
+	sensorLossClassLOSS_NET:   "net",
+	sensorLossClassLOSS_PRIV:  "priv",
+	sensorLossClassLOSS_COUNT: "count",
+}
+
+// Lost returns, per class (exec, fork, exit, file, net, priv, count), how
+// many records the kernel could not deliver because the ring buffer was full
+// ("count": syscalls not counted because the counter map was full). Every
+// class is present, zero or not. A run with any loss is incomplete.
+func (s *Sensor) Lost() (map[string]uint64, error) {
+	out := make(map[string]uint64, len(lossClasses))
+	for idx, name := range lossClasses {
+		var perCPU []uint64
+		if err := s.objs.Lost.Lookup(uint32(idx), &perCPU); err != nil {
+			return nil, fmt.Errorf("bpf: read loss counter %s: %w", name, err)
+		}
+		var sum uint64
+		for _, n := range perCPU {
+			sum += n
+		}
+		out[name] = sum
+	}
+	return out, nil
+}
+
+// Close detaches everything and frees the kernel objects. Read returns
+// ErrDrained (or an error) afterwards.
+func (s *Sensor) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.Unlock()
+	stopErr := s.Stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.stopped = true
+	var errs []error
+	if stopErr != nil {
+		errs = append(errs, stopErr)
+	}
+	if s.rd != nil {
+		if err := s.rd.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := s.objs.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// SyscallName returns the name of syscall nr on this GOARCH (amd64 or
+// arm64), or "syscall_NNN" when unknown.
+func SyscallName(nr int) string {
+	if n, ok := syscallNames[nr]; ok {
+		return n
+	}
+	return fmt.Sprintf("syscall_%d", nr)
+}
+
+var syscallNrs = func() map[string]int {
+	m := make(map[string]int, len(syscallNames))
+	for nr, n := range syscallNames {
+		m[n] = nr
+	}
+	return m
+}()
+
+// SyscallNr returns the number of the named syscall on this GOARCH.
+func SyscallNr(name string) (int, bool) {
+	nr, ok := syscallNrs[name]
+	return nr, ok
+}
