@@ -97,6 +97,10 @@ func (a *app) record(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return exitUsage, fmt.Errorf("workspace %s: %w", f.workspace, err)
 	}
+	// The kernel reports paths with symlinks resolved; so must the workspace.
+	if real, err := filepath.EvalSymlinks(ws); err == nil {
+		ws = real
+	}
 	spec := recorder.Spec{
 		Version:     recorder.SpecVersion,
 		Name:        f.name,
