@@ -75,6 +75,12 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u64 target_cgroup = 0;
 const volatile __u8 want_resolved = 1;
 const volatile __u8 sc_table[NR_TABLE] = {};
+/*
+ * Wake the reader only once this much data is waiting; it polls on a short
+ * timer otherwise. A wakeup per record (irq_work + epoll) costs more than
+ * producing the record.
+ */
+const volatile __u64 wakeup_bytes = 256 << 10;
 
 /* Set by the first exec in the target cgroup; nothing is emitted before. */
 volatile __u32 started = 0;
@@ -138,6 +144,12 @@ static __always_inline void count_lost(__u32 cls)
 	__u64 *v = bpf_map_lookup_elem(&lost, &cls);
 	if (v)
 		*v += 1;
+}
+
+static __always_inline __u64 rb_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									       : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline bool in_target(void)
@@ -656,7 +668,7 @@ out:;
 		sz = REC_SIZE;
 	if (h->trunc)
 		ev->h.flags |= FLAG_TRUNC;
-	if (bpf_ringbuf_output(&events, h->rec, sz, 0) < 0)
+	if (bpf_ringbuf_output(&events, h->rec, sz, rb_flags()) < 0)
 		count_lost(loss_class(id));
 	return 0;
 }
@@ -726,7 +738,7 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 	e->h._pad1 = 0;
 	e->child = child->tgid;
 	e->_pad = 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_flags());
 	return 0;
 }
 
@@ -782,7 +794,7 @@ int BPF_PROG(sched_exec, struct task_struct *p, int old_pid, struct linux_binprm
 		sz = REC_SIZE;
 	if (h->trunc)
 		ev->h.flags |= FLAG_TRUNC;
-	if (bpf_ringbuf_output(&events, h->rec, sz, 0) < 0)
+	if (bpf_ringbuf_output(&events, h->rec, sz, rb_flags()) < 0)
 		count_lost(LOSS_EXEC);
 	return 0;
 }
@@ -812,7 +824,7 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 	e->h._pad1 = 0;
 	e->code = (code >> 8) & 0xff;
 	e->sig = code & 0x7f;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_flags());
 	return 0;
 }
 

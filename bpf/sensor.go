@@ -87,6 +87,13 @@ func Load(cfg Config) (*Sensor, error) {
 	if err := setVar(spec, "sc_table", table); err != nil {
 		return nil, err
 	}
+	ring := spec.Maps["events"].MaxEntries
+	if err := setVar(spec, "wakeup_bytes", uint64(min(ring/8, 256<<10))); err != nil {
+		return nil, err
+	}
+	if os.Getenv("BEHAVEDIFF_NO_RESOLVED") != "" {
+		setVar(spec, "want_resolved", uint8(0))
+	}
 
 	s := &Sensor{}
 	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
@@ -182,19 +189,37 @@ func (s *Sensor) Read() (Event, error) {
 	if s.drained {
 		return Event{}, ErrDrained
 	}
-	if err := s.rd.ReadInto(&s.rec); err != nil {
+	for {
+		// The kernel side wakes us only when a batch is waiting, so poll.
+		s.rd.SetDeadline(time.Now().Add(pollInterval))
+		err := s.rd.ReadInto(&s.rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			continue
+		}
+		if err != nil {
+			return Event{}, s.readErr(err)
+		}
+		return decode(s.rec.RawSample)
+	}
+}
+
+// pollInterval bounds how long a small batch of events waits in the ring
+// buffer before Read sees it.
+const pollInterval = 20 * time.Millisecond
+
+func (s *Sensor) readErr(err error) error {
+	{
 		if errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed) {
 			s.mu.Lock()
 			stopped := s.stopped
 			s.mu.Unlock()
 			if stopped {
 				s.drained = true
-				return Event{}, ErrDrained
+				return ErrDrained
 			}
 		}
-		return Event{}, fmt.Errorf("bpf: read ring buffer: %w", err)
+		return fmt.Errorf("bpf: read ring buffer: %w", err)
 	}
-	return decode(s.rec.RawSample)
 }
 
 // Stop detaches the programs, so nothing new is recorded, and makes Read

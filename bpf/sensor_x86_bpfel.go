@@ -248,6 +248,7 @@ const (
 	sensorVarStarted         = "started"
 	sensorVarTargetCgroup    = "target_cgroup"
 	sensorVarUnusedBtfAnchor = "unused_btf_anchor"
+	sensorVarWakeupBytes     = "wakeup_bytes"
 	sensorVarWantResolved    = "want_resolved"
 )
 
@@ -317,6 +318,7 @@ type sensorVariableSpecs struct {
 	Started         *ebpf.VariableSpec `ebpf:"started"`
 	TargetCgroup    *ebpf.VariableSpec `ebpf:"target_cgroup"`
 	UnusedBtfAnchor *ebpf.VariableSpec `ebpf:"unused_btf_anchor"`
+	WakeupBytes     *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
 	WantResolved    *ebpf.VariableSpec `ebpf:"want_resolved"`
 }
 
@@ -363,6 +365,7 @@ type sensorVariables struct {
 	Started         *ebpf.Variable `ebpf:"started"`
 	TargetCgroup    *ebpf.Variable `ebpf:"target_cgroup"`
 	UnusedBtfAnchor *ebpf.Variable `ebpf:"unused_btf_anchor"`
+	WakeupBytes     *ebpf.Variable `ebpf:"wakeup_bytes"`
 	WantResolved    *ebpf.Variable `ebpf:"want_resolved"`
 }
 

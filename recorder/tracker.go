@@ -18,10 +18,10 @@ type sink interface {
 
 // Open flags used to synthesise creat(2).
 const (
-	oWronly = 0x1
-	oCreat  = 0x40
-	oTrunc  = 0x200
-	atFdcwd = -100
+	oWronly     = 0x1
+	oCreat      = 0x40
+	oTrunc      = 0x200
+	atFdcwd     = -100
 	atRemovedir = 0x200
 )
 

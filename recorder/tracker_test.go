@@ -98,7 +98,7 @@ func TestTrackerFileAndNet(t *testing.T) {
 		sys(t, 1, "sendto", 5, func(e *bpf.Event) { e.Addr = inet4([4]byte{127, 0, 0, 1}, 9999) }),
 		sys(t, 1, "unshare", -1, func(e *bpf.Event) { e.Args[0] = 0x10000000 | 0x40000000 }),
 		sys(t, 1, "clone", 99, func(e *bpf.Event) { e.Args[0] = 0x11 }), // plain fork: not a privilege event
-		sys(t, 1, "prctl", 0, func(e *bpf.Event) { e.Args[0] = 15 }),     // PR_SET_NAME: noise
+		sys(t, 1, "prctl", 0, func(e *bpf.Event) { e.Args[0] = 15 }),    // PR_SET_NAME: noise
 	}
 	for _, ev := range evs {
 		if err := tr.handle(ev); err != nil {

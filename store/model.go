@@ -41,6 +41,9 @@ type Run struct {
 	StdoutCap, StderrCap   int64 // the cap in force
 	StdoutTrunc, StderrTrunc bool // true when output exceeded the cap
 	ToolVersion            string
+	// Error is why the run failed (the cause given to RunWriter.Abort, or
+	// the repair note for a run whose recorder died); empty otherwise.
+	Error string
 }
 
 // Process is one process image: a fork creates one, and so does an exec by a
