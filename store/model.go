@@ -36,11 +36,11 @@ type Run struct {
 	// Spec is the JSON run specification used to replay the run.
 	Spec []byte
 	// ReplayOf links a replayed run to its original; 0 when not a replay.
-	ReplayOf int64
-	Stdout, Stderr         []byte
-	StdoutCap, StderrCap   int64 // the cap in force
-	StdoutTrunc, StderrTrunc bool // true when output exceeded the cap
-	ToolVersion            string
+	ReplayOf                 int64
+	Stdout, Stderr           []byte
+	StdoutCap, StderrCap     int64 // the cap in force
+	StdoutTrunc, StderrTrunc bool  // true when output exceeded the cap
+	ToolVersion              string
 	// Error is why the run failed (the cause given to RunWriter.Abort, or
 	// the repair note for a run whose recorder died); empty otherwise.
 	Error string
@@ -61,11 +61,11 @@ type Process struct {
 	UID       uint32
 	// Chain is the ancestor exe chain up to the first process, e.g.
 	// "/bin/sh > /usr/bin/python3 > /usr/bin/curl" (includes Exe itself).
-	Chain     string
-	StartedAt int64 // ns since run start
-	ExitedAt  int64 // ns since run start; 0 when not seen
-	Exited    bool
-	ExitCode  int32 // valid when Exited and ExitSignal == 0
+	Chain      string
+	StartedAt  int64 // ns since run start
+	ExitedAt   int64 // ns since run start; 0 when not seen
+	Exited     bool
+	ExitCode   int32 // valid when Exited and ExitSignal == 0
 	ExitSignal int32
 }
 
@@ -75,20 +75,20 @@ type FileOp uint8
 const (
 	FileOpen FileOp = iota + 1 // open/openat/openat2/creat; Flags has O_* flags
 	FileUnlink
-	FileRename   // Path -> Path2
+	FileRename // Path -> Path2
 	FileMkdir
 	FileRmdir
-	FileLink     // hard link Path2 -> Path (Path2 is the new name)
-	FileSymlink  // Path2 is the new link, Path its target text
-	FileChmod    // Mode set; setuid/setgid visible in Mode
+	FileLink    // hard link Path2 -> Path (Path2 is the new name)
+	FileSymlink // Path2 is the new link, Path its target text
+	FileChmod   // Mode set; setuid/setgid visible in Mode
 	FileChown
 	FileTruncate
 	FileUtimes
 	FileMknod
-	FileExec     // execve of Path
-	FileMemfd    // memfd_create, Path is "memfd:NAME"
+	FileExec  // execve of Path
+	FileMemfd // memfd_create, Path is "memfd:NAME"
 	FileChdir
-	FileStat     // stat/access/readlink family (only when recorded)
+	FileStat // stat/access/readlink family (only when recorded)
 )
 
 // FileOpNames maps FileOp values to their public names used in views.

@@ -1,0 +1,704 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+const (
+	// batchRows events go to the writer goroutine at once and are written
+	// in one transaction; a partial batch is written after flushEvery.
+	batchRows  = 4096
+	flushEvery = 100 * time.Millisecond
+	// rowsPerStmt rows go into one multi-row INSERT.
+	rowsPerStmt   = 100
+	queuedBatches = 2 // back-pressure: Add blocks when this many wait
+)
+
+var errWriterDone = errors.New("run writer already finished")
+
+type fileRow struct {
+	seq int64
+	FileEvent
+}
+
+type netRow struct {
+	seq int64
+	NetEvent
+}
+
+type privRow struct {
+	seq int64
+	PrivEvent
+}
+
+type batch struct {
+	files []fileRow
+	nets  []netRow
+	privs []privRow
+	n     int
+	done  chan error // non-nil when a Flush waits for this batch
+}
+
+func (b *batch) reset() {
+	b.files, b.nets, b.privs, b.n, b.done = b.files[:0], b.nets[:0], b.privs[:0], 0, nil
+}
+
+// Final is what the recorder knows once the command is gone.
+type Final struct {
+	Processes   []Process
+	Syscalls    []SyscallCount
+	Changes     []FSChange
+	ExitCode    int
+	Status      string // a final status: ok, timeout, interrupted, incomplete, error
+	LostByClass map[string]int64
+	Stdout      []byte
+	Stderr      []byte
+	StdoutTrunc bool
+	StderrTrunc bool
+	EndedAt     time.Time // zero: now
+	Spec        []byte    // nil: keep the spec given to BeginRun
+}
+
+// RunWriter streams one run's events into the database. Add* buffer events
+// and hand full batches to a writer goroutine (multi-row INSERTs, one
+// transaction per batch or per 100 ms); they block only when the writer is
+// behind (back-pressure), never drop. Add* are safe for concurrent use but
+// one producer goroutine is the expected use.
+type RunWriter struct {
+	db   *DB
+	id   int64
+	conn *sql.Conn // the writer's own connection; statements are prepared on it
+
+	mu     sync.Mutex
+	cur    *batch
+	seq    int64
+	closed bool
+
+	work   chan *batch
+	free   chan *batch
+	exited chan struct{}
+
+	errMu sync.Mutex
+	err   error // sticky: the first write error
+
+	// Below: owned by the writer goroutine (and by Finish/Abort after it stopped).
+	cache    map[string]int64 // interned strings
+	pending  []string         // interned in the current transaction
+	stmts    map[string]*sql.Stmt
+	args     []any
+	nFile    int64
+	nNet     int64
+	nPriv    int64
+	finished bool
+}
+
+// BeginRun inserts r as a running run (recording this process as its
+// recorder) and returns a writer for its events. r.ID, r.Status and
+// r.ExitCode are ignored; StartedAt defaults to now.
+func (db *DB) BeginRun(ctx context.Context, r Run) (*RunWriter, error) {
+	if db.w == nil {
+		return nil, fmt.Errorf("begin run: trace database %s is open read-only", db.path)
+	}
+	if r.StartedAt.IsZero() {
+		r.StartedAt = time.Now()
+	}
+	cmd := jsonStrings(r.Command)
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin run: %w", err)
+	}
+	pid := os.Getpid()
+	res, err := conn.ExecContext(ctx, `INSERT INTO _run(name, command, workspace, started_ns, exit_code, status,
+		replay_of, spec, stdout_cap, stderr_cap, tool_version, recorder_pid, recorder_start, recorder_boot)
+		VALUES (?, ?, ?, ?, -1, 'running', ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.Name, cmd, r.Workspace, r.StartedAt.UnixNano(), nullID(r.ReplayOf), nullBytes(r.Spec),
+		r.StdoutCap, r.StderrCap, r.ToolVersion, pid, procStart(pid), bootID())
+	if err != nil {
+		conn.Close()
+		if sqliteCode(err) == 19 && r.ReplayOf != 0 { // SQLITE_CONSTRAINT
+			return nil, fmt.Errorf("begin run: replay of run %d: no such run", r.ReplayOf)
+		}
+		return nil, fmt.Errorf("begin run in %s: %w", db.path, err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("begin run: %w", err)
+	}
+	w := &RunWriter{
+		db: db, id: id, conn: conn,
+		cur:    &batch{},
+		work:   make(chan *batch, queuedBatches),
+		free:   make(chan *batch, queuedBatches+2),
+		exited: make(chan struct{}),
+		cache:  make(map[string]int64),
+		stmts:  make(map[string]*sql.Stmt),
+	}
+	go w.loop()
+	return w, nil
+}
+
+// ID is the run's id.
+func (w *RunWriter) ID() int64 { return w.id }
+
+func (w *RunWriter) getErr() error {
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	return w.err
+}
+
+func (w *RunWriter) setErr(err error) {
+	w.errMu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.errMu.Unlock()
+}
+
+// addable is called with w.mu held.
+func (w *RunWriter) addable() error {
+	if w.closed {
+		return fmt.Errorf("run %d: %w", w.id, errWriterDone)
+	}
+	return w.getErr()
+}
+
+func (w *RunWriter) newBatch() *batch {
+	select {
+	case b := <-w.free:
+		return b
+	default:
+		return &batch{}
+	}
+}
+
+// handoff queues the current batch; called with w.mu held (so batches are
+// queued in sequence order). It blocks while the writer is behind.
+func (w *RunWriter) handoff(done chan error) {
+	b := w.cur
+	b.done = done
+	w.cur = w.newBatch()
+	w.work <- b
+}
+
+// AddFile buffers one file event.
+func (w *RunWriter) AddFile(e FileEvent) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.addable(); err != nil {
+		return err
+	}
+	w.seq++
+	w.cur.files = append(w.cur.files, fileRow{w.seq, e})
+	if w.cur.n++; w.cur.n >= batchRows {
+		w.handoff(nil)
+	}
+	return nil
+}
+
+// AddNet buffers one network event.
+func (w *RunWriter) AddNet(e NetEvent) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.addable(); err != nil {
+		return err
+	}
+	w.seq++
+	w.cur.nets = append(w.cur.nets, netRow{w.seq, e})
+	if w.cur.n++; w.cur.n >= batchRows {
+		w.handoff(nil)
+	}
+	return nil
+}
+
+// AddPriv buffers one privilege event.
+func (w *RunWriter) AddPriv(e PrivEvent) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.addable(); err != nil {
+		return err
+	}
+	w.seq++
+	w.cur.privs = append(w.cur.privs, privRow{w.seq, e})
+	if w.cur.n++; w.cur.n >= batchRows {
+		w.handoff(nil)
+	}
+	return nil
+}
+
+// Flush writes every buffered event and waits until it is committed.
+func (w *RunWriter) Flush(ctx context.Context) error {
+	w.mu.Lock()
+	if err := w.addable(); err != nil {
+		w.mu.Unlock()
+		return err
+	}
+	done := make(chan error, 1)
+	w.handoff(done)
+	w.mu.Unlock()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("flush run %d: %w", w.id, ctx.Err())
+	}
+}
+
+func (w *RunWriter) loop() {
+	defer close(w.exited)
+	t := time.NewTicker(flushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case b, ok := <-w.work:
+			if !ok {
+				return
+			}
+			w.handle(b)
+		case <-t.C:
+			// Write a partial batch that has waited long enough. TryLock:
+			// a producer may hold mu while blocked handing us a batch.
+			if !w.mu.TryLock() {
+				continue
+			}
+			var b *batch
+			if len(w.work) == 0 && w.cur.n > 0 && !w.closed {
+				b, w.cur = w.cur, w.newBatch()
+			}
+			w.mu.Unlock()
+			if b != nil {
+				w.handle(b)
+			}
+		}
+	}
+}
+
+func (w *RunWriter) handle(b *batch) {
+	err := w.getErr()
+	if err == nil && b.n > 0 {
+		if err = w.write(b); err != nil {
+			w.setErr(fmt.Errorf("store events of run %d: %w", w.id, err))
+			err = w.getErr()
+		}
+	}
+	if b.done != nil {
+		b.done <- err
+	}
+	b.reset()
+	select {
+	case w.free <- b:
+	default:
+	}
+}
+
+// stop ends the writer goroutine after it has drained the queue.
+func (w *RunWriter) stop() {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		<-w.exited
+		return
+	}
+	w.closed = true
+	close(w.work)
+	w.mu.Unlock()
+	<-w.exited
+}
+
+func (w *RunWriter) exec(ctx context.Context, q string) error {
+	_, err := w.conn.ExecContext(ctx, q)
+	return err
+}
+
+// inTx runs f in one IMMEDIATE transaction on the writer's connection.
+// Strings interned by a failed transaction are forgotten again.
+func (w *RunWriter) inTx(ctx context.Context, f func() error) error {
+	w.pending = w.pending[:0]
+	if err := w.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	err := f()
+	if err == nil {
+		err = w.exec(ctx, "COMMIT")
+	}
+	if err != nil {
+		w.exec(context.WithoutCancel(ctx), "ROLLBACK")
+		for _, s := range w.pending {
+			delete(w.cache, s)
+		}
+		return err
+	}
+	return nil
+}
+
+func (w *RunWriter) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if s, ok := w.stmts[q]; ok {
+		return s, nil
+	}
+	s, err := w.conn.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	w.stmts[q] = s
+	return s, nil
+}
+
+func valuesSQL(n, cols int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
+	return strings.TrimSuffix(strings.Repeat(row+",", n), ",")
+}
+
+// want notes s for interning in the current transaction.
+func (w *RunWriter) want(s string) {
+	if s == "" {
+		return
+	}
+	if _, ok := w.cache[s]; !ok {
+		w.cache[s] = 0 // pending
+		w.pending = append(w.pending, s)
+	}
+}
+
+// internPending resolves the strings noted by want: INSERT OR IGNORE, then
+// SELECT their ids (another writer may have added some first).
+func (w *RunWriter) internPending(ctx context.Context) error {
+	for i := 0; i < len(w.pending); i += rowsPerStmt {
+		chunk := w.pending[i:min(i+rowsPerStmt, len(w.pending))]
+		n := len(chunk)
+		ins, err := w.stmt(ctx, "INSERT OR IGNORE INTO _str(s) VALUES "+valuesSQL(n, 1))
+		if err != nil {
+			return err
+		}
+		args := w.argBuf(n)
+		for j, s := range chunk {
+			args[j] = s
+		}
+		if _, err := ins.ExecContext(ctx, args...); err != nil {
+			return err
+		}
+		sel, err := w.stmt(ctx, "SELECT id, s FROM _str WHERE s IN ("+strings.TrimSuffix(strings.Repeat("?,", n), ",")+")")
+		if err != nil {
+			return err
+		}
+		rows, err := sel.QueryContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+		got := 0
+		for rows.Next() {
+			var id int64
+			var s string
+			if err := rows.Scan(&id, &s); err != nil {
+				rows.Close()
+				return err
+			}
+			w.cache[s] = id
+			got++
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if got != n {
+			return fmt.Errorf("intern strings: got %d ids for %d strings", got, n)
+		}
+	}
+	return nil
+}
+
+func (w *RunWriter) argBuf(n int) []any {
+	if cap(w.args) < n {
+		w.args = make([]any, n)
+	}
+	return w.args[:n]
+}
+
+// sid is the interned id of s, or nil for "".
+func (w *RunWriter) sid(s string) any {
+	if s == "" {
+		return nil
+	}
+	return w.cache[s]
+}
+
+// insertRows writes n rows of cols columns into table in multi-row
+// statements; fill(i, args) sets row i's values.
+func (w *RunWriter) insertRows(ctx context.Context, table string, cols []string, n int, fill func(i int, a []any)) error {
+	nc := len(cols)
+	prefix := "INSERT INTO " + table + "(" + strings.Join(cols, ",") + ") VALUES "
+	for i := 0; i < n; i += rowsPerStmt {
+		k := min(rowsPerStmt, n-i)
+		st, err := w.stmt(ctx, prefix+valuesSQL(k, nc))
+		if err != nil {
+			return err
+		}
+		args := w.argBuf(k * nc)
+		for j := 0; j < k; j++ {
+			fill(i+j, args[j*nc:(j+1)*nc])
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var (
+	fileCols = []string{"run_id", "seq", "proc", "op", "path", "path2", "flags", "mode", "result", "ts"}
+	netCols  = []string{"run_id", "seq", "proc", "op", "family", "sock_type", "addr", "port", "domain", "qtype", "result", "ts"}
+	privCols = []string{"run_id", "seq", "proc", "syscall", "args", "result", "ts"}
+)
+
+func (w *RunWriter) write(b *batch) error {
+	ctx := context.Background()
+	return w.inTx(ctx, func() error {
+		for i := range b.files {
+			w.want(b.files[i].Path)
+			w.want(b.files[i].Path2)
+		}
+		for i := range b.nets {
+			w.want(b.nets[i].Address)
+			w.want(b.nets[i].Domain)
+		}
+		for i := range b.privs {
+			w.want(b.privs[i].Syscall)
+			w.want(b.privs[i].Args)
+		}
+		if err := w.internPending(ctx); err != nil {
+			return err
+		}
+		id := w.id
+		if err := w.insertRows(ctx, "_file", fileCols, len(b.files), func(i int, a []any) {
+			e := &b.files[i]
+			a[0], a[1], a[2], a[3], a[4] = id, e.seq, int64(e.Proc), int64(e.Op), w.cache[e.Path]
+			a[5], a[6], a[7], a[8], a[9] = w.sid(e.Path2), int64(e.Flags), int64(e.Mode), e.Result, e.TS
+		}); err != nil {
+			return err
+		}
+		if err := w.insertRows(ctx, "_net", netCols, len(b.nets), func(i int, a []any) {
+			e := &b.nets[i]
+			a[0], a[1], a[2], a[3], a[4], a[5] = id, e.seq, int64(e.Proc), int64(e.Op), int64(e.Family), int64(e.SockType)
+			a[6], a[7], a[8], a[9], a[10], a[11] = w.sid(e.Address), int64(e.Port), w.sid(e.Domain), int64(e.QType), e.Result, e.TS
+		}); err != nil {
+			return err
+		}
+		if err := w.insertRows(ctx, "_priv", privCols, len(b.privs), func(i int, a []any) {
+			e := &b.privs[i]
+			a[0], a[1], a[2], a[3], a[4], a[5], a[6] = id, e.seq, int64(e.Proc), w.cache[e.Syscall], w.sid(e.Args), e.Result, e.TS
+		}); err != nil {
+			return err
+		}
+		nf, nn, np := w.nFile+int64(len(b.files)), w.nNet+int64(len(b.nets)), w.nPriv+int64(len(b.privs))
+		st, err := w.stmt(ctx, "UPDATE _run SET n_file = ?, n_net = ?, n_priv = ? WHERE id = ?")
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(ctx, nf, nn, np, id); err != nil {
+			return err
+		}
+		w.nFile, w.nNet, w.nPriv = nf, nn, np
+		return nil
+	})
+}
+
+func validFinal(status string) bool {
+	switch status {
+	case StatusOK, StatusTimeout, StatusInterrupted, StatusIncomplete, StatusError:
+		return true
+	}
+	return false
+}
+
+// Finish flushes the events and writes everything else about the run in one
+// transaction; only here does the run leave status "running" for f.Status.
+// If Finish fails the run stays "running" and Abort may still be called.
+func (w *RunWriter) Finish(ctx context.Context, f Final) error {
+	if !validFinal(f.Status) {
+		return fmt.Errorf("finish run %d: invalid final status %q", w.id, f.Status)
+	}
+	if w.finished {
+		return fmt.Errorf("finish run %d: %w", w.id, errWriterDone)
+	}
+	if err := w.Flush(ctx); err != nil && !errors.Is(err, errWriterDone) {
+		return fmt.Errorf("finish run %d: %w", w.id, err)
+	}
+	w.stop()
+	if f.EndedAt.IsZero() {
+		f.EndedAt = time.Now()
+	}
+	var lost int64
+	for _, v := range f.LostByClass {
+		lost += v
+	}
+	err := w.inTx(ctx, func() error {
+		if err := w.writeFinal(ctx, &f); err != nil {
+			return err
+		}
+		q := `UPDATE _run SET ended_ns = ?, exit_code = ?, status = ?, lost_events = ?, stdout = ?, stderr = ?,
+			stdout_trunc = ?, stderr_trunc = ?, spec = COALESCE(?, spec) WHERE id = ?`
+		_, err := w.conn.ExecContext(ctx, q, f.EndedAt.UnixNano(), f.ExitCode, f.Status, lost,
+			nullBytes(f.Stdout), nullBytes(f.Stderr), f.StdoutTrunc, f.StderrTrunc, nullBytes(f.Spec), w.id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("finish run %d: %w", w.id, err)
+	}
+	w.close()
+	return nil
+}
+
+func (w *RunWriter) writeFinal(ctx context.Context, f *Final) error {
+	for i := range f.Processes {
+		w.want(f.Processes[i].Exe)
+		w.want(f.Processes[i].Cwd)
+	}
+	type key struct {
+		proc int32
+		name string
+	}
+	sys := map[key]*SyscallCount{}
+	var order []key
+	for i := range f.Syscalls {
+		s := f.Syscalls[i]
+		k := key{s.Proc, s.Name}
+		if c, ok := sys[k]; ok {
+			c.Count += s.Count
+			c.Errors += s.Errors
+			continue
+		}
+		sys[k] = &s
+		order = append(order, k)
+		w.want(s.Name)
+	}
+	if err := w.internPending(ctx); err != nil {
+		return err
+	}
+	sid0 := func(s string) any { // exe and cwd are NOT NULL: "" is stored as 0
+		if s == "" {
+			return int64(0)
+		}
+		return w.cache[s]
+	}
+	procs := f.Processes
+	argvs := make([]string, len(procs))
+	for i, p := range procs {
+		argvs[i] = jsonStrings(p.Argv)
+	}
+	if err := w.insertRows(ctx, "_proc", []string{"run_id", "idx", "pid", "ppid", "parent_idx", "exe", "argv", "cwd", "uid", "chain",
+		"started_ns", "exited_ns", "exited", "exit_code", "exit_signal"}, len(procs), func(i int, a []any) {
+		p := &procs[i]
+		a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7] = w.id, int64(p.Idx), int64(p.Pid), int64(p.Ppid), int64(p.ParentIdx), sid0(p.Exe), argvs[i], sid0(p.Cwd)
+		a[8], a[9], a[10], a[11], a[12], a[13], a[14] = int64(p.UID), p.Chain, p.StartedAt, p.ExitedAt, p.Exited, int64(p.ExitCode), int64(p.ExitSignal)
+	}); err != nil {
+		return fmt.Errorf("store processes: %w", err)
+	}
+	if err := w.insertRows(ctx, "_sys", []string{"run_id", "proc", "name", "count", "errors"}, len(order), func(i int, a []any) {
+		s := sys[order[i]]
+		a[0], a[1], a[2], a[3], a[4] = w.id, int64(s.Proc), w.cache[s.Name], int64(s.Count), int64(s.Errors)
+	}); err != nil {
+		return fmt.Errorf("store syscall counts: %w", err)
+	}
+	ch := f.Changes
+	if err := w.insertRows(ctx, "_change", []string{"run_id", "path", "change", "size", "sha256", "is_dir"}, len(ch), func(i int, a []any) {
+		c := &ch[i]
+		a[0], a[1], a[2], a[3], a[4], a[5] = w.id, c.Path, c.Change, c.Size, c.SHA256, c.IsDir
+	}); err != nil {
+		return fmt.Errorf("store workspace changes: %w", err)
+	}
+	classes := make([]string, 0, len(f.LostByClass))
+	for k := range f.LostByClass {
+		classes = append(classes, k)
+	}
+	sort.Strings(classes)
+	if err := w.insertRows(ctx, "_lost", []string{"run_id", "class", "count"}, len(classes), func(i int, a []any) {
+		a[0], a[1], a[2] = w.id, classes[i], f.LostByClass[classes[i]]
+	}); err != nil {
+		return fmt.Errorf("store lost counts: %w", err)
+	}
+	return nil
+}
+
+// Abort ends the run without Finish: events written so far are kept (the
+// buffered ones are flushed if possible), the status becomes status
+// (interrupted, error, ...) and cause is stored as the run's error.
+func (w *RunWriter) Abort(ctx context.Context, status string, cause error) error {
+	if status == "" || status == StatusRunning {
+		status = StatusInterrupted
+	}
+	if !validFinal(status) {
+		return fmt.Errorf("abort run %d: invalid status %q", w.id, status)
+	}
+	if w.finished {
+		return fmt.Errorf("abort run %d: %w", w.id, errWriterDone)
+	}
+	flushErr := w.Flush(ctx)
+	if errors.Is(flushErr, errWriterDone) {
+		flushErr = nil
+	}
+	w.stop()
+	msg := ""
+	if cause != nil {
+		msg = cause.Error()
+	}
+	if flushErr != nil {
+		msg = strings.TrimPrefix(msg+"; ", "; ") + "some buffered events were not stored: " + flushErr.Error()
+	}
+	err := w.inTx(ctx, func() error {
+		_, err := w.conn.ExecContext(ctx, `UPDATE _run SET status = ?, error = NULLIF(?, ''), ended_ns = ? WHERE id = ?`,
+			status, msg, time.Now().UnixNano(), w.id)
+		return err
+	})
+	w.close()
+	if err != nil {
+		return fmt.Errorf("abort run %d: %w", w.id, err)
+	}
+	return nil
+}
+
+func (w *RunWriter) close() {
+	w.finished = true
+	for _, s := range w.stmts {
+		s.Close()
+	}
+	w.stmts = nil
+	w.conn.Close()
+}
+
+// jsonStrings encodes a string list as a JSON array without HTML escaping
+// (so "a && b" stays readable in SQL output).
+func jsonStrings(ss []string) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, s := range ss {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(jsonString(s))
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+func nullBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
