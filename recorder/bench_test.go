@@ -52,10 +52,10 @@ func runUntraced(tb testing.TB, ws string, args []string) (string, time.Duration
 		tb.Fatal(err)
 	}
 	defer c.Close()
-	var out bytes.Buffer
+	var out, errb bytes.Buffer
 	sb, err := c.Create(ctx, sandbox.Options{
 		ID: "bd-bench-" + randomID(), Args: args, Env: BaseEnv(nil), Workspace: ws,
-		Timeout: time.Hour, Stdout: &out, Stderr: &out, HideHostSecrets: true,
+		Timeout: time.Hour, Stdout: &out, Stderr: &errb, HideHostSecrets: true,
 		ResolvConf: "nameserver 127.0.0.53\n",
 	})
 	if err != nil {
