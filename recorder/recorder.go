@@ -220,9 +220,10 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 			specJSON = b
 		}
 	}
+	syscalls := tr.counts(counts) // may add orphan images: before processes()
 	err = w.Finish(cleanupCtx, store.Final{
 		Processes:   tr.processes(),
-		Syscalls:    tr.counts(counts),
+		Syscalls:    syscalls,
 		Changes:     changes,
 		ExitCode:    res.ExitCode,
 		Status:      res.Status,

@@ -304,14 +304,15 @@ func (t *tracker) processes() []store.Process {
 }
 
 // counts converts the sensor's per-tgid syscall counts to per-image rows,
-// attributing each tgid's counts to its last image.
+// attributing each tgid's counts to its last image. Call it before
+// processes(), which then includes any image it had to create.
 func (t *tracker) counts(cs []bpf.Count) []store.SyscallCount {
 	out := make([]store.SyscallCount, 0, len(cs))
 	for _, c := range cs {
-		idx, ok := t.cur[c.Pid]
-		if !ok {
-			continue // runc's pre-exec work or a process we never saw
-		}
+		// The sensor counts nothing before the container's first exec, so
+		// every tgid here ran in the sandbox; one whose fork and exec records
+		// were lost still gets an (orphan) image rather than vanishing.
+		idx := t.proc(c.Pid, t.base)
 		out = append(out, store.SyscallCount{Proc: idx, Name: t.name(c.Nr), Count: c.Count, Errors: c.Errors})
 	}
 	return out
