@@ -1,0 +1,472 @@
+package baseline
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/behavediff/behavediff/store"
+)
+
+// Options control normalisation.
+type Options struct {
+	Workspace  string      // replaced by $WORKSPACE; default the run's workspace
+	Home       string      // replaced by $HOME; default DefaultHome (/root, the sandbox's HOME)
+	Counts     bool        // syscalls carry order-of-magnitude counts ("read 1e3")
+	Redactions []Redaction // the baseline's redact: rules, applied after the built-in ones
+}
+
+// Open flags (asm-generic, as on x86-64 and arm64).
+const (
+	oAccmode = 0x3
+	oCreat   = 0x40
+	oExcl    = 0x80
+	oTrunc   = 0x200
+	oTmpfile = 0x410000
+)
+
+// errno values normalisation looks at.
+const (
+	eNOENT  = 2
+	eEXIST  = 17
+)
+
+// Ephemeral port range (Linux default ip_local_port_range).
+const ephemeralLo, ephemeralHi = 32768, 60999
+
+// FromTrace normalises a trace into a Baseline. It is pure: the same trace
+// and options always give the same baseline.
+func FromTrace(t *store.Trace, o Options) (*Baseline, error) {
+	if t == nil {
+		return nil, errors.New("baseline: nil trace")
+	}
+	ws := o.Workspace
+	if ws == "" {
+		ws = t.Run.Workspace
+	}
+	home := o.Home
+	if home == "" {
+		home = DefaultHome
+	}
+	n, err := newNormaliser(ws, home, o.Redactions)
+	if err != nil {
+		return nil, err
+	}
+	b := &Baseline{
+		Version:   FormatVersion,
+		Name:      t.Run.Name,
+		Runs:      1,
+		Counts:    o.Counts,
+		Redact:    append([]Redaction(nil), o.Redactions...),
+		workspace: n.workspace,
+		home:      n.home,
+	}
+	for _, a := range t.Run.Command {
+		b.Command = append(b.Command, n.str(a))
+	}
+
+	pt := buildProcTable(t, n)
+	for _, rep := range pt.reps {
+		p := t.Processes[rep]
+		argv := make([]string, len(p.Argv))
+		for i, a := range p.Argv {
+			argv[i] = n.str(a)
+		}
+		b.Processes = append(b.Processes, Process{Exe: pt.exe[rep], Argv: argv, Chain: pt.chain[rep]})
+	}
+	b.Processes = sortProcesses(b.Processes)
+
+	fromFiles(b, t, n, pt)
+	fromNet(b, t, n, pt)
+
+	for _, e := range t.Priv {
+		v := e.Syscall
+		if e.Args != "" {
+			v += " " + n.str(e.Args)
+		}
+		b.Privileged = append(b.Privileged, Entry{Value: v, Failed: e.Result < 0, proc: pt.chainOf(e.Proc)})
+	}
+	b.Privileged = sortEntries(b.Privileged)
+
+	fromSyscalls(b, t, pt)
+
+	for _, c := range t.Changes {
+		v := n.str(c.Path)
+		if c.IsDir {
+			v += "/"
+		}
+		e := Entry{Value: v}
+		switch c.Change {
+		case "created":
+			b.Changes.Created = append(b.Changes.Created, e)
+		case "modified":
+			b.Changes.Modified = append(b.Changes.Modified, e)
+		case "deleted":
+			b.Changes.Deleted = append(b.Changes.Deleted, e)
+		default:
+			return nil, fmt.Errorf("baseline: workspace change %q of %s: unknown kind", c.Change, c.Path)
+		}
+	}
+	b.Changes.Created = sortEntries(b.Changes.Created)
+	b.Changes.Modified = sortEntries(b.Changes.Modified)
+	b.Changes.Deleted = sortEntries(b.Changes.Deleted)
+	return b, nil
+}
+
+// procTable maps process images to the identities they are folded into.
+type procTable struct {
+	rep   []int    // per image: the image whose identity it shares
+	exe   []string // per image: normalised exe
+	chain []string // per image: normalised chain of its representative
+	reps  []int    // distinct representatives, in image order
+	byIdx map[int32]int
+}
+
+// buildProcTable folds a forked child that never exec'd into its parent (it
+// runs the same program: a worker pool of forks is one identity) and builds
+// each identity's chain of ancestor executables. When the trace has no exec
+// events at all (hand-built traces), every image counts as exec'd.
+func buildProcTable(t *store.Trace, n *normaliser) *procTable {
+	np := len(t.Processes)
+	pt := &procTable{rep: make([]int, np), exe: make([]string, np), chain: make([]string, np), byIdx: make(map[int32]int, np)}
+	for i, p := range t.Processes {
+		pt.byIdx[p.Idx] = i
+	}
+	execd := make([]bool, np)
+	anyExec := false
+	for _, f := range t.Files {
+		if f.Op == store.FileExec && f.Result >= 0 {
+			if i, ok := pt.byIdx[f.Proc]; ok {
+				execd[i] = true
+				anyExec = true
+			}
+		}
+	}
+	parent := func(i int) int {
+		pi := t.Processes[i].ParentIdx
+		if pi < 0 {
+			return -1
+		}
+		j, ok := pt.byIdx[pi]
+		if !ok || j == i {
+			return -1
+		}
+		return j
+	}
+	for i := range t.Processes {
+		pt.exe[i] = n.str(t.Processes[i].Exe)
+		pt.rep[i] = -1
+	}
+	var repOf func(i, depth int) int
+	repOf = func(i, depth int) int {
+		if pt.rep[i] >= 0 {
+			return pt.rep[i]
+		}
+		r := i
+		if p := parent(i); p >= 0 && anyExec && !execd[i] && depth < 256 {
+			r = repOf(p, depth+1)
+		}
+		pt.rep[i] = r
+		return r
+	}
+	for i := range t.Processes {
+		repOf(i, 0)
+	}
+	var chainOf func(i, depth int) string
+	chainOf = func(i, depth int) string {
+		r := pt.rep[i]
+		if pt.chain[r] != "" {
+			return pt.chain[r]
+		}
+		c := pt.exe[r]
+		if p := parent(r); p >= 0 && depth < 64 {
+			c = chainOf(p, depth+1) + " > " + c
+		}
+		pt.chain[r] = c
+		return c
+	}
+	seen := make([]bool, np)
+	for i := range t.Processes {
+		chainOf(i, 0)
+		r := pt.rep[i]
+		pt.chain[i] = pt.chain[r]
+		if !seen[r] {
+			seen[r] = true
+			pt.reps = append(pt.reps, r)
+		}
+	}
+	sort.Ints(pt.reps)
+	return pt
+}
+
+// chainOf returns the normalised chain of the image with the given Idx.
+func (pt *procTable) chainOf(idx int32) string {
+	if i, ok := pt.byIdx[idx]; ok {
+		return pt.chain[i]
+	}
+	return ""
+}
+
+// acc accumulates one section's entries: key → entry, failed only while
+// every attempt failed, the first process chain kept.
+type acc struct {
+	m map[string]*Entry
+}
+
+func newAcc() *acc { return &acc{m: map[string]*Entry{}} }
+
+func (a *acc) add(e Entry) {
+	k := e.Key()
+	if old, ok := a.m[k]; ok {
+		old.Failed = old.Failed && e.Failed
+		return
+	}
+	c := e
+	a.m[k] = &c
+}
+
+func (a *acc) list() []Entry {
+	out := make([]Entry, 0, len(a.m))
+	for _, e := range a.m {
+		out = append(out, *e)
+	}
+	return sortEntries(out)
+}
+
+func fromFiles(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
+	created := map[string]bool{}
+	for _, c := range t.Changes {
+		if c.Change == "created" {
+			created[c.Path] = true
+		}
+	}
+	read, write, create, del, chmod, rename, exec, other := newAcc(), newAcc(), newAcc(), newAcc(), newAcc(), newAcc(), newAcc(), newAcc()
+
+	// Execs that failed with ENOENT while a program of the same name ran:
+	// a PATH search (execvp tries every directory), not behaviour.
+	okExecBase := map[string]bool{}
+	for _, f := range t.Files {
+		if f.Op == store.FileExec && f.Result >= 0 {
+			okExecBase[path.Base(f.Path)] = true
+		}
+	}
+
+	for _, f := range t.Files {
+		failed := f.Result < 0
+		proc := pt.chainOf(f.Proc)
+		switch f.Op {
+		case store.FileOpen:
+			e := Entry{Value: n.str(f.Path), Failed: failed, proc: proc}
+			switch {
+			case f.Flags&oTmpfile == oTmpfile:
+				create.add(e)
+			case f.Flags&oCreat != 0 && (f.Flags&oExcl != 0 || created[f.Path]):
+				create.add(e)
+			case f.Flags&oCreat != 0, f.Flags&oAccmode != 0, f.Flags&oTrunc != 0:
+				write.add(e)
+			default:
+				read.add(e)
+			}
+		case store.FileUnlink, store.FileRmdir:
+			del.add(Entry{Value: n.str(f.Path), Failed: failed, proc: proc})
+		case store.FileRename:
+			rename.add(Entry{Value: n.str(f.Path), To: n.str(f.Path2), Failed: failed, proc: proc})
+		case store.FileChmod:
+			chmod.add(Entry{Value: n.str(f.Path), Mode: fmt.Sprintf("%04o", f.Mode&0o7777), Failed: failed, proc: proc})
+		case store.FileExec:
+			if failed && f.Result == -eNOENT && okExecBase[path.Base(f.Path)] {
+				continue
+			}
+			exec.add(Entry{Value: n.str(f.Path), Failed: failed, proc: proc})
+		case store.FileMkdir:
+			if f.Result == -eEXIST {
+				continue // the directory was already there (mkdir -p)
+			}
+			other.add(Entry{Op: "mkdir", Value: n.str(f.Path), Failed: failed, proc: proc})
+		case store.FileLink:
+			other.add(Entry{Op: "link", Value: n.str(f.Path2), To: n.str(f.Path), Failed: failed, proc: proc})
+		case store.FileSymlink:
+			other.add(Entry{Op: "symlink", Value: n.str(f.Path2), To: n.str(f.Path), Failed: failed, proc: proc})
+		case store.FileChown:
+			other.add(Entry{Op: "chown", Value: n.str(f.Path), Failed: failed, proc: proc})
+		case store.FileTruncate:
+			other.add(Entry{Op: "truncate", Value: n.str(f.Path), Failed: failed, proc: proc})
+		case store.FileUtimes:
+			other.add(Entry{Op: "utimes", Value: n.str(f.Path), Failed: failed, proc: proc})
+		case store.FileMknod:
+			other.add(Entry{Op: "mknod", Value: n.str(f.Path), Failed: failed, proc: proc})
+		case store.FileMemfd:
+			other.add(Entry{Op: "memfd", Value: n.str(f.Path), Failed: failed, proc: proc})
+		}
+		// FileChdir and FileStat are not behaviour by themselves.
+	}
+	b.Files = Files{
+		Read: read.list(), Write: write.list(), Create: create.list(), Delete: del.list(),
+		Chmod: chmod.list(), Rename: rename.list(), Exec: exec.list(), Other: other.list(),
+	}
+}
+
+// Address families and socket types.
+const (
+	afUnix   = 1
+	afInet   = 2
+	afInet6  = 10
+	sockDgram = 2
+)
+
+func fromNet(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
+	egress, listen, dns, unix := newAcc(), newAcc(), newAcc(), newAcc()
+
+	// DNS queries per process image, in time order, for keying egress by
+	// the name that was looked up before the connect.
+	type q struct {
+		ts   int64
+		name string
+	}
+	queries := map[int32][]q{}
+	for _, e := range t.Net {
+		if e.Op == store.NetDNS && e.Domain != "" {
+			queries[e.Proc] = append(queries[e.Proc], q{e.TS, n.domain(e.Domain)})
+		}
+	}
+	for _, qs := range queries {
+		sort.SliceStable(qs, func(i, j int) bool { return qs[i].ts < qs[j].ts })
+	}
+	nameBefore := func(proc int32, ts int64) string {
+		qs := queries[proc]
+		i := sort.Search(len(qs), func(i int) bool { return qs[i].ts > ts })
+		if i == 0 {
+			return ""
+		}
+		return qs[i-1].name
+	}
+	lastBind := map[int32]store.NetEvent{}
+
+	for _, e := range t.Net {
+		failed := e.Result < 0
+		proc := pt.chainOf(e.Proc)
+		switch e.Op {
+		case store.NetDNS:
+			if e.Domain != "" {
+				dns.add(Entry{Value: n.domain(e.Domain), Failed: failed, proc: proc})
+			}
+		case store.NetConnect, store.NetSend:
+			switch e.Family {
+			case afUnix:
+				if e.Address != "" {
+					unix.add(Entry{Value: n.str(e.Address), Failed: failed, proc: proc})
+				}
+			case afInet, afInet6:
+				if e.Address == "" {
+					continue
+				}
+				host := hostText(e.Address)
+				port := portText(e.Port, false)
+				if isLoopback(e.Address) && isEphemeral(e.Port) {
+					port = PhAny
+				}
+				// Name the destination after the DNS query before it, except
+				// for the resolver itself and loopback (never a looked-up name).
+				if e.Port != 53 && !isLoopback(e.Address) {
+					if e.Domain != "" {
+						host = n.domain(e.Domain)
+					} else if name := nameBefore(e.Proc, e.TS); name != "" {
+						host = name
+					}
+				}
+				egress.add(Entry{Value: host + ":" + port + protoSuffix(e.SockType), Failed: failed, proc: proc})
+			}
+		case store.NetBind:
+			switch e.Family {
+			case afUnix:
+				if e.Address != "" {
+					unix.add(Entry{Value: n.str(e.Address), Failed: failed, proc: proc})
+				}
+			case afInet, afInet6:
+				lastBind[e.Proc] = e
+				if e.SockType == sockDgram && e.Port != 0 {
+					listen.add(Entry{Value: hostText(e.Address) + ":" + portText(e.Port, true) + protoSuffix(e.SockType), Failed: failed, proc: proc})
+				}
+			}
+		case store.NetListen:
+			if e.Family == afUnix {
+				if e.Address != "" {
+					unix.add(Entry{Value: n.str(e.Address), Failed: failed, proc: proc})
+				}
+				continue
+			}
+			addr, port := e.Address, e.Port
+			if (addr == "" || port == 0) && lastBind[e.Proc].Address != "" {
+				addr, port = lastBind[e.Proc].Address, lastBind[e.Proc].Port
+			}
+			if addr == "" {
+				addr = "*"
+			}
+			listen.add(Entry{Value: hostText(addr) + ":" + portText(port, true) + protoSuffix(e.SockType), Failed: failed, proc: proc})
+		}
+	}
+	b.Network = Network{Egress: egress.list(), Listen: listen.list(), DNS: dns.list(), Unix: unix.list()}
+}
+
+func hostText(a string) string {
+	if strings.Contains(a, ":") {
+		return "[" + a + "]"
+	}
+	return a
+}
+
+func portText(p uint16, local bool) string {
+	if p == 0 || (local && isEphemeral(p)) {
+		return PhAny
+	}
+	return fmt.Sprint(p)
+}
+
+func isEphemeral(p uint16) bool { return p >= ephemeralLo && p <= ephemeralHi }
+
+func protoSuffix(sockType uint16) string {
+	if sockType == sockDgram {
+		return "/udp"
+	}
+	return ""
+}
+
+func isLoopback(a string) bool {
+	ip, err := netip.ParseAddr(a)
+	return err == nil && ip.IsLoopback()
+}
+
+func fromSyscalls(b *Baseline, t *store.Trace, pt *procTable) {
+	totals := map[string]uint64{}
+	procs := map[string]string{}
+	for _, s := range t.Syscalls {
+		if s.Name == "" {
+			continue
+		}
+		totals[s.Name] += s.Count
+		if _, ok := procs[s.Name]; !ok {
+			procs[s.Name] = pt.chainOf(s.Proc)
+		}
+	}
+	for name, c := range totals {
+		v := name
+		if b.Counts {
+			v += " " + Bucket(c)
+		}
+		b.Syscalls = append(b.Syscalls, Entry{Value: v, proc: procs[name]})
+	}
+	b.Syscalls = sortEntries(b.Syscalls)
+}
+
+// Bucket renders a count as its order of magnitude: 1..9 → "1e0",
+// 10..99 → "1e1", 1500 → "1e3".
+func Bucket(c uint64) string {
+	if c == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("1e%d", int(math.Floor(math.Log10(float64(c)))))
+}

@@ -1,0 +1,329 @@
+package baseline
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Placeholders used by normalisation. "*" is also a glob wildcard, so a
+// normalised value is a glob that matches every raw value it stands for.
+const (
+	PhWorkspace = "$WORKSPACE"
+	PhHome      = "$HOME"
+	PhPID       = "$PID"
+	PhTID       = "$TID"
+	PhAny       = "*"
+)
+
+// DefaultHome is the HOME the sandbox gives every command.
+const DefaultHome = "/root"
+
+// Redaction is a user rule from the baseline's redact: section: every match
+// of Pattern in a normalised string is replaced by Replace (regexp
+// replacement syntax, so $1 refers to a group).
+type Redaction struct {
+	Pattern string
+	Replace string
+	re      *regexp.Regexp
+}
+
+// Compile checks the pattern; FromTrace and Parse call it.
+func (r *Redaction) Compile() error {
+	if r.re != nil {
+		return nil
+	}
+	re, err := regexp.Compile(r.Pattern)
+	if err != nil {
+		return fmt.Errorf("redact %q: %v", r.Pattern, err)
+	}
+	r.re = re
+	return nil
+}
+
+// tempRoots are directories whose entries are typically randomly named; the
+// more aggressive word rules apply below them.
+var tempRoots = []string{"/tmp/", "/var/tmp/", "/dev/shm/"}
+
+var (
+	reUUID     = regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
+	reTmpName  = regexp.MustCompile(`\btmp[._-]?[A-Za-z0-9_]{6,}`)
+	reDate     = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}(T\d{2}[:-]?\d{2}([:-]?\d{2})?)?`)
+	reTime     = regexp.MustCompile(`\b\d{2}:\d{2}:\d{2}\b`)
+	reProcPID  = regexp.MustCompile(`/proc/\d+(/|$)`)
+	reTask     = regexp.MustCompile(`/task/\d+(/|$)`)
+	reFD       = regexp.MustCompile(`(/proc/(?:self|thread-self|\$PID)/fd(?:info)?/|/dev/fd/)\d+`)
+	rePts      = regexp.MustCompile(`/dev/pts/\d+`)
+	reInode    = regexp.MustCompile(`([a-z_]+):\[\d+\]`)
+	reIPv4     = regexp.MustCompile(`\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b`)
+	reManyStar = regexp.MustCompile(`\*{2,}`)
+)
+
+// normaliser turns raw strings (paths, argv tokens, DNS names, decoded
+// syscall args) into their run-independent form. It memoises results: a
+// trace repeats the same few thousand strings millions of times.
+type normaliser struct {
+	workspace string
+	home      string
+	redact    []Redaction
+	cache     map[string]string
+}
+
+func newNormaliser(workspace, home string, redact []Redaction) (*normaliser, error) {
+	n := &normaliser{workspace: cleanRoot(workspace), home: cleanRoot(home), cache: map[string]string{}}
+	for _, r := range redact {
+		if err := r.Compile(); err != nil {
+			return nil, err
+		}
+		n.redact = append(n.redact, r)
+	}
+	return n, nil
+}
+
+func cleanRoot(p string) string {
+	p = strings.TrimRight(p, "/")
+	if p == "" {
+		return ""
+	}
+	return p
+}
+
+// str normalises any string that may contain paths.
+func (n *normaliser) str(s string) string {
+	if v, ok := n.cache[s]; ok {
+		return v
+	}
+	v := n.apply(s)
+	n.cache[s] = v
+	return v
+}
+
+func (n *normaliser) apply(s string) string {
+	// Workspace before home: the workspace often lives under home.
+	if n.workspace != "" && n.workspace != "/" {
+		s = replaceRoot(s, n.workspace, PhWorkspace)
+	}
+	if n.home != "" && n.home != "/" && n.home != n.workspace {
+		s = replaceRoot(s, n.home, PhHome)
+	}
+	if strings.Contains(s, "/proc/") {
+		s = reProcPID.ReplaceAllString(s, "/proc/$$PID${1}")
+		s = reTask.ReplaceAllString(s, "/task/$$TID${1}")
+	}
+	if strings.Contains(s, "/fd") {
+		s = reFD.ReplaceAllString(s, "${1}*")
+	}
+	if strings.Contains(s, "/dev/pts/") {
+		s = rePts.ReplaceAllString(s, "/dev/pts/*")
+	}
+	if strings.Contains(s, ":[") {
+		s = reInode.ReplaceAllString(s, "$1:[*]")
+	}
+	s = reUUID.ReplaceAllString(s, PhAny)
+	if strings.Contains(s, "tmp") {
+		s = reTmpName.ReplaceAllString(s, "tmp*")
+	}
+	s = reDate.ReplaceAllString(s, PhAny)
+	s = reTime.ReplaceAllString(s, PhAny)
+	s = words(s)
+	for _, r := range n.redact {
+		s = r.re.ReplaceAllString(s, r.Replace)
+	}
+	if strings.Contains(s, "**") {
+		s = reManyStar.ReplaceAllString(s, PhAny)
+	}
+	return s
+}
+
+// replaceRoot replaces root where it appears as a whole path prefix: at the
+// start of s or after a non-path character, and followed by "/" or the end
+// of a path.
+func replaceRoot(s, root, ph string) string {
+	if !strings.Contains(s, root) {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, root)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		end := i + len(root)
+		before := i == 0 || !isPathByte(s[i-1])
+		after := end == len(s) || s[end] == '/' || !isPathByte(s[end])
+		b.WriteString(s[:i])
+		if before && after {
+			b.WriteString(ph)
+		} else {
+			b.WriteString(root)
+		}
+		s = s[end:]
+	}
+}
+
+func isPathByte(c byte) bool {
+	return isAlnum(c) || c == '/' || c == '.' || c == '-' || c == '_' || c == '~' || c == '+' || c == '@'
+}
+
+func isAlnum(c byte) bool { return isDigit(c) || isLetter(c) }
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+func isLetter(c byte) bool {
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+}
+func isHex(c byte) bool { return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') }
+
+// words applies the word rules to every maximal alphanumeric run ("word"):
+//
+//   - a word of 3 or more digits becomes * (pids, ports, counters, years);
+//   - a word of 8 or more hex digits with both digits and letters becomes *
+//     (hashes, hex ids);
+//   - inside a word, a run of 6 or more digits becomes * (go-build1234567);
+//   - below a temp root (/tmp/, /var/tmp/, /dev/shm/), a word of 6 or more
+//     characters mixing letters and digits becomes *, and so does any run of
+//     3 or more digits inside a word (mkstemp and mkdtemp suffixes).
+//
+// Dotted IPv4 addresses are left alone. Words that follow "$" are
+// placeholders and left alone.
+func words(s string) string {
+	hasDigit := false
+	for i := 0; i < len(s); i++ {
+		if isDigit(s[i]) {
+			hasDigit = true
+			break
+		}
+	}
+	if !hasDigit {
+		return s
+	}
+	var protect [][]int
+	if strings.Count(s, ".") >= 3 {
+		protect = reIPv4.FindAllStringIndex(s, -1)
+	}
+	// Regions below a temp root, up to the next character that ends a path.
+	var temp [][2]int
+	for _, root := range tempRoots {
+		off := 0
+		for {
+			i := strings.Index(s[off:], root)
+			if i < 0 {
+				break
+			}
+			i += off
+			start := i + len(root)
+			end := start
+			for end < len(s) && isPathByte(s[end]) {
+				end++
+			}
+			if i == 0 || !isPathByte(s[i-1]) {
+				temp = append(temp, [2]int{start, end})
+			}
+			off = start
+		}
+	}
+	inTemp := func(i int) bool {
+		for _, r := range temp {
+			if i >= r[0] && i < r[1] {
+				return true
+			}
+		}
+		return false
+	}
+	inProtect := func(i int) bool {
+		for _, r := range protect {
+			if i >= r[0] && i < r[1] {
+				return true
+			}
+		}
+		return false
+	}
+
+	var b strings.Builder
+	b.Grow(len(s))
+	i := 0
+	for i < len(s) {
+		if !isAlnum(s[i]) {
+			b.WriteByte(s[i])
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isAlnum(s[j]) {
+			j++
+		}
+		w := s[i:j]
+		switch {
+		case i > 0 && s[i-1] == '$', inProtect(i):
+			b.WriteString(w)
+		default:
+			b.WriteString(word(w, inTemp(i)))
+		}
+		i = j
+	}
+	return b.String()
+}
+
+func word(w string, temp bool) string {
+	digits, letters, hexOnly := 0, 0, true
+	for k := 0; k < len(w); k++ {
+		c := w[k]
+		if isDigit(c) {
+			digits++
+		} else {
+			letters++
+		}
+		if !isHex(c) {
+			hexOnly = false
+		}
+	}
+	switch {
+	case digits == 0:
+		return w
+	case letters == 0 && digits >= 3:
+		return PhAny
+	case hexOnly && len(w) >= 8 && letters > 0:
+		return PhAny
+	case temp && len(w) >= 6 && letters > 0:
+		return PhAny
+	}
+	minRun := 6
+	if temp {
+		minRun = 3
+	}
+	return digitRuns(w, minRun)
+}
+
+// digitRuns replaces runs of at least min digits inside w with *.
+func digitRuns(w string, min int) string {
+	var b strings.Builder
+	changed := false
+	i := 0
+	for i < len(w) {
+		if !isDigit(w[i]) {
+			b.WriteByte(w[i])
+			i++
+			continue
+		}
+		j := i
+		for j < len(w) && isDigit(w[j]) {
+			j++
+		}
+		if j-i >= min {
+			b.WriteString(PhAny)
+			changed = true
+		} else {
+			b.WriteString(w[i:j])
+		}
+		i = j
+	}
+	if !changed {
+		return w
+	}
+	return b.String()
+}
+
+// domain normalises a DNS name: lower case, no trailing dot, word rules.
+func (n *normaliser) domain(d string) string {
+	d = strings.TrimSuffix(strings.ToLower(d), ".")
+	return n.str(d)
+}
