@@ -339,8 +339,8 @@ func Union(bs ...*Baseline) *Baseline {
 
 	// Processes.
 	type pcount struct {
-		p     Process
-		n     int
+		p      Process
+		n      int
 		optAny bool
 	}
 	pm := map[string]*pcount{}
@@ -376,10 +376,10 @@ func Union(bs ...*Baseline) *Baseline {
 	outSecs := out.Sections()
 	for si := range outSecs {
 		type ecount struct {
-			e        Entry
-			n        int
-			optAny   bool
-			allFail  bool
+			e       Entry
+			n       int
+			optAny  bool
+			allFail bool
 		}
 		m := map[string]*ecount{}
 		var keys []string

@@ -319,8 +319,8 @@ func TestNetworkNormalisation(t *testing.T) {
 	bl.Connect(p, "93.184.216.34", 443, baselinetest.ENETUNREACH)
 	bl.Connect(p, "2606:2800:220:1::1", 443, baselinetest.ENETUNREACH)
 	bl.Connect(q, "10.0.0.1", 8080, baselinetest.ENETUNREACH) // no DNS in this process
-	bl.Net(p, store.NetSend, 2, 2, "127.0.0.53", 53, 0)         // resolver: never keyed by name
-	bl.Net(q, store.NetBind, 2, 2, "0.0.0.0", 5353, 0)          // UDP server
+	bl.Net(p, store.NetSend, 2, 2, "127.0.0.53", 53, 0)       // resolver: never keyed by name
+	bl.Net(q, store.NetBind, 2, 2, "0.0.0.0", 5353, 0)        // UDP server
 	bl.Net(q, store.NetBind, 2, 1, "0.0.0.0", 8080, 0)
 	bl.Net(q, store.NetListen, 2, 1, "", 0, 0) // address from the bind
 	bl.Net(q, store.NetListen, 10, 1, "::", 45000, 0)

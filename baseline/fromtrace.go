@@ -31,8 +31,8 @@ const (
 
 // errno values normalisation looks at.
 const (
-	eNOENT  = 2
-	eEXIST  = 17
+	eNOENT = 2
+	eEXIST = 17
 )
 
 // Ephemeral port range (Linux default ip_local_port_range).
@@ -312,9 +312,9 @@ func fromFiles(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
 
 // Address families and socket types.
 const (
-	afUnix   = 1
-	afInet   = 2
-	afInet6  = 10
+	afUnix    = 1
+	afInet    = 2
+	afInet6   = 10
 	sockDgram = 2
 )
 

@@ -214,8 +214,12 @@ func str(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!
 func boolNode(v bool) *yaml.Node {
 	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(v)}
 }
-func mapping(st yaml.Style) *yaml.Node { return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Style: st} }
-func seq(st yaml.Style) *yaml.Node     { return &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Style: st} }
+func mapping(st yaml.Style) *yaml.Node {
+	return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Style: st}
+}
+func seq(st yaml.Style) *yaml.Node {
+	return &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Style: st}
+}
 func strSeq(ss []string, st yaml.Style) *yaml.Node {
 	n := seq(st)
 	for _, s := range ss {
