@@ -93,7 +93,7 @@ func dsn(abs string, readOnly bool) string {
 		"_pragma=foreign_keys(1)",
 	}
 	if readOnly {
-		q = append(q, "mode=ro", "_pragma=query_only(1)")
+		q = append(q, "mode=ro", "_pragma=query_only(1)", "_pragma=mmap_size(1073741824)", "_pragma=cache_size(-16384)")
 	} else {
 		q = append(q, "_pragma=synchronous(NORMAL)", "_txlock=immediate")
 	}
