@@ -71,6 +71,14 @@ char LICENSE[] SEC("license") = "GPL";
 		__c;                                                             \
 	})
 
+/*
+ * KCAST turns a kernel address into a read-only BTF pointer, so fields are
+ * read with plain loads (the JIT adds fault handling) instead of one
+ * bpf_probe_read_kernel call each. The verifier inlines the kfunc to a move.
+ */
+extern void *bpf_rdonly_cast(const void *obj__ign, __u32 btf_id) __ksym;
+#define KCAST(type, p) ((type *)bpf_rdonly_cast((const void *)(p), bpf_core_type_id_kernel(type)))
+
 /* Set by the loader before load (rodata, frozen). */
 const volatile __u64 target_cgroup = 0;
 const volatile __u8 want_resolved = 1;
@@ -157,17 +165,17 @@ static __always_inline bool in_target(void)
 	return bpf_get_current_cgroup_id() == target_cgroup;
 }
 
-static __always_inline struct file *fd_file(struct task_struct *task, __s64 fd)
+static __always_inline struct file *fd_file(__s64 fd)
 {
 	if (fd < 0)
 		return 0;
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	__u32 max = BPF_CORE_READ(fdt, max_fds);
-	if ((__u64)fd >= max)
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
+	if ((__u64)fd >= fdt->max_fds)
 		return 0;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file **fds = fdt->fd;
 	struct file *f = 0;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]); /* variable index: no direct load */
 	return f;
 }
 
@@ -182,12 +190,13 @@ __noinline int walk_path(__u64 dentry_p, __u64 vfsmnt_p)
 	if (!h || !dentry_p || !vfsmnt_p)
 		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct dentry *root_d = BPF_CORE_READ(task, fs, root.dentry);
-	struct vfsmount *root_m = BPF_CORE_READ(task, fs, root.mnt);
-	struct dentry *d = (void *)dentry_p;
-	struct vfsmount *vm = (void *)vfsmnt_p;
+	struct fs_struct *fs = task->fs;
+	__u64 root_d = (__u64)fs->root.dentry;
+	__u64 root_m = (__u64)fs->root.mnt;
 	__u64 mnt_off = bpf_core_field_offset(struct mount, mnt);
-	struct mount *m = (void *)vm - mnt_off;
+	/* identities are kept as plain numbers; KCAST only to read fields */
+	__u64 d = dentry_p;
+	__u64 m = vfsmnt_p - mnt_off; /* container_of(vfsmount, struct mount, mnt) */
 	bool disconnected = false;
 	int i;
 
@@ -198,25 +207,25 @@ __noinline int walk_path(__u64 dentry_p, __u64 vfsmnt_p)
 	 */
 	h->pos = PATH_BUF;
 	for (i = 0; i < MAX_DEPTH; i++) {
-		if (d == root_d && vm == root_m)
+		if (d == root_d && m + mnt_off == root_m)
 			break;
-		struct dentry *mnt_root = BPF_CORE_READ(vm, mnt_root);
-		struct dentry *parent = BPF_CORE_READ(d, d_parent);
-		if (d == mnt_root) {
-			struct mount *mp = BPF_CORE_READ(m, mnt_parent);
-			if (mp == m)
+		struct mount *mp = KCAST(struct mount, m);
+		struct dentry *dp = KCAST(struct dentry, d);
+		__u64 parent = (__u64)dp->d_parent;
+		if (d == (__u64)mp->mnt.mnt_root) {
+			__u64 up = (__u64)mp->mnt_parent;
+			if (up == m)
 				break; /* global root (or outside our root) */
-			d = BPF_CORE_READ(m, mnt_mountpoint);
-			m = mp;
-			vm = (void *)mp + mnt_off;
+			d = (__u64)mp->mnt_mountpoint;
+			m = up;
 			continue;
 		}
 		if (d == parent) {
 			disconnected = true; /* pseudo file: memfd, anon inode, ... */
 			break;
 		}
-		__u32 len = BPF_CORE_READ(d, d_name.len);
-		const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+		__u32 len = dp->d_name.len;
+		const unsigned char *name = dp->d_name.name;
 		__u32 pos = h->pos;
 		len = CLAMP(len, 255);
 		if (len + 1 > pos) {
@@ -234,8 +243,9 @@ __noinline int walk_path(__u64 dentry_p, __u64 vfsmnt_p)
 	__u32 pos = h->pos;
 	if (disconnected) {
 		/* "memfd:name" style: the dentry name alone, no leading slash */
-		__u32 len = BPF_CORE_READ(d, d_name.len);
-		const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+		struct dentry *dp = KCAST(struct dentry, d);
+		__u32 len = dp->d_name.len;
+		const unsigned char *name = dp->d_name.name;
 		len = CLAMP(len, 255);
 		if (len > pos || (pos == PATH_BUF && len == 0))
 			return 0;
@@ -270,15 +280,19 @@ __noinline int put_path(__u64 dentry_p, __u64 vfsmnt_p)
 /* put_fd_path appends the kernel path of fd (AT_FDCWD: the cwd). */
 __noinline int put_fd_path(__s64 fd)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	/* struct path is {mnt, dentry} on every kernel; one read yields both as
+	 * plain numbers, which is what global subprograms accept */
+	struct path p = {};
 	if ((int)fd == AT_FDCWD) {
-		struct fs_struct *fs = BPF_CORE_READ(task, fs);
-		return put_path((__u64)BPF_CORE_READ(fs, pwd.dentry), (__u64)BPF_CORE_READ(fs, pwd.mnt));
+		struct fs_struct *fs = bpf_get_current_task_btf()->fs;
+		bpf_probe_read_kernel(&p, sizeof(p), &fs->pwd);
+	} else {
+		struct file *f = KCAST(struct file, fd_file(fd));
+		if (!f)
+			return 0;
+		bpf_probe_read_kernel(&p, sizeof(p), &f->f_path);
 	}
-	struct file *f = fd_file(task, fd);
-	if (!f)
-		return 0;
-	return put_path((__u64)BPF_CORE_READ(f, f_path.dentry), (__u64)BPF_CORE_READ(f, f_path.mnt));
+	return put_path((__u64)p.dentry, (__u64)p.mnt);
 }
 
 /*
@@ -331,14 +345,12 @@ __noinline int put_ubytes(__u64 uptr, __u64 len, __u32 max)
 /* Socket behind fd, or NULL when fd is not a socket. */
 static __always_inline struct socket *fd_socket(__s64 fd)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct file *f = fd_file(task, fd);
+	struct file *f = KCAST(struct file, fd_file(fd));
 	if (!f)
 		return 0;
-	__u16 mode = BPF_CORE_READ(f, f_inode, i_mode);
-	if ((mode & S_IFMT) != S_IFSOCK)
+	if ((f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
 		return 0;
-	return BPF_CORE_READ(f, private_data);
+	return KCAST(struct socket, f->private_data);
 }
 
 /*
@@ -355,10 +367,10 @@ __noinline int sock_info(__s64 fd, __u32 synth)
 	struct socket *sock = fd_socket(fd);
 	if (!sock)
 		return 0;
-	struct sock *sk = BPF_CORE_READ(sock, sk);
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	struct sock *sk = sock->sk;
+	__u16 family = sk->__sk_common.skc_family;
 	ev->sock_family = family;
-	ev->sock_type = BPF_CORE_READ(sock, type);
+	ev->sock_type = sock->type;
 	if (!synth || (family != AF_INET && family != AF_INET6))
 		return 0;
 	__u32 off = h->off;
@@ -369,15 +381,14 @@ __noinline int sock_info(__s64 fd, __u32 synth)
 	__u8 *p = &h->rec[off & TAIL_MASK];
 	__u16 port;
 	if (synth == 1)
-		port = bpf_htons(BPF_CORE_READ(sk, __sk_common.skc_num));
+		port = bpf_htons(sk->__sk_common.skc_num);
 	else
-		port = BPF_CORE_READ(sk, __sk_common.skc_dport);
+		port = sk->__sk_common.skc_dport;
 	__builtin_memset(p, 0, 28);
 	*(__u16 *)p = family;
 	*(__u16 *)(p + 2) = port;
 	if (family == AF_INET) {
-		__u32 a = synth == 1 ? BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr)
-				     : BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__u32 a = synth == 1 ? sk->__sk_common.skc_rcv_saddr : sk->__sk_common.skc_daddr;
 		*(__u32 *)(p + 4) = a;
 		h->off = off + 16;
 		return 16;
@@ -396,7 +407,7 @@ __noinline int dns_peer(__s64 fd)
 	struct socket *sock = fd_socket(fd);
 	if (!sock)
 		return 0;
-	return BPF_CORE_READ(sock, sk, __sk_common.skc_dport) == bpf_htons(53);
+	return sock->sk->__sk_common.skc_dport == bpf_htons(53);
 }
 
 /* Destination port (host order) of the sockaddr field just appended. */
