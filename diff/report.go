@@ -1,0 +1,151 @@
+package diff
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Spec statuses.
+const (
+	StatusPass         = "pass"         // nothing at or above --fail-on
+	StatusFail         = "fail"         // new risky behaviour
+	StatusInconclusive = "inconclusive" // the run cannot be judged (lost events, timeout, ...)
+	StatusError        = "error"        // behavediff could not check the spec
+	StatusNew          = "new"          // no baseline yet
+)
+
+// Report is the result of checking one or more specs.
+type Report struct {
+	Specs []SpecResult `json:"specs"`
+}
+
+// SpecResult is the result for one spec.
+type SpecResult struct {
+	Name     string    `json:"name"`
+	RunID    int64     `json:"run_id,omitempty"`
+	Status   string    `json:"status"`
+	Findings []Finding `json:"findings"`
+	Error    string    `json:"error,omitempty"`
+}
+
+var statusMark = map[string]string{
+	StatusPass: "✓", StatusFail: "✗", StatusInconclusive: "?", StatusError: "!", StatusNew: "+",
+}
+
+// WriteText renders the report for humans, snapshot-test style: one header
+// per spec with ✓/✗, its findings grouped by level with reason, process
+// chain and a query to see the events, and a summary line. The output
+// holds no times or other run-to-run noise, so it can be golden-tested.
+func WriteText(w io.Writer, r Report) error {
+	ew := &errWriter{w: w}
+	counts := map[string]int{}
+	for i, s := range r.Specs {
+		if i > 0 {
+			ew.printf("\n")
+		}
+		counts[s.Status]++
+		mark := statusMark[s.Status]
+		if mark == "" {
+			mark = "?"
+		}
+		head := mark + " " + s.Name
+		if s.RunID != 0 {
+			head += fmt.Sprintf(" (run %d)", s.RunID)
+		}
+		switch s.Status {
+		case StatusNew:
+			head += ": no baseline yet; review the run, then: behavediff approve " + s.Name
+		case StatusInconclusive, StatusError:
+			head += ": " + s.Status
+			if s.Error != "" {
+				head += ": " + s.Error
+			}
+		default:
+			if n := len(s.Findings); n > 0 {
+				head += fmt.Sprintf(": %s", plural(n, "difference", "differences"))
+				if wl := Worst(s.Findings); wl > None {
+					head += ", worst " + wl.String()
+				}
+			}
+			if s.Error != "" {
+				head += " (" + s.Error + ")"
+			}
+		}
+		ew.printf("%s\n", head)
+		writeFindings(ew, s.Findings)
+	}
+	ew.printf("\n%s, %d passed, %d failed", plural(len(r.Specs), "spec", "specs"), counts[StatusPass], counts[StatusFail])
+	for _, st := range []string{StatusInconclusive, StatusError, StatusNew} {
+		if counts[st] > 0 {
+			ew.printf(", %d %s", counts[st], st)
+		}
+	}
+	ew.printf("\n")
+	return ew.err
+}
+
+func writeFindings(ew *errWriter, fs []Finding) {
+	for lvl := Critical; lvl >= None; lvl-- {
+		first := true
+		for _, f := range fs {
+			if f.Level != lvl {
+				continue
+			}
+			if first {
+				label := strings.ToUpper(lvl.String())
+				if lvl == None {
+					label = "INFO"
+				}
+				ew.printf("  %s\n", label)
+				first = false
+			}
+			sign := "+"
+			if f.Change == Removed {
+				sign = "-"
+			}
+			ew.printf("    %s %s  %s\n", sign, f.Kind, f.Subject)
+			ew.printf("        %s\n", f.Reason)
+			if f.Process != "" {
+				ew.printf("        by:    %s\n", f.Process)
+			}
+			if f.Query != "" {
+				ew.printf("        query: %s\n", f.Query)
+			}
+		}
+	}
+}
+
+// WriteJSON renders the report as indented JSON (levels as names).
+func WriteJSON(w io.Writer, r Report) error {
+	r.Specs = append([]SpecResult(nil), r.Specs...)
+	for i := range r.Specs {
+		if r.Specs[i].Findings == nil {
+			r.Specs[i].Findings = []Finding{}
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(r)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	if e.err != nil {
+		return
+	}
+	_, e.err = fmt.Fprintf(e.w, format, args...)
+}
