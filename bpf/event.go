@@ -104,8 +104,8 @@ func decode(raw []byte) (Event, error) {
 		if err := fixed(raw, &x); err != nil {
 			return ev, err
 		}
-		f, err := fields(raw[unsafe.Sizeof(x):], x.Lens[:])
-		if err != nil {
+		var f [len(x.Lens)][]byte
+		if err := fields(raw[unsafe.Sizeof(x):], x.Lens[:], f[:]); err != nil {
 			return ev, err
 		}
 		ev.PPid, ev.UID = x.Ppid, x.Uid
@@ -118,8 +118,8 @@ func decode(raw []byte) (Event, error) {
 		if err := fixed(raw, &x); err != nil {
 			return ev, err
 		}
-		f, err := placedFields(raw, x.Offs[:], x.Lens[:])
-		if err != nil {
+		var f [len(x.Lens)][]byte
+		if err := placedFields(raw, x.Offs[:], x.Lens[:], f[:]); err != nil {
 			return ev, err
 		}
 		ev.Nr, ev.Ret, ev.Args = x.Nr, x.Ret, x.Args
@@ -146,32 +146,30 @@ func fixed[T any](raw []byte, dst *T) error {
 }
 
 // fields splits a record tail into its variable-length fields.
-func fields(tail []byte, lens []uint16) ([][]byte, error) {
-	out := make([][]byte, len(lens))
+func fields(tail []byte, lens []uint16, out [][]byte) error {
 	for i, n := range lens {
 		if int(n) > len(tail) {
-			return nil, fmt.Errorf("bpf: record field %d claims %d bytes, %d left", i, n, len(tail))
+			return fmt.Errorf("bpf: record field %d claims %d bytes, %d left", i, n, len(tail))
 		}
 		out[i], tail = tail[:n], tail[n:]
 	}
-	return out, nil
+	return nil
 }
 
 // placedFields cuts the fields of a sys_event tail: field i is
 // raw[offs[i]:offs[i]+lens[i]].
-func placedFields(raw []byte, offs, lens []uint16) ([][]byte, error) {
-	out := make([][]byte, len(lens))
+func placedFields(raw []byte, offs, lens []uint16, out [][]byte) error {
 	for i, n := range lens {
 		if n == 0 {
 			continue
 		}
 		o := int(offs[i])
 		if o+int(n) > len(raw) {
-			return nil, fmt.Errorf("bpf: record field %d at %d+%d exceeds the %d byte record", i, o, n, len(raw))
+			return fmt.Errorf("bpf: record field %d at %d+%d exceeds the %d byte record", i, o, n, len(raw))
 		}
 		out[i] = raw[o : o+int(n)]
 	}
-	return out, nil
+	return nil
 }
 
 func splitArgv(b []byte) []string {

@@ -91,9 +91,6 @@ func Load(cfg Config) (*Sensor, error) {
 	if err := setVar(spec, "wakeup_bytes", uint64(min(ring/8, 256<<10))); err != nil {
 		return nil, err
 	}
-	if os.Getenv("BEHAVEDIFF_NO_RESOLVED") != "" {
-		setVar(spec, "want_resolved", uint8(0))
-	}
 
 	s := &Sensor{}
 	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
