@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -153,212 +155,306 @@ func (db *DB) Spec(ctx context.Context, id int64) ([]byte, error) {
 	return b, nil
 }
 
-// strResolver maps _str ids to strings, loading each id once; equal paths
-// share one Go string.
-type strResolver struct {
-	ctx  context.Context
-	stmt *sql.Stmt
-	m    map[int64]string
-}
-
-func (r *strResolver) get(id sql.NullInt64) (string, error) {
-	if !id.Valid || id.Int64 == 0 {
-		return "", nil
-	}
-	if s, ok := r.m[id.Int64]; ok {
-		return s, nil
-	}
-	var s string
-	if err := r.stmt.QueryRowContext(r.ctx, id.Int64).Scan(&s); err != nil {
-		return "", fmt.Errorf("string %d: %w", id.Int64, err)
-	}
-	r.m[id.Int64] = s
-	return s, nil
-}
-
 // LoadTrace reads a whole run in one read transaction (a consistent
 // snapshot even while the run is being written). Events come in recording
 // order, processes by Idx, syscall counts by (Proc, Name), changes as stored.
+// It reads through the driver connection: database/sql's Scan would double
+// the cost per event.
 func (db *DB) LoadTrace(ctx context.Context, id int64) (*Trace, error) {
-	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	conn, err := db.r.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load run %d: %w", id, err)
 	}
-	defer tx.Rollback()
-	t, err := loadTrace(ctx, tx, id)
+	defer conn.Close()
+	var t *Trace
+	err = conn.Raw(func(dc any) error {
+		c, ok := dc.(driver.Conn)
+		if !ok {
+			return fmt.Errorf("unexpected driver connection %T", dc)
+		}
+		l := &loader{ctx: ctx, c: c, strs: map[int64]string{}}
+		defer l.close()
+		if err := l.exec("BEGIN"); err != nil {
+			return err
+		}
+		defer l.exec("ROLLBACK")
+		t, err = l.load(id)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("load run %d: %w", id, err)
 	}
 	return t, nil
 }
 
-func loadTrace(ctx context.Context, tx *sql.Tx, id int64) (*Trace, error) {
-	var t Trace
-	var nf, nn, np int
-	var stdout, stderr, spec []byte
-	var err error
-	t.Run, err = scanRun(tx.QueryRowContext(ctx, "SELECT "+runCols+", stdout, stderr, spec, n_file, n_net, n_priv FROM _run WHERE id = ?", id),
-		&stdout, &stderr, &spec, &nf, &nn, &np)
-	t.Run.Stdout, t.Run.Stderr, t.Run.Spec = stdout, stderr, spec
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("no run %d (see behavediff runs)", id)
+type loader struct {
+	ctx   context.Context
+	c     driver.Conn
+	strs  map[int64]string
+	strSt driver.Stmt
+}
+
+func (l *loader) close() {
+	if l.strSt != nil {
+		l.strSt.Close()
 	}
+}
+
+func (l *loader) exec(q string) error {
+	_, err := l.c.(driver.ExecerContext).ExecContext(l.ctx, q, nil)
+	return err
+}
+
+// query runs q and calls f for each row; v is reused between rows.
+func (l *loader) query(q string, args []driver.NamedValue, f func(v []driver.Value) error) error {
+	st, err := l.c.(driver.ConnPrepareContext).PrepareContext(l.ctx, q)
 	if err != nil {
-		return nil, err
-	}
-	if t.Run.LostByClass, err = lostByClass(ctx, tx, id); err != nil {
-		return nil, err
-	}
-	st, err := tx.PrepareContext(ctx, "SELECT s FROM _str WHERE id = ?")
-	if err != nil {
-		return nil, err
+		return err
 	}
 	defer st.Close()
-	sr := &strResolver{ctx: ctx, stmt: st, m: map[int64]string{}}
+	return l.queryStmt(st, args, f)
+}
 
-	// Processes.
-	rows, err := tx.QueryContext(ctx, `SELECT idx, pid, ppid, parent_idx, exe, argv, cwd, uid, chain, started_ns, exited_ns,
-		exited, exit_code, exit_signal FROM _proc WHERE run_id = ? ORDER BY idx`, id)
+func (l *loader) queryStmt(st driver.Stmt, args []driver.NamedValue, f func(v []driver.Value) error) error {
+	rows, err := st.(driver.StmtQueryContext).QueryContext(l.ctx, args)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	v := make([]driver.Value, len(rows.Columns()))
+	for {
+		if err := rows.Next(v); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if err := f(v); err != nil {
+			return err
+		}
+	}
+}
+
+func arg(vals ...driver.Value) []driver.NamedValue {
+	a := make([]driver.NamedValue, len(vals))
+	for i, v := range vals {
+		a[i] = driver.NamedValue{Ordinal: i + 1, Value: v}
+	}
+	return a
+}
+
+func vInt(v driver.Value) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case float64:
+		return int64(x)
+	case bool:
+		if x {
+			return 1
+		}
+	}
+	return 0
+}
+
+func vStr(v driver.Value) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	}
+	return ""
+}
+
+func vBytes(v driver.Value) []byte {
+	switch x := v.(type) {
+	case []byte:
+		if len(x) == 0 {
+			return nil
+		}
+		return append([]byte(nil), x...)
+	case string:
+		if x == "" {
+			return nil
+		}
+		return []byte(x)
+	}
+	return nil
+}
+
+// str resolves an interned string id (nil/0: ""), loading each id once, so
+// equal paths share one Go string.
+func (l *loader) str(v driver.Value) (string, error) {
+	id, ok := v.(int64)
+	if !ok || id == 0 {
+		return "", nil
+	}
+	if s, ok := l.strs[id]; ok {
+		return s, nil
+	}
+	if l.strSt == nil {
+		st, err := l.c.(driver.ConnPrepareContext).PrepareContext(l.ctx, "SELECT s FROM _str WHERE id = ?")
+		if err != nil {
+			return "", err
+		}
+		l.strSt = st
+	}
+	var s string
+	found := false
+	err := l.queryStmt(l.strSt, arg(id), func(v []driver.Value) error {
+		s, found = vStr(v[0]), true
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if !found {
+		return "", fmt.Errorf("string %d missing", id)
+	}
+	l.strs[id] = s
+	return s, nil
+}
+
+func (l *loader) load(id int64) (*Trace, error) {
+	var t Trace
+	r := &t.Run
+	found := false
+	var nf, nn, np int64
+	err := l.query(`SELECT id, name, command, workspace, started_ns, ended_ns, exit_code, status, error, lost_events,
+		replay_of, stdout_cap, stderr_cap, stdout_trunc, stderr_trunc, tool_version, stdout, stderr, spec,
+		n_file, n_net, n_priv FROM _run WHERE id = ?`, arg(id), func(v []driver.Value) error {
+		found = true
+		r.ID, r.Name, r.Workspace = vInt(v[0]), vStr(v[1]), vStr(v[3])
+		if err := json.Unmarshal([]byte(vStr(v[2])), &r.Command); err != nil {
+			return fmt.Errorf("bad command %q: %w", v[2], err)
+		}
+		if len(r.Command) == 0 {
+			r.Command = nil
+		}
+		r.StartedAt = time.Unix(0, vInt(v[4]))
+		if v[5] != nil {
+			r.EndedAt = time.Unix(0, vInt(v[5]))
+		}
+		r.ExitCode, r.Status, r.Error, r.LostEvents = int(vInt(v[6])), vStr(v[7]), vStr(v[8]), vInt(v[9])
+		r.ReplayOf, r.StdoutCap, r.StderrCap = vInt(v[10]), vInt(v[11]), vInt(v[12])
+		r.StdoutTrunc, r.StderrTrunc, r.ToolVersion = vInt(v[13]) != 0, vInt(v[14]) != 0, vStr(v[15])
+		r.Stdout, r.Stderr, r.Spec = vBytes(v[16]), vBytes(v[17]), vBytes(v[18])
+		nf, nn, np = vInt(v[19]), vInt(v[20]), vInt(v[21])
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		var p Process
-		var exe, cwd sql.NullInt64
-		var argv string
-		if err := rows.Scan(&p.Idx, &p.Pid, &p.Ppid, &p.ParentIdx, &exe, &argv, &cwd, &p.UID, &p.Chain, &p.StartedAt,
-			&p.ExitedAt, &p.Exited, &p.ExitCode, &p.ExitSignal); err != nil {
-			rows.Close()
-			return nil, err
+	if !found {
+		return nil, fmt.Errorf("no run %d (see behavediff runs)", id)
+	}
+	err = l.query("SELECT class, count FROM _lost WHERE run_id = ?", arg(id), func(v []driver.Value) error {
+		if r.LostByClass == nil {
+			r.LostByClass = map[string]int64{}
 		}
-		if p.Exe, err = sr.get(exe); err == nil {
-			p.Cwd, err = sr.get(cwd)
+		r.LostByClass[vStr(v[0])] = vInt(v[1])
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	err = l.query(`SELECT idx, pid, ppid, parent_idx, exe, argv, cwd, uid, chain, started_ns, exited_ns,
+		exited, exit_code, exit_signal FROM _proc WHERE run_id = ? ORDER BY idx`, arg(id), func(v []driver.Value) error {
+		p := Process{Idx: int32(vInt(v[0])), Pid: int32(vInt(v[1])), Ppid: int32(vInt(v[2])), ParentIdx: int32(vInt(v[3])),
+			UID: uint32(vInt(v[7])), Chain: vStr(v[8]), StartedAt: vInt(v[9]), ExitedAt: vInt(v[10]), Exited: vInt(v[11]) != 0,
+			ExitCode: int32(vInt(v[12])), ExitSignal: int32(vInt(v[13]))}
+		var err error
+		if p.Exe, err = l.str(v[4]); err != nil {
+			return err
 		}
-		if err == nil {
-			err = json.Unmarshal([]byte(argv), &p.Argv)
+		if p.Cwd, err = l.str(v[6]); err != nil {
+			return err
 		}
-		if err != nil {
-			rows.Close()
-			return nil, err
+		if err := json.Unmarshal([]byte(vStr(v[5])), &p.Argv); err != nil {
+			return fmt.Errorf("process %d: bad argv: %w", p.Idx, err)
 		}
 		if len(p.Argv) == 0 {
 			p.Argv = nil
 		}
 		t.Processes = append(t.Processes, p)
-	}
-	if err := closeRows(rows); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 
-	// File events.
+	// Events: small integer columns are packed in SQL to fetch fewer values.
 	if nf > 0 {
 		t.Files = make([]FileEvent, 0, nf)
 	}
-	rows, err = tx.QueryContext(ctx, `SELECT proc, op, path, path2, flags, mode, result, ts FROM _file WHERE run_id = ? ORDER BY seq`, id)
+	err = l.query(`SELECT (proc << 8) | op, path, path2, flags | (mode << 32), result, ts FROM _file WHERE run_id = ? ORDER BY seq`,
+		arg(id), func(v []driver.Value) error {
+			po, fm := vInt(v[0]), vInt(v[3])
+			e := FileEvent{Proc: int32(po >> 8), Op: FileOp(po & 0xff), Flags: uint32(fm), Mode: uint32(fm >> 32), Result: vInt(v[4]), TS: vInt(v[5])}
+			var err error
+			if e.Path, err = l.str(v[1]); err != nil {
+				return err
+			}
+			if e.Path2, err = l.str(v[2]); err != nil {
+				return err
+			}
+			t.Files = append(t.Files, e)
+			return nil
+		})
 	if err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		var e FileEvent
-		var p1, p2 sql.NullInt64
-		var proc, op, flags, mode int64
-		if err := rows.Scan(&proc, &op, &p1, &p2, &flags, &mode, &e.Result, &e.TS); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		e.Proc, e.Op, e.Flags, e.Mode = int32(proc), FileOp(op), uint32(flags), uint32(mode)
-		if e.Path, err = sr.get(p1); err == nil {
-			e.Path2, err = sr.get(p2)
-		}
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		t.Files = append(t.Files, e)
-	}
-	if err := closeRows(rows); err != nil {
-		return nil, err
-	}
-
-	// Network events.
 	if nn > 0 {
 		t.Net = make([]NetEvent, 0, nn)
 	}
-	rows, err = tx.QueryContext(ctx, `SELECT proc, op, family, sock_type, addr, port, domain, qtype, result, ts FROM _net WHERE run_id = ? ORDER BY seq`, id)
+	err = l.query(`SELECT (proc << 8) | op, family | (sock_type << 16) | (port << 32) | (qtype << 48), addr, domain, result, ts
+		FROM _net WHERE run_id = ? ORDER BY seq`, arg(id), func(v []driver.Value) error {
+		po, x := vInt(v[0]), uint64(vInt(v[1]))
+		e := NetEvent{Proc: int32(po >> 8), Op: NetOp(po & 0xff), Family: uint16(x), SockType: uint16(x >> 16), Port: uint16(x >> 32),
+			QType: uint16(x >> 48), Result: vInt(v[4]), TS: vInt(v[5])}
+		var err error
+		if e.Address, err = l.str(v[2]); err != nil {
+			return err
+		}
+		if e.Domain, err = l.str(v[3]); err != nil {
+			return err
+		}
+		t.Net = append(t.Net, e)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		var e NetEvent
-		var a, d sql.NullInt64
-		var proc, op, fam, typ, port, qt int64
-		if err := rows.Scan(&proc, &op, &fam, &typ, &a, &port, &d, &qt, &e.Result, &e.TS); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		e.Proc, e.Op, e.Family, e.SockType, e.Port, e.QType = int32(proc), NetOp(op), uint16(fam), uint16(typ), uint16(port), uint16(qt)
-		if e.Address, err = sr.get(a); err == nil {
-			e.Domain, err = sr.get(d)
-		}
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		t.Net = append(t.Net, e)
-	}
-	if err := closeRows(rows); err != nil {
-		return nil, err
-	}
-
-	// Privilege events.
 	if np > 0 {
 		t.Priv = make([]PrivEvent, 0, np)
 	}
-	rows, err = tx.QueryContext(ctx, `SELECT proc, syscall, args, result, ts FROM _priv WHERE run_id = ? ORDER BY seq`, id)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var e PrivEvent
-		var sc, a sql.NullInt64
-		var proc int64
-		if err := rows.Scan(&proc, &sc, &a, &e.Result, &e.TS); err != nil {
-			rows.Close()
-			return nil, err
+	err = l.query(`SELECT proc, syscall, args, result, ts FROM _priv WHERE run_id = ? ORDER BY seq`, arg(id), func(v []driver.Value) error {
+		e := PrivEvent{Proc: int32(vInt(v[0])), Result: vInt(v[3]), TS: vInt(v[4])}
+		var err error
+		if e.Syscall, err = l.str(v[1]); err != nil {
+			return err
 		}
-		e.Proc = int32(proc)
-		if e.Syscall, err = sr.get(sc); err == nil {
-			e.Args, err = sr.get(a)
-		}
-		if err != nil {
-			rows.Close()
-			return nil, err
+		if e.Args, err = l.str(v[2]); err != nil {
+			return err
 		}
 		t.Priv = append(t.Priv, e)
-	}
-	if err := closeRows(rows); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 
-	// Syscall counts.
-	rows, err = tx.QueryContext(ctx, `SELECT proc, name, count, errors FROM _sys WHERE run_id = ?`, id)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var s SyscallCount
-		var n sql.NullInt64
-		if err := rows.Scan(&s.Proc, &n, &s.Count, &s.Errors); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		if s.Name, err = sr.get(n); err != nil {
-			rows.Close()
-			return nil, err
+	err = l.query(`SELECT proc, name, count, errors FROM _sys WHERE run_id = ?`, arg(id), func(v []driver.Value) error {
+		s := SyscallCount{Proc: int32(vInt(v[0])), Count: uint64(vInt(v[2])), Errors: uint64(vInt(v[3]))}
+		var err error
+		if s.Name, err = l.str(v[1]); err != nil {
+			return err
 		}
 		t.Syscalls = append(t.Syscalls, s)
-	}
-	if err := closeRows(rows); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	sort.Slice(t.Syscalls, func(i, j int) bool {
@@ -369,29 +465,12 @@ func loadTrace(ctx context.Context, tx *sql.Tx, id int64) (*Trace, error) {
 		return a.Name < b.Name
 	})
 
-	// Workspace changes.
-	rows, err = tx.QueryContext(ctx, `SELECT path, change, size, sha256, is_dir FROM _change WHERE run_id = ? ORDER BY id`, id)
+	err = l.query(`SELECT path, change, size, sha256, is_dir FROM _change WHERE run_id = ? ORDER BY id`, arg(id), func(v []driver.Value) error {
+		t.Changes = append(t.Changes, FSChange{Path: vStr(v[0]), Change: vStr(v[1]), Size: vInt(v[2]), SHA256: vStr(v[3]), IsDir: vInt(v[4]) != 0})
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		var c FSChange
-		if err := rows.Scan(&c.Path, &c.Change, &c.Size, &c.SHA256, &c.IsDir); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		t.Changes = append(t.Changes, c)
-	}
-	if err := closeRows(rows); err != nil {
-		return nil, err
-	}
 	return &t, nil
-}
-
-func closeRows(rows *sql.Rows) error {
-	err := rows.Err()
-	if cerr := rows.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -161,3 +161,24 @@ func TestRoundTripMany(t *testing.T) {
 		t.Errorf("LoadTrace mismatch (-want +got):\n%s", d)
 	}
 }
+
+func TestRoundTripExtremes(t *testing.T) {
+	db, _ := openTemp(t)
+	tr := &Trace{
+		Run: Run{Command: []string{"x"}, StartedAt: time.Unix(0, 1), EndedAt: time.Unix(1<<32, 999999999), Status: StatusTimeout, ExitCode: 137, ReplayOf: 0},
+		Files: []FileEvent{
+			{Proc: -1, Op: FileStat, Path: "/ünïcödé/☃ path with spaces", Path2: "/'quote\"", Flags: 0xFFFFFFFF, Mode: 0xFFFFFFFF, Result: -4095, TS: 1<<62 + 1},
+			{Proc: 1 << 30, Op: FileOpen, Path: "/", Result: 1<<62 - 1, TS: -1},
+		},
+		Net: []NetEvent{{Proc: 7, Op: NetDNS, Family: 0xFFFF, SockType: 0xFFFF, Port: 0xFFFF, QType: 0xFFFF, Address: "::", Domain: "a.b", Result: -1 << 40, TS: 0}},
+		Priv: []PrivEvent{{Proc: 3, Syscall: "bpf", Args: "", Result: 0}},
+	}
+	id := writeTrace(t, db, tr)
+	got, err := db.LoadTrace(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(tr, got, cmpopts.EquateEmpty()); d != "" {
+		t.Errorf("LoadTrace mismatch (-want +got):\n%s", d)
+	}
+}
