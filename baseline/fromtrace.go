@@ -56,6 +56,11 @@ func FromTrace(t *store.Trace, o Options) (*Baseline, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, f := range t.Files {
+		if f.Result >= 0 && ((f.Op == store.FileOpen && f.Flags&(oCreat|oExcl) == oCreat|oExcl) || f.Op == store.FileMkdir) {
+			n.learnTempName(f.Path)
+		}
+	}
 	b := &Baseline{
 		Version:   FormatVersion,
 		Name:      t.Run.Name,

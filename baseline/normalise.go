@@ -67,6 +67,45 @@ type normaliser struct {
 	home      string
 	redact    []Redaction
 	cache     map[string]string
+	// randomWords are the random parts of names this run created
+	// exclusively below a temp root (O_CREAT|O_EXCL, mkdir: what mkstemp
+	// and mkdtemp do); below a temp root they become * wherever they occur.
+	randomWords map[string]bool
+}
+
+// learnTempName records the random part of a path the run created
+// exclusively below a temp root: the longest alphanumeric word of 6 or
+// more characters in its last component ("ccAbCdEf.s" → "ccAbCdEf").
+func (n *normaliser) learnTempName(p string) {
+	under := false
+	for _, r := range tempRoots {
+		under = under || strings.HasPrefix(p, r)
+	}
+	if !under {
+		return
+	}
+	base := p[strings.LastIndexByte(p, '/')+1:]
+	best := ""
+	for i := 0; i < len(base); {
+		if !isAlnum(base[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(base) && isAlnum(base[j]) {
+			j++
+		}
+		if j-i >= 6 && j-i > len(best) {
+			best = base[i:j]
+		}
+		i = j
+	}
+	if best != "" {
+		if n.randomWords == nil {
+			n.randomWords = map[string]bool{}
+		}
+		n.randomWords[best] = true
+	}
 }
 
 func newNormaliser(workspace, home string, redact []Redaction) (*normaliser, error) {
@@ -119,13 +158,20 @@ func (n *normaliser) apply(s string) string {
 	if strings.Contains(s, ":[") {
 		s = reInode.ReplaceAllString(s, "$1:[*]")
 	}
-	s = reUUID.ReplaceAllString(s, PhAny)
-	if strings.Contains(s, "tmp") {
+	// Cheap tests first: most strings need none of these expressions.
+	if dashes := strings.Count(s, "-"); dashes >= 4 {
+		s = reUUID.ReplaceAllString(s, PhAny)
+	}
+	if mayHaveTmpName(s) {
 		s = reTmpName.ReplaceAllString(s, "tmp*")
 	}
-	s = reDate.ReplaceAllString(s, PhAny)
-	s = reTime.ReplaceAllString(s, PhAny)
-	s = words(s)
+	if strings.Count(s, "-") >= 2 {
+		s = reDate.ReplaceAllString(s, PhAny)
+	}
+	if strings.Count(s, ":") >= 2 {
+		s = reTime.ReplaceAllString(s, PhAny)
+	}
+	s = words(s, n.randomWords)
 	for _, r := range n.redact {
 		s = r.re.ReplaceAllString(s, r.Replace)
 	}
@@ -133,6 +179,22 @@ func (n *normaliser) apply(s string) string {
 		s = reManyStar.ReplaceAllString(s, PhAny)
 	}
 	return s
+}
+
+// mayHaveTmpName is a fast pre-test for reTmpName: "tmp" followed by a
+// name character (not the "/" of the directory /tmp/).
+func mayHaveTmpName(s string) bool {
+	for off := 0; ; {
+		i := strings.Index(s[off:], "tmp")
+		if i < 0 {
+			return false
+		}
+		i += off + 3
+		if i < len(s) && (isAlnum(s[i]) || s[i] == '.' || s[i] == '-' || s[i] == '_') {
+			return true
+		}
+		off = i
+	}
 }
 
 // replaceRoot replaces root where it appears as a whole path prefix: at the
@@ -183,9 +245,10 @@ func isHex(c byte) bool { return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= '
 //     characters mixing letters and digits becomes *, and so does any run of
 //     3 or more digits inside a word (mkstemp and mkdtemp suffixes).
 //
-// Dotted IPv4 addresses are left alone. Words that follow "$" are
+// Below a temp root, a word the run created as a temp name (see
+// learnTempName) becomes *. Dotted IPv4 addresses are left alone. Words that follow "$" are
 // placeholders and left alone.
-func words(s string) string {
+func words(s string, random map[string]bool) string {
 	hasDigit := false
 	for i := 0; i < len(s); i++ {
 		if isDigit(s[i]) {
@@ -193,7 +256,7 @@ func words(s string) string {
 			break
 		}
 	}
-	if !hasDigit {
+	if !hasDigit && (len(random) == 0 || !strings.Contains(s, "/")) {
 		return s
 	}
 	var protect [][]int
@@ -255,6 +318,8 @@ func words(s string) string {
 		switch {
 		case i > 0 && s[i-1] == '$', inProtect(i):
 			b.WriteString(w)
+		case random[w] && inTemp(i):
+			b.WriteString(PhAny)
 		default:
 			b.WriteString(word(w, inTemp(i)))
 		}
