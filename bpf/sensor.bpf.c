@@ -722,6 +722,10 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	} else if (id == SC_NONE || id >= SC_RECORD_END) {
 		return 0;
 	}
+	/* a successful exec is reported by sched_process_exec with its argv;
+	 * its registers and memory are gone here, so a record would be empty */
+	if (ret == 0 && (id == SC_execve || id == SC_execveat))
+		return 0;
 	return record(id, nr, ret, regs, pid_tgid);
 }
 

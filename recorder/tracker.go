@@ -236,7 +236,9 @@ func (t *tracker) syscall(ev *bpf.Event) error {
 			fam = ev.SockFamily
 		}
 		return t.sink.AddNet(store.NetEvent{Proc: idx, Op: op, Family: fam, SockType: ev.SockType, Address: sa.Address, Port: sa.Port, Result: ev.Ret, TS: ts})
-	case "sendto", "sendmsg", "sendmmsg":
+	case "sendto", "sendmsg", "sendmmsg", "write":
+		// write(2) records come only for sockets whose peer is port 53: Go's
+		// resolver sends its DNS queries that way.
 		return t.send(ev, idx, ts)
 	}
 	if privSyscalls[name] {
