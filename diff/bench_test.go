@@ -17,7 +17,7 @@ import (
 // distinct paths plus random temp names, network and syscall counts.
 func bigTrace(seed uint64, n int) *store.Trace {
 	r := rand.New(rand.NewPCG(seed, seed+1)) // run-to-run details
-	st := rand.New(rand.NewPCG(42, 43))       // the program's structure: the same every run
+	st := rand.New(rand.NewPCG(42, 43))      // the program's structure: the same every run
 	ws := fmt.Sprintf("/builds/%d/proj", seed)
 	t := &store.Trace{Run: store.Run{ID: int64(seed), Command: []string{"make", "-j8"}, Workspace: ws}}
 	const nproc = 2000

@@ -93,8 +93,7 @@ func newView(b *baseline.Baseline) *view {
 		}
 	}
 	for _, e := range b.Files.Read {
-		f := &fact{section: "files.read", entry: e}
-		if ok, what := f.matchTable(Secrets); ok {
+		if ok, what := isSecret(&fact{section: "files.read", entry: e}); ok {
 			v.secret = e.Value + " (" + what + ")"
 			break
 		}

@@ -58,6 +58,9 @@ var Secrets = []Pattern{
 	{"~/.local/share/keyrings/**", "desktop keyring"},
 }
 
+// NotSecrets are exceptions to Secrets: templates that hold no secret.
+var NotSecrets = []string{"**/.env.example", "**/.env.sample", "**/.env.template", "**/.env.dist", "**/.env.defaults"}
+
 // Persistence are places where a write makes code run later (at login, on
 // a schedule, on git operations, at every process start) or grants access.
 var Persistence = []Pattern{
@@ -155,7 +158,7 @@ var Rules = []Rule{
 	{Kind: "secret-read", Level: Critical, Sections: []string{"files.read"},
 		When:   "path is a secret (table below); also when the attempt failed",
 		Reason: "reads a secret",
-		cond:   func(f *fact) (bool, string) { return f.matchTable(Secrets) }},
+		cond:   isSecret},
 	{Kind: "persistence", Level: Critical, Sections: writeSections,
 		When:   "path is a persistence location (table below)",
 		Reason: "writes a place that makes code run later or grants access",
@@ -263,6 +266,13 @@ var Rules = []Rule{
 	{Kind: "read", Level: None, Sections: []string{"files.read"},
 		When:   "system paths, the workspace, temp directories",
 		Reason: "reads a system, workspace or temp file"},
+}
+
+func isSecret(f *fact) (bool, string) {
+	if f.matchGlobs(NotSecrets) {
+		return false, ""
+	}
+	return f.matchTable(Secrets)
 }
 
 func afterSecret(f *fact) (bool, string) {
@@ -405,6 +415,7 @@ func RiskTableMarkdown() string {
 	for _, p := range Secrets {
 		fmt.Fprintf(&b, "| `%s` | %s |\n", p.Glob, p.What)
 	}
+	fmt.Fprintf(&b, "\nNot secrets (templates): `%s`\n", strings.Join(NotSecrets, "` `"))
 	b.WriteString("\nPersistence locations (a write, create, chmod, rename or link there is critical):\n\n| glob | what |\n|---|---|\n")
 	for _, p := range Persistence {
 		fmt.Fprintf(&b, "| `%s` | %s |\n", p.Glob, p.What)

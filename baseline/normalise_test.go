@@ -1,0 +1,69 @@
+package baseline
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// Every example row of docs/normalisation.md ("| rule | `before` | `after` |")
+// must hold.
+func TestNormalisationDocExamples(t *testing.T) {
+	data, err := os.ReadFile("../docs/normalisation.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := newNormaliser("/builds/ci/proj", "/root", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) != 5 {
+			continue
+		}
+		before, after := strings.TrimSpace(cells[2]), strings.TrimSpace(cells[3])
+		if strings.Count(before, "`") != 2 || strings.Count(after, "`") != 2 || before[0] != '`' || after[0] != '`' || !strings.HasSuffix(before, "`") || !strings.HasSuffix(after, "`") {
+			continue
+		}
+		before, after = strings.Trim(before, "`"), strings.Trim(after, "`")
+		rows++
+		got := n.str(before)
+		if strings.Contains(before, ".COM") {
+			got = n.domain(before)
+		}
+		if got != after {
+			t.Errorf("%s: %q → %q, doc says %q", strings.TrimSpace(cells[1]), before, got, after)
+		}
+	}
+	if rows < 20 {
+		t.Errorf("found only %d example rows in docs/normalisation.md", rows)
+	}
+}
+
+func TestLearnedTempNames(t *testing.T) {
+	n, _ := newNormaliser("/ws", "/root", nil)
+	n.learnTempName("/tmp/ccAbCdEf.s")
+	n.learnTempName("/tmp/build")       // too short to be random
+	n.learnTempName("/home/x/abcdefgh") // not below a temp root
+	for in, want := range map[string]string{
+		"/tmp/ccAbCdEf.s":       "/tmp/*.s",
+		"--out=/tmp/ccAbCdEf.o": "--out=/tmp/*.o",
+		"/usr/share/ccAbCdEf":   "/usr/share/ccAbCdEf",
+		"/tmp/build/x":          "/tmp/build/x",
+		"/home/x/abcdefgh":      "/home/x/abcdefgh",
+	} {
+		if got := n.str(in); got != want {
+			t.Errorf("%q → %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestBucket(t *testing.T) {
+	for c, want := range map[uint64]string{0: "0", 1: "1e0", 9: "1e0", 10: "1e1", 999: "1e2", 1000: "1e3", 123456: "1e5"} {
+		if got := Bucket(c); got != want {
+			t.Errorf("Bucket(%d) = %s, want %s", c, got, want)
+		}
+	}
+}
