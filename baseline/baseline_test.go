@@ -103,6 +103,7 @@ func TestRoundTrip(t *testing.T) {
 			baseline.Entry{Op: "memfd", Value: "memfd:*"})
 		b.Files.Chmod = []baseline.Entry{{Value: "$WORKSPACE/run.sh", Mode: "0755"}, {Value: "*", Mode: "4755", Failed: true}}
 		b.Files.Rename = []baseline.Entry{{Value: "$WORKSPACE/a #1", To: "$WORKSPACE/[b]"}}
+		b.Files.Delete = append(b.Files.Delete, baseline.Entry{Value: "no"}, baseline.Entry{Value: "~"}, baseline.Entry{Value: "0755"}, baseline.Entry{Value: "- x"}, baseline.Entry{Value: "&a"}, baseline.Entry{Value: "!tag"}, baseline.Entry{Value: " lead"})
 		b.Network.Egress = append(b.Network.Egress, baseline.Entry{Value: "*.example.com:443", Optional: true, Failed: true})
 		b.Processes[0].Optional = true
 		b.Privileged = []baseline.Entry{{Value: `mount source="none" target="/mnt" flags=0x0`}}

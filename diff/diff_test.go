@@ -325,3 +325,58 @@ func TestRiskDocInSync(t *testing.T) {
 	}
 	t.Errorf("%s is out of date with diff/risk.go (go test ./diff -update):\n%s", file, cmp.Diff(cur, gen))
 }
+
+func TestCountsBucketChange(t *testing.T) {
+	o := baseline.Options{Counts: true}
+	mk := func(n uint64) *baseline.Baseline {
+		b := baselinetest.New(1, "/ws", "x")
+		p := b.Exec(-1, "/bin/x", "x")
+		b.Syscall(p, "read", n)
+		out, err := baseline.FromTrace(b.T, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if fs := diff.Compare(mk(1200), mk(9000), diff.Context{}); len(fs) != 0 {
+		t.Errorf("same order of magnitude: %s", dump(fs))
+	}
+	fs := diff.Compare(mk(1200), mk(12000), diff.Context{})
+	check(t, fs, want{diff.Low, "syscall", "read 1e4"})
+	if len(fs) != 2 || !strings.Contains(fs[0].Reason+fs[1].Reason, "was 1e3") {
+		t.Errorf("want an added and a removed finding, the added saying what it was:\n%s", dump(fs))
+	}
+}
+
+func TestQueryHints(t *testing.T) {
+	base := approved(t)
+	b := baselinetest.Benign(8)
+	ws := b.T.Run.Workspace
+	b.File2(0, store.FileRename, ws+"/a'b", "/etc/x", 0)
+	b.Net(1, store.NetListen, 2, 1, "0.0.0.0", 8080, 0)
+	b.Priv(1, "ptrace", "request=PTRACE_ATTACH pid=4242", baselinetest.EPERM)
+	fs := diff.Compare(base, from(t, b.T), diff.Context{RunID: 8})
+	wantQ := map[string]string{
+		"$WORKSPACE/a'b -> /etc/x":           `behavediff query "SELECT exe, op, path, path2, flags, error FROM file_events WHERE run_id = 8 AND op = 'rename' AND path LIKE '` + ws + `/a''b' AND path2 LIKE '/etc/x'"`,
+		"0.0.0.0:8080":                       `behavediff query "SELECT exe, op, address, port, domain, error FROM net_events WHERE run_id = 8 AND op IN ('bind', 'listen') AND address LIKE '0.0.0.0' AND port = 8080"`,
+		"ptrace request=PTRACE_ATTACH pid=*": `behavediff query "SELECT exe, syscall, args, error FROM priv_events WHERE run_id = 8 AND syscall = 'ptrace'"`,
+	}
+	for _, f := range fs {
+		if q, ok := wantQ[f.Subject]; ok {
+			if f.Query != q {
+				t.Errorf("%s:\n got %s\nwant %s", f.Subject, f.Query, q)
+			}
+			delete(wantQ, f.Subject)
+		}
+	}
+	if len(wantQ) != 0 {
+		t.Errorf("no findings for %v:\n%s", wantQ, dump(fs))
+	}
+	// Removed behaviour points at the baseline's run when it is known.
+	fs = diff.Compare(from(t, b.T), base, diff.Context{RunID: 1, BaseRunID: 8})
+	for _, f := range fs {
+		if f.Change == diff.Removed && !strings.Contains(f.Query, "run_id = 8") {
+			t.Errorf("removed finding %s: query %q", f.Subject, f.Query)
+		}
+	}
+}
