@@ -74,8 +74,9 @@ type normaliser struct {
 }
 
 // learnTempName records the random part of a path the run created
-// exclusively below a temp root: the longest alphanumeric word of 6 or
-// more characters in its last component ("ccAbCdEf.s" → "ccAbCdEf").
+// exclusively below a temp root: the longest word of 6 or more letters,
+// digits and underscores in its last component ("ccAbCdEf.s" → "ccAbCdEf";
+// Python's tempfile draws from [a-z0-9_], so "cache-alrk_zsj" → "alrk_zsj").
 func (n *normaliser) learnTempName(p string) {
 	under := false
 	for _, r := range tempRoots {
@@ -87,12 +88,12 @@ func (n *normaliser) learnTempName(p string) {
 	base := p[strings.LastIndexByte(p, '/')+1:]
 	best := ""
 	for i := 0; i < len(base); {
-		if !isAlnum(base[i]) {
+		if !isWordByte(base[i]) {
 			i++
 			continue
 		}
 		j := i
-		for j < len(base) && isAlnum(base[j]) {
+		for j < len(base) && isWordByte(base[j]) {
 			j++
 		}
 		if j-i >= 6 && j-i > len(best) {
@@ -310,6 +311,18 @@ func words(s string, random map[string]bool) string {
 			i++
 			continue
 		}
+		if len(random) > 0 && inTemp(i) {
+			// A learned temp word may contain '_', which ends an ordinary word.
+			k := i
+			for k < len(s) && isWordByte(s[k]) {
+				k++
+			}
+			if random[s[i:k]] {
+				b.WriteString(PhAny)
+				i = k
+				continue
+			}
+		}
 		j := i
 		for j < len(s) && isAlnum(s[j]) {
 			j++
@@ -327,6 +340,8 @@ func words(s string, random map[string]bool) string {
 	}
 	return b.String()
 }
+
+func isWordByte(c byte) bool { return isAlnum(c) || c == '_' }
 
 func word(w string, temp bool) string {
 	digits, letters, hexOnly := 0, 0, true

@@ -45,10 +45,13 @@ func TestNormalisationDocExamples(t *testing.T) {
 func TestLearnedTempNames(t *testing.T) {
 	n, _ := newNormaliser("/ws", "/root", nil)
 	n.learnTempName("/tmp/ccAbCdEf.s")
-	n.learnTempName("/tmp/build")       // too short to be random
-	n.learnTempName("/home/x/abcdefgh") // not below a temp root
+	n.learnTempName("/tmp/cache-alrk_zsj") // Python tempfile: [a-z0-9_]
+	n.learnTempName("/tmp/build")          // too short to be random
+	n.learnTempName("/home/x/abcdefgh")    // not below a temp root
 	for in, want := range map[string]string{
 		"/tmp/ccAbCdEf.s":       "/tmp/*.s",
+		"/tmp/cache-alrk_zsj":   "/tmp/cache-*",
+		"/tmp/alrk_zsj/x":       "/tmp/*/x",
 		"--out=/tmp/ccAbCdEf.o": "--out=/tmp/*.o",
 		"/usr/share/ccAbCdEf":   "/usr/share/ccAbCdEf",
 		"/tmp/build/x":          "/tmp/build/x",
