@@ -3,6 +3,7 @@ package recorder
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -259,5 +260,65 @@ func TestRecordKeepChanges(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(ws, "gone.txt")); !os.IsNotExist(err) {
 		t.Errorf("deletion not applied: %v", err)
+	}
+}
+
+// Ctrl-C (a cancelled context) kills the sandbox, and the run is kept and
+// marked interrupted with what was recorded until then.
+func TestRecordInterrupted(t *testing.T) {
+	requireRoot(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	time.AfterFunc(time.Second, cancel)
+	var out bytes.Buffer
+	res, err := Record(ctx, db, Options{
+		Spec:   Spec{Args: []string{"/bin/sh", "-c", "cat /etc/hostname; exec sleep 30"}, Workspace: t.TempDir()},
+		Stdout: &out, Stderr: &out,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != store.StatusInterrupted {
+		t.Fatalf("status %s, want interrupted", res.Status)
+	}
+	tr, err := db.LoadTrace(context.Background(), res.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Run.Status != store.StatusInterrupted || findFile(tr, store.FileOpen, "/etc/hostname") == nil {
+		t.Errorf("stored run %s; events before the interrupt kept: %v", tr.Run.Status, findFile(tr, store.FileOpen, "/etc/hostname") != nil)
+	}
+}
+
+// -i forwards stdin, and the spec keeps a (capped) copy for replay.
+func TestRecordStdin(t *testing.T) {
+	requireRoot(t)
+	r := record(t, "", Spec{Args: []string{"/bin/cat"}}, func(o *Options) { o.Stdin = strings.NewReader("to the sandbox\n") })
+	if r.stdout != "to the sandbox\n" {
+		t.Errorf("stdout %q", r.stdout)
+	}
+	spec, err := UnmarshalSpec(r.trace.Run.Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(spec.Stdin) != "to the sandbox\n" {
+		t.Errorf("spec stdin %q", spec.Stdin)
+	}
+}
+
+func TestRecordCommandNotFound(t *testing.T) {
+	requireRoot(t)
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_, err = Record(context.Background(), db, Options{Spec: Spec{Args: []string{"no-such-program"}, Workspace: t.TempDir()}})
+	if !errors.Is(err, ErrCommandNotFound) {
+		t.Fatalf("err %v, want ErrCommandNotFound", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,6 +52,9 @@ type Result struct {
 	Changes  int
 	Duration time.Duration
 }
+
+// ErrCommandNotFound means the command does not exist inside the sandbox.
+var ErrCommandNotFound = errors.New("command not found")
 
 // Record runs o.Spec in a fresh sandbox, traces it and stores the run in db.
 // An error means behavediff itself failed; the run (if one was begun) is
@@ -111,6 +115,11 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	}
 	sb, err := client.Create(ctx, sbOpts)
 	if err != nil {
+		// runc reports a missing program at create time, deep in a wrapped
+		// message; say it plainly (the CLI exits 127 for it, like a shell).
+		if msg := err.Error(); strings.Contains(msg, "executable file not found") || strings.Contains(msg, "exec: \""+o.Spec.Args[0]+"\": stat") {
+			return Result{}, fmt.Errorf("%w: %s (inside the sandbox, PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)", ErrCommandNotFound, o.Spec.Args[0])
+		}
 		return Result{}, fmt.Errorf("create sandbox: %w", err)
 	}
 	defer sb.Close(cleanupCtx)

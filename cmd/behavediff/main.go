@@ -26,6 +26,7 @@ const (
 	exitFindings = 1   // check/diff: new behaviour at or above --fail-on
 	exitCheckErr = 2   // check/diff: could not decide (missing baseline, inconclusive run, error)
 	exitUsage    = 125 // behavediff itself failed or was used wrongly (docker's convention)
+	exitNotFound = 127 // record: the command does not exist in the sandbox (like a shell)
 )
 
 const topUsage = `behavediff — behaviour snapshot tests for code you did not write yourself.
@@ -51,7 +52,7 @@ Usage:
 Run "behavediff COMMAND --help" for the flags of one command.
 
 Exit codes: record passes the command's own exit code through (124 on timeout,
-130 when interrupted); check and diff exit 0 when nothing new at or above
+130 when interrupted, 127 when the command does not exist); check and diff exit 0 when nothing new at or above
 --fail-on, 1 when something is, 2 when they could not decide; 125 means
 behavediff itself failed or was called wrongly.
 `

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -143,6 +144,9 @@ type recordRun struct {
 // by record and replay so both report the same way.
 func (a *app) recordSpec(ctx context.Context, dbPath string, spec recorder.Spec, r recordRun) (int, error) {
 	res, err := a.recordOnce(ctx, dbPath, spec, r)
+	if errors.Is(err, recorder.ErrCommandNotFound) {
+		return exitNotFound, err
+	}
 	if err != nil {
 		return exitUsage, err
 	}
