@@ -154,7 +154,13 @@ func (a *app) approve(ctx context.Context, args []string) (int, error) {
 
 	if old == nil {
 		fmt.Fprintf(a.stdout, "New baseline %s from run %s:\n", path, joinIDs(runIDs))
-		fmt.Fprintf(a.stdout, "  %s\n", nb.String())
+		fmt.Fprintf(a.stdout, "  %d processes", len(nb.Processes))
+		for _, sec := range nb.Sections() {
+			if n := len(*sec.Entries); n > 0 {
+				fmt.Fprintf(a.stdout, ", %d %s", n, sec.Name)
+			}
+		}
+		fmt.Fprintln(a.stdout)
 	} else {
 		fs := diff.Compare(old, nb, diff.Context{})
 		if len(fs) == 0 {
