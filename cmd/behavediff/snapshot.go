@@ -322,25 +322,32 @@ func (a *app) diff(ctx context.Context, args []string) (int, error) {
 		res.Name, res.RunID, dctx.RunID = "baseline "+*base, tr.Run.ID, tr.Run.ID
 		res.Status = statusOf(tr)
 	} else {
-		ta, err := load(pos[0])
+		ida, err := db.ResolveRun(ctx, pos[0])
 		if err != nil {
 			return exitUsage, err
 		}
-		tb, err := load(pos[1])
+		idb, err := db.ResolveRun(ctx, pos[1])
 		if err != nil {
 			return exitUsage, err
 		}
-		if old, err = baseline.FromTrace(ta, baseline.Options{}); err != nil {
+		runs, err := db.Runs(ctx)
+		if err != nil {
 			return exitUsage, err
 		}
-		if cur, err = baseline.FromTrace(tb, baseline.Options{}); err != nil {
+		status := map[int64]string{}
+		for _, r := range runs {
+			status[r.ID] = r.Status
+		}
+		bs, err := baseline.FromRuns(ctx, db, baseline.Options{}, ida, idb)
+		if err != nil {
 			return exitUsage, err
 		}
-		res.Name = fmt.Sprintf("run %d", ta.Run.ID)
-		res.RunID, dctx.RunID, dctx.BaseRunID = tb.Run.ID, tb.Run.ID, ta.Run.ID
-		res.Status = statusOf(ta)
-		if s := statusOf(tb); s != "" {
-			res.Status = s
+		old, cur = bs[0], bs[1]
+		res.Name = fmt.Sprintf("run %d", ida)
+		res.RunID, dctx.RunID, dctx.BaseRunID = idb, idb, ida
+		if status[ida] != store.StatusOK || status[idb] != store.StatusOK {
+			res.Status = diff.StatusInconclusive
+			res.Error = fmt.Sprintf("run %d is %s, run %d is %s: behaviour may be missing", ida, status[ida], idb, status[idb])
 		}
 	}
 	res.Findings = diff.Compare(old, cur, dctx)
