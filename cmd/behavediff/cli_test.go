@@ -13,6 +13,11 @@ import (
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
+	return runCLIB(args...)
+}
+
+// runCLIB runs the CLI in-process with captured output.
+func runCLIB(args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
 	a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &errb}
 	code := a.run(context.Background(), args)

@@ -25,7 +25,9 @@ func requireRoot(t *testing.T) {
 	}
 }
 
-func scenarioFile(t *testing.T, rel string) string {
+func scenarioFile(t *testing.T, rel string) string { return scenarioFileB(t, rel) }
+
+func scenarioFileB(t testing.TB, rel string) string {
 	t.Helper()
 	// Relative to this source file: the tests chdir into their project.
 	_, self, _, _ := runtime.Caller(0)
