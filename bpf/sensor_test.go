@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/behavediff/behavediff/internal/testenv"
 	"net"
 	"os"
 	"os/exec"
@@ -21,11 +22,9 @@ import (
 
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: loads eBPF programs and creates cgroups")
-	}
+	testenv.RequireRoot(t, "loading eBPF programs and creating cgroups")
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		t.Skip("needs kernel BTF (/sys/kernel/btf/vmlinux)")
+		testenv.Unavailable(t, "needs kernel BTF (/sys/kernel/btf/vmlinux)")
 	}
 }
 
@@ -51,7 +50,7 @@ func cgroup2Mount(t *testing.T) string {
 			return pre[4]
 		}
 	}
-	t.Skip("no cgroup2 mount")
+	testenv.Unavailable(t, "no cgroup2 mount")
 	return ""
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/behavediff/behavediff/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,9 +19,8 @@ import (
 // SQLite file. They need root; CI runs as root, so there they always run.
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("end-to-end recording needs root (containerd, eBPF): run as root, as CI does")
-	}
+	testenv.RequireRoot(t, "end-to-end recording (containerd, eBPF)")
+	testenv.RequireBinaries(t, "containerd", "runc", "gcc", "python3")
 	if testing.Short() {
 		t.Skip("end-to-end recording skipped in -short mode")
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/behavediff/behavediff/internal/testenv"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,9 +18,8 @@ import (
 
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("snapshot scenarios need root (containerd, eBPF): run as root, as CI does")
-	}
+	testenv.RequireRoot(t, "snapshot scenarios (containerd, eBPF)")
+	testenv.RequireBinaries(t, "containerd", "runc", "python3")
 	if testing.Short() {
 		t.Skip("end-to-end scenarios skipped in -short mode")
 	}

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/behavediff/behavediff/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -218,7 +219,7 @@ func checkImported(t *testing.T, dir string) {
 
 func TestImportRootfs(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root (layer ownership and device nodes)")
+		testenv.Unavailable(t, "needs root (layer ownership and device nodes)")
 	}
 	l1, l2, runnable := testLayers(t)
 	tmp := t.TempDir()

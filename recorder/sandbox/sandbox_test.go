@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/behavediff/behavediff/internal/testenv"
 	"io"
 	"net"
 	"os"
@@ -73,12 +74,10 @@ var testEnv = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 
 func connect(t *testing.T) *Client {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (containerd, overlayfs)")
-	}
+	testenv.RequireRoot(t, "the sandbox (containerd, overlayfs)")
 	for _, b := range []string{"containerd", "containerd-shim-runc-v2", "runc"} {
 		if _, err := findBinary(b); err != nil {
-			t.Skipf("needs %s: %v", b, err)
+			testenv.Unavailable(t, fmt.Sprintf("needs %s: %v (run 'make deps')", b, err))
 		}
 	}
 	var progress bytes.Buffer
