@@ -35,7 +35,7 @@ build:
 # demo: record testdata/demo in a scratch project, show it, approve it, check it.
 DEMO := build/demo
 demo: deps build
-	@rm -rf $(DEMO) && mkdir -p $(DEMO) && cp -a testdata/demo/workspace/. $(DEMO)/
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)/.behavediff && cp -a testdata/demo/workspace/. $(DEMO)/
 	@echo "== behavediff record --name demo -- sh demo.sh"
 	cd $(DEMO) && ../../$(BIN) record --name demo -- sh demo.sh || true
 	@echo; echo "== behavediff show last"
