@@ -156,3 +156,23 @@ func TestCheckMissingBaselineWritesPending(t *testing.T) {
 		t.Fatal("check approved a baseline by itself")
 	}
 }
+
+// approve --runs N replays the spec N times and approves the union; the
+// result still passes check and records how many runs it merged.
+func TestApproveRunsUnion(t *testing.T) {
+	requireRoot(t)
+	dir := newProject(t)
+	if code, out, stderr := runCLI(t, "approve", "--yes", "--runs", "3", "app"); code != 0 {
+		t.Fatalf("approve --runs 3: exit %d\n%s\n%s", code, out, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, ".behavediff", "baselines", "app.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "runs: 3") {
+		t.Errorf("baseline does not say it merged 3 runs:\n%s", b)
+	}
+	if code, r := checkJSON(t); code != exitOK {
+		t.Fatalf("check after approve --runs: exit %d %+v", code, r)
+	}
+}
