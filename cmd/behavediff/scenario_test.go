@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"github.com/behavediff/behavediff/internal/testenv"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -174,5 +175,31 @@ func TestApproveRunsUnion(t *testing.T) {
 	}
 	if code, r := checkJSON(t); code != exitOK {
 		t.Fatalf("check after approve --runs: exit %d %+v", code, r)
+	}
+}
+
+// A run that lost events is stored 'incomplete', says so on stderr and exits
+// non-zero unless --allow-loss; check treats such a run as inconclusive.
+func TestRecordLossExitCode(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, ".behavediff"), 0o755)
+	_, self, _, _ := runtime.Caller(0)
+	src := filepath.Join(filepath.Dir(self), "..", "..", "testdata", "helpers", "syscall_heavy.c")
+	if msg, err := exec.Command("gcc", "-O2", "-static", "-o", filepath.Join(dir, "flood"), src).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, msg)
+	}
+	t.Chdir(dir)
+	code, _, stderr := runCLI(t, "record", "--ring-buffer-bytes", "4096", "--", "./flood", "30000")
+	if code != exitUsage || !strings.Contains(stderr, "trace incomplete") || !strings.Contains(stderr, "events lost") {
+		t.Fatalf("lossy record: exit %d, want %d with a loss message\n%s", code, exitUsage, stderr)
+	}
+	code, _, stderr = runCLI(t, "record", "--allow-loss", "--ring-buffer-bytes", "4096", "--", "./flood", "30000")
+	if code != 0 || !strings.Contains(stderr, "incomplete") {
+		t.Fatalf("--allow-loss: exit %d\n%s", code, stderr)
+	}
+	code, out, _ := runCLI(t, "query", "--format", "csv", "SELECT status, lost_events > 0 FROM runs ORDER BY id")
+	if code != 0 || strings.Count(out, "incomplete,1") != 2 {
+		t.Fatalf("stored runs:\n%s", out)
 	}
 }
