@@ -99,6 +99,16 @@ func dash(s string) string {
 	return s
 }
 
+// openRW opens (creating if needed) the trace database for recording.
+func openRW(ctx context.Context, flagValue string) (*store.DB, error) {
+	path, err := resolveDB(flagValue)
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, path)
+}
+
+// openRO opens the trace database for reading only.
 func openRO(ctx context.Context, flagValue string) (*store.DB, error) {
 	path, err := resolveDB(flagValue)
 	if err != nil {

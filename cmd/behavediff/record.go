@@ -154,11 +154,7 @@ func (a *app) recordSpec(ctx context.Context, dbPath string, spec recorder.Spec,
 }
 
 func (a *app) recordOnce(ctx context.Context, dbPath string, spec recorder.Spec, r recordRun) (recorder.Result, error) {
-	path, err := resolveDB(dbPath)
-	if err != nil {
-		return recorder.Result{}, err
-	}
-	db, err := store.Open(ctx, path)
+	db, err := openRW(ctx, dbPath)
 	if err != nil {
 		return recorder.Result{}, err
 	}

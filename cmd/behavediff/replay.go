@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 
 	"github.com/behavediff/behavediff/recorder"
 	"github.com/behavediff/behavediff/replay"
-	"github.com/behavediff/behavediff/store"
 )
 
 const replayAbout = `
@@ -33,7 +33,7 @@ func (a *app) replay(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return exitUsage, err
 	}
-	res, err := a.replayOnce(ctx, *dbFlag, spec, replayOf, *address)
+	res, err := a.replaySpec(ctx, *dbFlag, spec, replayOf, *address, false)
 	if err != nil {
 		return exitUsage, err
 	}
@@ -69,21 +69,17 @@ func (a *app) specFor(ctx context.Context, dbFlag, ref string) (recorder.Spec, i
 	return s, id, err
 }
 
-func (a *app) replayOnce(ctx context.Context, dbFlag string, spec recorder.Spec, replayOf int64, address string) (recorder.Result, error) {
-	path, err := resolveDB(dbFlag)
-	if err != nil {
-		return recorder.Result{}, err
-	}
-	db, err := store.Open(ctx, path)
+// replaySpec replays spec into the database. quiet keeps the command's output
+// in the store only, so reports (check, approve --runs) stay readable.
+func (a *app) replaySpec(ctx context.Context, dbFlag string, spec recorder.Spec, replayOf int64, address string, quiet bool) (recorder.Result, error) {
+	db, err := openRW(ctx, dbFlag)
 	if err != nil {
 		return recorder.Result{}, err
 	}
 	defer db.Close()
-	return replay.Run(ctx, db, spec, replayOf, os.LookupEnv, recorder.Options{
-		Address:     address,
-		Stdout:      a.stdout,
-		Stderr:      a.stderr,
-		Progress:    a.stderr,
-		ToolVersion: version,
-	})
+	o := recorder.Options{Address: address, Stdout: a.stdout, Stderr: a.stderr, Progress: a.stderr, ToolVersion: version}
+	if quiet {
+		o.Stdout, o.Stderr, o.Progress = io.Discard, io.Discard, io.Discard
+	}
+	return replay.Run(ctx, db, spec, replayOf, os.LookupEnv, o)
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,7 +14,6 @@ import (
 
 	"github.com/behavediff/behavediff/baseline"
 	"github.com/behavediff/behavediff/diff"
-	"github.com/behavediff/behavediff/recorder"
 	"github.com/behavediff/behavediff/replay"
 	"github.com/behavediff/behavediff/store"
 )
@@ -71,7 +71,7 @@ func (a *app) approve(ctx context.Context, args []string) (int, error) {
 		}
 		for i := 0; i < *runs; i++ {
 			fmt.Fprintf(a.stderr, "approve: replaying %s (%d/%d)\n", ref, i+1, *runs)
-			res, err := a.replayQuiet(ctx, *dbFlag, spec, *address)
+			res, err := a.replaySpec(ctx, *dbFlag, spec, 0, *address, true)
 			if err != nil {
 				return exitUsage, err
 			}
@@ -79,11 +79,7 @@ func (a *app) approve(ctx context.Context, args []string) (int, error) {
 		}
 	}
 
-	dbPath, err := resolveDB(*dbFlag)
-	if err != nil {
-		return exitUsage, err
-	}
-	db, err := store.Open(ctx, dbPath)
+	db, err := openRW(ctx, *dbFlag)
 	if err != nil {
 		return exitUsage, err
 	}
@@ -96,7 +92,7 @@ func (a *app) approve(ctx context.Context, args []string) (int, error) {
 				return exitUsage, lerr
 			}
 			fmt.Fprintf(a.stderr, "approve: spec %s has no run yet; replaying it\n", ref)
-			res, rerr := a.replayQuiet(ctx, *dbFlag, spec, *address)
+			res, rerr := a.replaySpec(ctx, *dbFlag, spec, 0, *address, true)
 			if rerr != nil {
 				return exitUsage, rerr
 			}
@@ -229,25 +225,38 @@ func loadBaselineIfAny(path string) (*baseline.Baseline, error) {
 	return b, nil
 }
 
-// replayQuiet replays a spec with the command's output kept in the store
-// only, so reports stay readable.
-func (a *app) replayQuiet(ctx context.Context, dbFlag string, spec recorder.Spec, address string) (recorder.Result, error) {
-	path, err := resolveDB(dbFlag)
+// reportFlags are the output flags shared by diff and check.
+type reportFlags struct {
+	format, failOn string
+	verbose        bool
+	level          diff.Level
+}
+
+func (r *reportFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&r.format, "format", "text", "output `format`: text or json")
+	fs.StringVar(&r.failOn, "fail-on", "medium", "fail on differences at or above this `level` (none, low, medium, high, critical)")
+	fs.BoolVar(&r.verbose, "verbose", false, "also list informational differences")
+}
+
+// validate checks the flag values after parsing.
+func (r *reportFlags) validate() error {
+	lvl, err := diff.ParseLevel(r.failOn)
 	if err != nil {
-		return recorder.Result{}, err
+		return err
 	}
-	db, err := store.Open(ctx, path)
-	if err != nil {
-		return recorder.Result{}, err
+	r.level = lvl
+	if r.format != "text" && r.format != "json" {
+		return usageError("unknown --format %q (want text or json)", r.format)
 	}
-	defer db.Close()
-	return replay.Run(ctx, db, spec, 0, os.LookupEnv, recorder.Options{
-		Address:     address,
-		Stdout:      io.Discard,
-		Stderr:      io.Discard,
-		Progress:    io.Discard,
-		ToolVersion: version,
-	})
+	return nil
+}
+
+// shown drops informational findings unless --verbose.
+func (r *reportFlags) shown(fs []diff.Finding) []diff.Finding {
+	if r.verbose {
+		return fs
+	}
+	return diff.AtLeast(fs, diff.Low)
 }
 
 const diffAbout = `
@@ -268,19 +277,14 @@ func (a *app) diff(ctx context.Context, args []string) (int, error) {
 	fs := a.newFlags("diff", "RUN_A RUN_B | --baseline NAME RUN", diffAbout)
 	dbFlag := fs.String("db", "", "trace database `file` (default .behavediff/traces.db in the project)")
 	base := fs.String("baseline", "", "compare RUN with the baseline of spec `NAME`")
-	format := fs.String("format", "text", "output `format`: text or json")
-	failOn := fs.String("fail-on", "medium", "exit 1 when a difference is at or above this `level` (none, low, medium, high, critical)")
-	verbose := fs.Bool("verbose", false, "also list informational differences")
+	var rf reportFlags
+	rf.register(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitUsage, err
 	}
-	level, err := diff.ParseLevel(*failOn)
-	if err != nil {
+	if err := rf.validate(); err != nil {
 		return exitUsage, err
-	}
-	if *format != "text" && *format != "json" {
-		return exitUsage, usageError("unknown --format %q (want text or json)", *format)
 	}
 	if (*base == "" && len(pos) != 2) || (*base != "" && len(pos) != 1) {
 		return exitUsage, usageError("diff wants RUN_A RUN_B, or --baseline NAME RUN")
@@ -350,14 +354,11 @@ func (a *app) diff(ctx context.Context, args []string) (int, error) {
 			res.Error = fmt.Sprintf("run %d is %s, run %d is %s: behaviour may be missing", ida, status[ida], idb, status[idb])
 		}
 	}
-	res.Findings = diff.Compare(old, cur, dctx)
-	if !*verbose {
-		res.Findings = diff.AtLeast(res.Findings, diff.Low)
-	}
+	res.Findings = rf.shown(diff.Compare(old, cur, dctx))
 	if res.Status == "" {
-		res.Status = diff.StatusFor(res.Findings, level)
+		res.Status = diff.StatusFor(res.Findings, rf.level)
 	}
-	if err := a.writeReport(*format, diff.Report{Specs: []diff.SpecResult{res}}); err != nil {
+	if err := a.writeReport(rf.format, diff.Report{Specs: []diff.SpecResult{res}}); err != nil {
 		return exitUsage, err
 	}
 	return exitFor([]diff.SpecResult{res}), nil
@@ -406,20 +407,15 @@ with lost events or a timeout (inconclusive, never a pass), or an error.`
 func (a *app) check(ctx context.Context, args []string) (int, error) {
 	fs := a.newFlags("check", "[--fail-on LEVEL] [--format text|json] [NAME...]", checkAbout)
 	dbFlag := fs.String("db", "", "trace database `file` (default .behavediff/traces.db in the project)")
-	format := fs.String("format", "text", "output `format`: text or json")
-	failOn := fs.String("fail-on", "medium", "fail on differences at or above this `level` (none, low, medium, high, critical)")
-	verbose := fs.Bool("verbose", false, "also list informational differences")
+	var rf reportFlags
+	rf.register(fs)
 	address := fs.String("address", "", "containerd socket `path`; empty = behavediff's private daemon")
 	names, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitUsage, err
 	}
-	level, err := diff.ParseLevel(*failOn)
-	if err != nil {
+	if err := rf.validate(); err != nil {
 		return exitUsage, err
-	}
-	if *format != "text" && *format != "json" {
-		return exitUsage, usageError("unknown --format %q (want text or json)", *format)
 	}
 	p, err := project()
 	if err != nil {
@@ -436,16 +432,14 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 	var report diff.Report
 	for i, name := range names {
 		fmt.Fprintf(a.stderr, "check: [%d/%d] replaying %s\n", i+1, len(names), name)
-		res := a.checkOne(ctx, p, *dbFlag, *address, name, level)
-		if !*verbose {
-			res.Findings = diff.AtLeast(res.Findings, diff.Low)
-		}
+		res := a.checkOne(ctx, p, *dbFlag, *address, name, rf.level)
+		res.Findings = rf.shown(res.Findings)
 		report.Specs = append(report.Specs, res)
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	if err := a.writeReport(*format, report); err != nil {
+	if err := a.writeReport(rf.format, report); err != nil {
 		return exitUsage, err
 	}
 	return exitFor(report.Specs), nil
@@ -466,7 +460,7 @@ func (a *app) checkOne(ctx context.Context, p replay.Project, dbFlag, address, n
 	if err != nil {
 		return fail(diff.StatusError, err)
 	}
-	rr, err := a.replayQuiet(ctx, dbFlag, spec, address)
+	rr, err := a.replaySpec(ctx, dbFlag, spec, 0, address, true)
 	if rr.RunID != 0 {
 		res.RunID = rr.RunID
 	}
