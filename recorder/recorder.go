@@ -7,11 +7,13 @@ package recorder
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -82,6 +84,13 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	}
 	defer client.Close()
 
+	rootfs := o.Spec.Rootfs
+	if o.Spec.Image != "" {
+		if rootfs, err = imageRootfs(ctx, o.Spec.Image, progress); err != nil {
+			return Result{}, err
+		}
+	}
+
 	outCap := o.OutputCap
 	if outCap == 0 {
 		outCap = DefaultOutputCap
@@ -96,7 +105,7 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		Args:            o.Spec.Args,
 		Env:             BaseEnv(o.Spec.Env),
 		Workspace:       o.Spec.Workspace,
-		Rootfs:          o.Spec.Rootfs,
+		Rootfs:          rootfs,
 		Timeout:         time.Duration(o.Spec.Timeout),
 		Stdout:          stdout,
 		Stderr:          stderr,
@@ -350,4 +359,48 @@ func randomID() string {
 		return fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())
 	}
 	return hex.EncodeToString(b)
+}
+
+// ImageCacheDir holds root filesystems unpacked from image tarballs, one per
+// tarball content digest, so a replay reuses the unpacked tree.
+const ImageCacheDir = "/var/lib/behavediff/images"
+
+// imageRootfs returns the unpacked root filesystem of an image tarball,
+// unpacking it (offline) on first use. Unpacking goes to a temporary
+// directory renamed into place, so an interrupted import is never used.
+func imageRootfs(ctx context.Context, tarball string, progress io.Writer) (string, error) {
+	f, err := os.Open(tarball)
+	if err != nil {
+		return "", fmt.Errorf("image %s: %w", tarball, err)
+	}
+	h := sha256.New()
+	_, err = io.Copy(h, f)
+	f.Close()
+	if err != nil {
+		return "", fmt.Errorf("image %s: %w", tarball, err)
+	}
+	dir := filepath.Join(ImageCacheDir, hex.EncodeToString(h.Sum(nil)))
+	if st, err := os.Stat(dir); err == nil && st.IsDir() {
+		return dir, nil
+	}
+	if err := os.MkdirAll(ImageCacheDir, 0o700); err != nil {
+		return "", fmt.Errorf("image cache: %w", err)
+	}
+	tmp, err := os.MkdirTemp(ImageCacheDir, ".import-")
+	if err != nil {
+		return "", fmt.Errorf("image cache: %w", err)
+	}
+	fmt.Fprintf(progress, "behavediff: unpacking image %s (once; cached in %s)\n", tarball, dir)
+	if err := sandbox.ImportRootfs(ctx, tarball, tmp); err != nil {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("import image %s: %w", tarball, err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		os.RemoveAll(tmp)
+		if st, serr := os.Stat(dir); serr == nil && st.IsDir() {
+			return dir, nil // another record unpacked it at the same time
+		}
+		return "", fmt.Errorf("image cache: %w", err)
+	}
+	return dir, nil
 }

@@ -25,8 +25,11 @@ type Spec struct {
 	// Env holds the user's extra variables (--env). Values of names that look
 	// secret are stored as RedactedValue and taken from the replaying
 	// environment instead, so a token never lands in a trace or a repo.
-	Env     []string `json:"env,omitempty" yaml:"env,omitempty"`
-	Rootfs  string   `json:"rootfs,omitempty" yaml:"rootfs,omitempty"`
+	Env    []string `json:"env,omitempty" yaml:"env,omitempty"`
+	Rootfs string   `json:"rootfs,omitempty" yaml:"rootfs,omitempty"`
+	// Image is a local OCI-layout or docker-save tarball used as the root
+	// filesystem (unpacked once, offline, and cached by content digest).
+	Image   string   `json:"image,omitempty" yaml:"image,omitempty"`
 	Timeout Duration `json:"timeout" yaml:"timeout"`
 	Network bool     `json:"network,omitempty" yaml:"network,omitempty"`
 	// Stdin is the captured standard input (capped) when -i was used.
@@ -86,6 +89,18 @@ func (s *Spec) Validate() error {
 		}
 		if !st.IsDir() {
 			return fmt.Errorf("rootfs %s is not a directory", s.Rootfs)
+		}
+	}
+	if s.Image != "" {
+		if s.Rootfs != "" {
+			return errors.New("--image and --rootfs exclude each other")
+		}
+		st, err := os.Stat(s.Image)
+		if err != nil {
+			return fmt.Errorf("image %s: %w", s.Image, err)
+		}
+		if st.IsDir() {
+			return fmt.Errorf("image %s is a directory: pass an image tarball, or use --rootfs for an unpacked root filesystem", s.Image)
 		}
 	}
 	for _, kv := range s.Env {

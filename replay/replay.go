@@ -74,9 +74,9 @@ func (p Project) SaveSpec(s recorder.Spec) error {
 		return err
 	}
 	s = s.Redacted()
-	if rel, err := filepath.Rel(p.Root, s.Workspace); err == nil && !strings.HasPrefix(rel, "..") {
-		s.Workspace = rel
-	}
+	s.Workspace = p.rel(s.Workspace)
+	s.Image = p.rel(s.Image)
+	s.Rootfs = p.rel(s.Rootfs)
 	var buf bytes.Buffer
 	buf.WriteString(specHeader)
 	enc := yaml.NewEncoder(&buf)
@@ -125,10 +125,29 @@ func (p Project) LoadSpec(name string) (recorder.Spec, error) {
 	if s.Workspace == "" {
 		s.Workspace = "."
 	}
-	if !filepath.IsAbs(s.Workspace) {
-		s.Workspace = filepath.Join(p.Root, s.Workspace)
-	}
+	s.Workspace = p.abs(s.Workspace)
+	s.Image = p.abs(s.Image)
+	s.Rootfs = p.abs(s.Rootfs)
 	return s, nil
+}
+
+// rel makes a path inside the project relative to its root (others stay).
+func (p Project) rel(path string) string {
+	if path == "" {
+		return ""
+	}
+	if r, err := filepath.Rel(p.Root, path); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return path
+}
+
+// abs resolves a project-relative path stored in a spec.
+func (p Project) abs(path string) string {
+	if path == "" || filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(p.Root, path)
 }
 
 // SpecNames lists the project's named specs, sorted.

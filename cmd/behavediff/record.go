@@ -37,7 +37,8 @@ attempt to read them is still recorded.
 
 Without --address, behavediff starts (once) and reuses a private containerd.
 The command's exit code becomes behavediff's; 124 means timed out, 130
-interrupted, 125 that behavediff itself failed. The run id is printed on
+interrupted, 127 that the command does not exist in the sandbox, 125 that
+behavediff itself failed. The run id is printed on
 stderr at the end.
 
 Examples:
@@ -46,12 +47,12 @@ Examples:
   behavediff record --env API_URL=http://localhost -i -- python3 agent.py < task.txt`
 
 type recordFlags struct {
-	db, address, workspace, name, rootfs string
-	timeout                              time.Duration
-	env                                  stringList
-	stdin, keep, allowLoss, network      bool
-	memory, pids                         int64
-	ringBuf                              int
+	db, address, workspace, name, rootfs, image string
+	timeout                                     time.Duration
+	env                                         stringList
+	stdin, keep, allowLoss, network             bool
+	memory, pids                                int64
+	ringBuf                                     int
 }
 
 func (a *app) recordFlagSet(f *recordFlags) *flag.FlagSet {
@@ -61,6 +62,7 @@ func (a *app) recordFlagSet(f *recordFlags) *flag.FlagSet {
 	fs.StringVar(&f.workspace, "workspace", "", "workspace `dir` mounted copy-on-write and used as cwd (default: current directory)")
 	fs.StringVar(&f.name, "name", "", "spec `name`: stores the spec in .behavediff/specs/NAME.yaml for replay and check")
 	fs.StringVar(&f.rootfs, "rootfs", "", "root filesystem `dir` (default: the host's, read-only)")
+	fs.StringVar(&f.image, "image", "", "root filesystem from a local OCI-layout or docker-save `tarball` (unpacked offline once, cached)")
 	fs.DurationVar(&f.timeout, "timeout", recorder.DefaultTimeout, "kill the command after this `duration` and mark the run timed out")
 	fs.Var(&f.env, "env", "extra environment `NAME=VALUE` (repeatable); secret-looking values are stored redacted")
 	fs.BoolVar(&f.stdin, "i", false, "forward stdin to the command (and store it, capped, for replay)")
@@ -108,7 +110,8 @@ func (a *app) record(ctx context.Context, args []string) (int, error) {
 		Args:        cmd,
 		Workspace:   ws,
 		Env:         f.env,
-		Rootfs:      f.rootfs,
+		Rootfs:      absOrEmpty(f.rootfs),
+		Image:       absOrEmpty(f.image),
 		Timeout:     recorder.Duration(f.timeout),
 		Network:     f.network,
 		MemoryBytes: f.memory,
@@ -228,4 +231,14 @@ func saveSpecFile(spec recorder.Spec) error {
 		return err
 	}
 	return p.SaveSpec(spec)
+}
+
+func absOrEmpty(p string) string {
+	if p == "" {
+		return ""
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
