@@ -84,7 +84,14 @@ func Connect(ctx context.Context, address string, progress io.Writer) (*Client, 
 	if address != daemonSocket {
 		fmt.Fprintf(progress, "behavediff: using containerd %s at %s\n", v.Version, address)
 	}
-	return &Client{cd: cd, address: address}, nil
+	c := &Client{cd: cd, address: address}
+	// Best effort: a recorder killed mid-run left its sandbox behind.
+	if n, err := c.Sweep(ctx); err != nil {
+		fmt.Fprintf(progress, "behavediff: warning: cleaning up sandboxes of interrupted runs: %v\n", err)
+	} else if n > 0 {
+		fmt.Fprintf(progress, "behavediff: removed %d sandbox(es) left by interrupted runs\n", n)
+	}
+	return c, nil
 }
 
 // Close releases the connection. The private daemon keeps running so the

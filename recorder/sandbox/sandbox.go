@@ -217,7 +217,7 @@ func (c *Client) Create(ctx context.Context, o Options) (_ *Sandbox, retErr erro
 	if o.Network {
 		specOpts = append(specOpts, oci.WithHostNamespace(specs.NetworkNamespace))
 	}
-	cont, err := c.cd.NewContainer(ctx, o.ID, client.WithNewSpec(specOpts...))
+	cont, err := c.cd.NewContainer(ctx, o.ID, client.WithNewSpec(specOpts...), client.WithContainerLabels(ownerLabels()))
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: create container %s: %w", o.ID, err)
 	}

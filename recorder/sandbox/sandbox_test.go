@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -762,4 +763,44 @@ func TestCloseDuringWait(t *testing.T) {
 		t.Fatal("Wait still blocked after Close")
 	}
 	assertGone(t, c, id, filepath.Join(runsDir, id))
+}
+
+// A sandbox whose recorder died (here: its owner label names a process that
+// no longer exists) is removed by the next Connect's sweep; a live one stays.
+func TestSweepOrphans(t *testing.T) {
+	c := connect(t)
+	ctx := context.Background()
+	ws := t.TempDir()
+	seq := 0
+	mk := func() *Sandbox {
+		var out, errb bytes.Buffer
+		seq++
+		sb, err := c.Create(ctx, Options{ID: "bd-sweep-" + strconv.Itoa(os.Getpid()) + "-" + strconv.Itoa(seq), Args: []string{"/bin/sleep", "60"}, Env: testEnv, Workspace: ws, Stdout: &out, Stderr: &errb})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sb.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return sb
+	}
+	live, dead := mk(), mk()
+	defer live.Close(ctx)
+	labels := ownerLabels()
+	labels[labelOwnerStart] = "1" // started at boot: not this process
+	if _, err := dead.container.SetLabels(ctx, labels); err != nil {
+		t.Fatal(err)
+	}
+	id := dead.opts.ID
+	n, err := c.Sweep(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("swept %d sandboxes, want 1", n)
+	}
+	assertGone(t, c, id, filepath.Join(runsDir, id))
+	if _, err := c.cd.LoadContainer(ctx, live.opts.ID); err != nil {
+		t.Errorf("the live sandbox was swept: %v", err)
+	}
 }
