@@ -3,7 +3,7 @@ package baseline_test
 import (
 	"errors"
 	"flag"
-	"os"
+	"github.com/behavediff/behavediff/internal/golden"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,25 +20,9 @@ var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 var ignoreUnexported = cmpopts.IgnoreUnexported(baseline.Baseline{}, baseline.Entry{}, baseline.Redaction{})
 
-func golden(t *testing.T, name string, got []byte) {
+func goldenFile(t *testing.T, name string, got []byte) {
 	t.Helper()
-	file := filepath.Join("..", "testdata", "baseline", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(file, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run go test ./baseline -update to create it)", err)
-	}
-	if d := cmp.Diff(string(want), string(got)); d != "" {
-		t.Errorf("%s differs from golden file (-want +got; go test ./baseline -update to accept):\n%s", file, d)
-	}
+	golden.Check(t, filepath.Join("..", "testdata", "baseline", name), got, *update)
 }
 
 func mustFromTrace(t testing.TB, tr *store.Trace, o baseline.Options) *baseline.Baseline {
@@ -56,7 +40,7 @@ func TestGoldenBenign(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "benign.yaml", data)
+	goldenFile(t, "benign.yaml", data)
 }
 
 func TestGoldenCountsAndUserSections(t *testing.T) {
@@ -69,7 +53,7 @@ func TestGoldenCountsAndUserSections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "counts-allow-redact.yaml", data)
+	goldenFile(t, "counts-allow-redact.yaml", data)
 }
 
 // Two runs of an unchanged program differ in pids, times, temp names,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/behavediff/behavediff/internal/golden"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,25 +21,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files (testdata/diff) and the generated part of docs/risk.md")
 
-func golden(t *testing.T, name string, got []byte) {
+func goldenFile(t *testing.T, name string, got []byte) {
 	t.Helper()
-	file := filepath.Join("..", "testdata", "diff", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(file, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run go test ./diff -update to create it)", err)
-	}
-	if d := cmp.Diff(string(want), string(got)); d != "" {
-		t.Errorf("%s differs (-want +got; go test ./diff -update to accept):\n%s", file, d)
-	}
+	golden.Check(t, filepath.Join("..", "testdata", "diff", name), got, *update)
 }
 
 func from(t testing.TB, tr *store.Trace) *baseline.Baseline {
@@ -261,7 +246,7 @@ func TestGoldenTextReport(t *testing.T) {
 	if err := diff.WriteText(&buf, sampleReport(t)); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "report.txt", buf.Bytes())
+	goldenFile(t, "report.txt", buf.Bytes())
 }
 
 func TestGoldenJSONReport(t *testing.T) {
@@ -270,7 +255,7 @@ func TestGoldenJSONReport(t *testing.T) {
 	if err := diff.WriteJSON(&buf, r); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "report.json", buf.Bytes())
+	goldenFile(t, "report.json", buf.Bytes())
 	var back diff.Report
 	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
 		t.Fatal(err)
@@ -291,7 +276,7 @@ func TestGoldenAllClean(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "clean.txt", buf.Bytes())
+	goldenFile(t, "clean.txt", buf.Bytes())
 }
 
 const (
