@@ -140,17 +140,3 @@ func decodePriv(name string, a [6]uint64, str [2]string) (string, bool) {
 	}
 	return "", false
 }
-
-// privSyscalls is the set of syscall names the recorder treats as privilege
-// or escape attempts.
-var privSyscalls = map[string]bool{}
-
-func init() {
-	for _, n := range strings.Fields(`setuid setgid setreuid setregid setresuid setresgid setgroups
-		setfsuid setfsgid capset prctl unshare setns clone clone3 mount umount2 pivot_root chroot
-		ptrace process_vm_readv process_vm_writev bpf perf_event_open init_module finit_module
-		delete_module kexec_load kexec_file_load keyctl add_key request_key io_uring_setup
-		personality fsopen fsmount move_mount open_tree`) {
-		privSyscalls[n] = true
-	}
-}

@@ -241,11 +241,9 @@ func (t *tracker) syscall(ev *bpf.Event) error {
 		// resolver sends its DNS queries that way.
 		return t.send(ev, idx, ts)
 	}
-	if privSyscalls[name] {
-		args, ok := decodePriv(name, a, ev.Str)
-		if !ok {
-			return nil
-		}
+	// Everything else the sensor records is a privilege or namespace call;
+	// decodePriv also drops the harmless ones (a plain fork's clone).
+	if args, ok := decodePriv(name, a, ev.Str); ok {
 		return t.sink.AddPriv(store.PrivEvent{Proc: idx, Syscall: name, Args: args, Result: ev.Ret, TS: ts})
 	}
 	return nil
