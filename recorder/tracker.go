@@ -229,7 +229,15 @@ func (t *tracker) syscall(ev *bpf.Event) error {
 	case "socket":
 		return t.sink.AddNet(store.NetEvent{Proc: idx, Op: store.NetSocket, Family: uint16(a[0]), SockType: uint16(a[1] & 0xf), Result: ev.Ret, TS: ts})
 	case "connect", "bind", "listen", "accept", "accept4":
-		op := map[string]store.NetOp{"connect": store.NetConnect, "bind": store.NetBind, "listen": store.NetListen, "accept": store.NetAccept, "accept4": store.NetAccept}[name]
+		op := store.NetAccept
+		switch name {
+		case "connect":
+			op = store.NetConnect
+		case "bind":
+			op = store.NetBind
+		case "listen":
+			op = store.NetListen
+		}
 		sa := parseSockaddr(ev.Addr)
 		fam := sa.Family
 		if fam == 0 {
