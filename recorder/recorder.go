@@ -160,16 +160,26 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		return Result{}, err
 	}
 	res := Result{RunID: w.ID()}
+	base := monotonicNow()
+	tr := newTracker(w, base)
+	// fail keeps a failed run with its cause and, since every call comes
+	// after the ingest finished, with the process table its events refer to.
 	fail := func(cause error) (Result, error) {
 		res.Status = store.StatusError
-		if aerr := w.Abort(cleanupCtx, store.StatusError, cause); aerr != nil {
-			cause = fmt.Errorf("%w (and marking run %d failed: %v)", cause, res.RunID, aerr)
+		outB, outT := stdout.result()
+		errB, errT := stderr.result()
+		ferr := w.Finish(cleanupCtx, store.Final{
+			Processes: tr.processes(), ExitCode: -1, Status: store.StatusError, Error: cause.Error(),
+			Stdout: outB, Stderr: errB, StdoutTrunc: outT, StderrTrunc: errT,
+		})
+		if ferr != nil {
+			if aerr := w.Abort(cleanupCtx, store.StatusError, cause); aerr != nil {
+				cause = fmt.Errorf("%w (and marking run %d failed: %v)", cause, res.RunID, aerr)
+			}
 		}
 		return res, cause
 	}
 
-	base := monotonicNow()
-	tr := newTracker(w, base)
 	ing := startIngest(sensor, tr)
 
 	if err := sb.Start(ctx); err != nil {

@@ -68,6 +68,10 @@ type Final struct {
 	StderrTrunc bool
 	EndedAt     time.Time // zero: now
 	Spec        []byte    // nil: keep the spec given to BeginRun
+	// Error is why the run failed (status error), kept in runs.error; empty
+	// otherwise. Unlike Abort, a failed run finished this way keeps its
+	// process table, so its events still name their programs.
+	Error string
 }
 
 // RunWriter streams one run's events into the database. Add* buffer events
@@ -605,9 +609,9 @@ func (w *RunWriter) Finish(ctx context.Context, f Final) error {
 			return err
 		}
 		q := `UPDATE _run SET ended_ns = ?, exit_code = ?, status = ?, lost_events = ?, stdout = ?, stderr = ?,
-			stdout_trunc = ?, stderr_trunc = ?, spec = COALESCE(?, spec) WHERE id = ?`
+			stdout_trunc = ?, stderr_trunc = ?, spec = COALESCE(?, spec), error = NULLIF(?, '') WHERE id = ?`
 		return w.exec(ctx, q, f.EndedAt.UnixNano(), int64(f.ExitCode), f.Status, lost,
-			nullBytes(f.Stdout), nullBytes(f.Stderr), f.StdoutTrunc, f.StderrTrunc, nullBytes(f.Spec), w.id)
+			nullBytes(f.Stdout), nullBytes(f.Stderr), f.StdoutTrunc, f.StderrTrunc, nullBytes(f.Spec), f.Error, w.id)
 	})
 	if err != nil {
 		return fmt.Errorf("finish run %d: %w", w.id, err)
