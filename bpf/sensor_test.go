@@ -235,6 +235,21 @@ func helper(mode string, args []string) int {
 		}
 		unix.Unshare(unix.CLONE_NEWUSER)
 		return 7
+	case "loop": // args: stat|open, count (BenchmarkSysExitCost)
+		var n int
+		fmt.Sscan(args[1], &n)
+		path := "/etc/hostname"
+		var st unix.Stat_t
+		t0 := time.Now()
+		for i := 0; i < n; i++ {
+			if args[0] == "stat" {
+				unix.Stat(path, &st)
+			} else if fd, err := unix.Open(path, unix.O_RDONLY, 0); err == nil {
+				unix.Close(fd)
+			}
+		}
+		fmt.Printf("loop_ns=%d\n", time.Since(t0).Nanoseconds())
+		return 0
 	case "missing": // args: count, path
 		var n int
 		fmt.Sscan(args[0], &n)
