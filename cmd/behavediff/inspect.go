@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -99,13 +101,25 @@ func dash(s string) string {
 	return s
 }
 
-// openRW opens (creating if needed) the trace database for recording.
+// openRW opens (creating if needed) the trace database for recording. The
+// project's default database is kept out of version control: specs and
+// baselines in .behavediff/ are meant to be committed, traces are not.
 func openRW(ctx context.Context, flagValue string) (*store.DB, error) {
 	path, err := resolveDB(flagValue)
 	if err != nil {
 		return nil, err
 	}
-	return store.Open(ctx, path)
+	db, err := store.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if flagValue == "" {
+		ignore := filepath.Join(filepath.Dir(path), ".gitignore")
+		if _, err := os.Stat(ignore); errors.Is(err, os.ErrNotExist) {
+			_ = os.WriteFile(ignore, []byte("# Traces are local; specs/ and baselines/ are meant to be committed.\ntraces.db*\n"), 0o644)
+		}
+	}
+	return db, nil
 }
 
 // openRO opens the trace database for reading only.
