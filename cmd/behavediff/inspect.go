@@ -272,7 +272,7 @@ func writeShow(w io.Writer, tr *store.Trace, limit int) error {
 	if r.ReplayOf != 0 {
 		bw.printf("  replay of %d", r.ReplayOf)
 	}
-	bw.printf("\nCommand:   %s\nWorkspace: %s\nStarted:   %s\n", shellJoin(r.Command), r.Workspace, r.StartedAt.Local().Format(time.RFC3339))
+	bw.printf("\nCommand:   %s\nWorkspace: %s\nStarted:   %s\n", shellJoin(r.Command), r.Workspace, r.StartedAt.UTC().Format(time.RFC3339))
 	if r.LostEvents > 0 {
 		bw.printf("LOST EVENTS: %d %v — this trace is incomplete\n", r.LostEvents, r.LostByClass)
 	}
@@ -365,7 +365,7 @@ func writeShow(w io.Writer, tr *store.Trace, limit int) error {
 		case store.NetSocket:
 			continue
 		case store.NetDNS:
-			line = fmt.Sprintf("dns      %s (type %d) via %s:%d", e.Domain, e.QType, e.Address, e.Port)
+			line = fmt.Sprintf("dns      %s %s via %s:%d", e.Domain, qtypeName(e.QType), e.Address, e.Port)
 		default:
 			line = fmt.Sprintf("%-8s %s", store.NetOpNames[e.Op], hostPort(e))
 		}
@@ -443,6 +443,37 @@ func writeShow(w io.Writer, tr *store.Trace, limit int) error {
 		bw.printf("  %-20s %10d  errors %d\n", s.name, s.count, s.errors)
 	}
 	return bw.err
+}
+
+// qtypeName names a DNS query type the way dig does.
+func qtypeName(t uint16) string {
+	switch t {
+	case 1:
+		return "A"
+	case 2:
+		return "NS"
+	case 5:
+		return "CNAME"
+	case 6:
+		return "SOA"
+	case 12:
+		return "PTR"
+	case 15:
+		return "MX"
+	case 16:
+		return "TXT"
+	case 28:
+		return "AAAA"
+	case 33:
+		return "SRV"
+	case 64:
+		return "SVCB"
+	case 65:
+		return "HTTPS"
+	case 255:
+		return "ANY"
+	}
+	return fmt.Sprintf("TYPE%d", t)
 }
 
 func hostPort(e store.NetEvent) string {
