@@ -3,4 +3,4 @@ package bpf
 // The generated files (sensor_x86_bpfel.*, sensor_arm64_bpfel.*) are
 // committed; CI checks that regenerating them changes nothing.
 //
-//go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror" -target amd64,arm64 -type hdr -type fork_event -type exit_event -type exec_event -type sys_event -type count_key -type count_val -type kind -type hdr_flags -type loss_class -type exec_field -type sys_field -type sc_id sensor sensor.bpf.c -- -I./include
+//go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror" -target amd64,arm64 -type hdr -type fork_event -type exit_event -type exec_event -type sys_event -type count_key -type count_val -type count_slot -type kind -type hdr_flags -type loss_class -type exec_field -type sys_field -type sc_id sensor sensor.bpf.c -- -I./include

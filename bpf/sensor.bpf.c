@@ -105,6 +105,17 @@ struct {
 	__type(value, struct count_val);
 } counts SEC(".maps");
 
+struct count_cache {
+	struct count_slot slot[NR_TABLE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct count_cache);
+} pcounts SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, LOSS_MAX);
@@ -147,11 +158,16 @@ static __always_inline struct heap *get_heap(void)
 	return bpf_map_lookup_elem(&heap, &zero);
 }
 
-static __always_inline void count_lost(__u32 cls)
+static __always_inline void count_lost_n(__u32 cls, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&lost, &cls);
 	if (v)
-		*v += 1;
+		*v += n;
+}
+
+static __always_inline void count_lost(__u32 cls)
+{
+	count_lost_n(cls, 1);
 }
 
 static __always_inline __u64 rb_flags(void)
@@ -163,6 +179,12 @@ static __always_inline __u64 rb_flags(void)
 static __always_inline bool in_target(void)
 {
 	return bpf_get_current_cgroup_id() == target_cgroup;
+}
+
+/* in_target for the hot path: cgroup_id(task_dfl_cgroup(t)) with plain loads */
+static __always_inline bool task_in_target(struct task_struct *t)
+{
+	return t->cgroups->dfl_cgrp->kn->id == target_cgroup;
 }
 
 static __always_inline struct file *fd_file(__s64 fd)
@@ -684,10 +706,29 @@ out:;
 	return 0;
 }
 
+/* flush_slot adds a cached slot to the counts hash map (other CPUs may too). */
+static __noinline void flush_slot(struct count_slot *sl, __u64 nr)
+{
+	struct count_key key = {.pid = sl->pid, .nr = nr};
+	struct count_val *v = bpf_map_lookup_elem(&counts, &key);
+	if (!v) {
+		struct count_val zero = {};
+		bpf_map_update_elem(&counts, &key, &zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&counts, &key);
+	}
+	if (v) {
+		__sync_fetch_and_add(&v->count, sl->count);
+		if (sl->errors)
+			__sync_fetch_and_add(&v->errors, sl->errors);
+	} else {
+		count_lost_n(LOSS_COUNT, sl->count);
+	}
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
-	if (!in_target())
+	if (!task_in_target(bpf_get_current_task_btf()))
 		return 0;
 	if (!started)
 		return 0;
@@ -699,18 +740,24 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	if (ret == 0 && (id == SC_clone || id == SC_clone3 || id == SC_fork || id == SC_vfork))
 		return 0;
 
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct count_key key = {.pid = pid_tgid >> 32, .nr = nr};
-	struct count_val *v = bpf_map_lookup_elem(&counts, &key);
-	if (!v) {
-		struct count_val zero = {};
-		bpf_map_update_elem(&counts, &key, &zero, BPF_NOEXIST);
-		v = bpf_map_lookup_elem(&counts, &key);
-	}
-	if (v) {
-		__sync_fetch_and_add(&v->count, 1);
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 pid_tgid = (__u64)(__u32)task->tgid << 32 | (__u32)task->pid;
+	__u32 zero = 0;
+	struct count_cache *cc = bpf_map_lookup_elem(&pcounts, &zero);
+	if (cc) {
+		struct count_slot *sl = &cc->slot[nr & (NR_TABLE - 1)];
+		__u32 tgid = pid_tgid >> 32;
+		if (sl->pid != tgid) {
+			if (sl->count)
+				flush_slot(sl, nr);
+			sl->pid = tgid;
+			sl->count = 0;
+			sl->errors = 0;
+		}
+		/* per CPU, and syscall tracepoint programs do not nest: no atomics */
+		sl->count++;
 		if (ret < 0 && ret > -4096)
-			__sync_fetch_and_add(&v->errors, 1);
+			sl->errors++;
 	} else {
 		count_lost(LOSS_COUNT);
 	}
@@ -855,6 +902,7 @@ struct btf_anchor {
 	struct sys_event sys;
 	struct count_key ckey;
 	struct count_val cval;
+	struct count_slot cslot;
 	enum kind kind;
 	enum hdr_flags flags;
 	enum loss_class loss;

@@ -259,22 +259,55 @@ type Count struct {
 
 // SyscallCounts returns the per (process, syscall) counters. Counting starts
 // with the first exec in the cgroup; exit and exit_group never return and
-// are not counted.
+// are not counted. The counts are exact once Stop has returned (while the
+// programs run, a count may be seen twice or not yet).
 func (s *Sensor) SyscallCounts() ([]Count, error) {
+	type key struct {
+		pid uint32
+		nr  int
+	}
+	sums := map[key]*Count{}
+	add := func(pid uint32, nr int, count, errs uint64) {
+		c := sums[key{pid, nr}]
+		if c == nil {
+			c = &Count{Pid: pid, Nr: nr}
+			sums[key{pid, nr}] = c
+		}
+		c.Count += count
+		c.Errors += errs
+	}
 	var (
-		k   sensorCountKey
-		v   sensorCountVal
-		out []Count
+		k sensorCountKey
+		v sensorCountVal
 	)
 	it := s.objs.Counts.Iterate()
 	for it.Next(&k, &v) {
-		out = append(out, Count{Pid: k.Pid, Nr: int(k.Nr), Count: v.Count, Errors: v.Errors})
+		add(k.Pid, int(k.Nr), v.Count, v.Errors)
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("bpf: read syscall counts: %w", err)
 	}
+	// Counts still held in the per-CPU caches (not flushed to the map).
+	var perCPU [][countSlots]sensorCountSlot
+	if err := s.objs.Pcounts.Lookup(uint32(0), &perCPU); err != nil {
+		return nil, fmt.Errorf("bpf: read cached syscall counts: %w", err)
+	}
+	for _, slots := range perCPU {
+		for nr, sl := range slots {
+			if sl.Count > 0 {
+				add(sl.Pid, nr, sl.Count, sl.Errors)
+			}
+		}
+	}
+	out := make([]Count, 0, len(sums))
+	for _, c := range sums {
+		out = append(out, *c)
+	}
 	return out, nil
 }
+
+// countSlots is NR_TABLE: the per-CPU counter cache has one slot per nr.
+const countSlots = 512
 
 // lossClasses names the indexes of the kernel's loss counter array.
 var lossClasses = map[sensorLossClass]string{

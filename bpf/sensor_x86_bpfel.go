@@ -13,10 +13,23 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type sensorCountCache struct {
+	_    structs.HostLayout
+	Slot [512]sensorCountSlot
+}
+
 type sensorCountKey struct {
 	_   structs.HostLayout
 	Pid uint32
 	Nr  uint32
+}
+
+type sensorCountSlot struct {
+	_      structs.HostLayout
+	Pid    uint32
+	Pad    uint32
+	Count  uint64
+	Errors uint64
 }
 
 type sensorCountVal struct {
@@ -240,6 +253,7 @@ const (
 	sensorMapEvents          = "events"
 	sensorMapHeap            = "heap"
 	sensorMapLost            = "lost"
+	sensorMapPcounts         = "pcounts"
 	sensorProgSchedExec      = "sched_exec"
 	sensorProgSchedExit      = "sched_exit"
 	sensorProgSchedFork      = "sched_fork"
@@ -304,10 +318,11 @@ type sensorProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sensorMapSpecs struct {
-	Counts *ebpf.MapSpec `ebpf:"counts"`
-	Events *ebpf.MapSpec `ebpf:"events"`
-	Heap   *ebpf.MapSpec `ebpf:"heap"`
-	Lost   *ebpf.MapSpec `ebpf:"lost"`
+	Counts  *ebpf.MapSpec `ebpf:"counts"`
+	Events  *ebpf.MapSpec `ebpf:"events"`
+	Heap    *ebpf.MapSpec `ebpf:"heap"`
+	Lost    *ebpf.MapSpec `ebpf:"lost"`
+	Pcounts *ebpf.MapSpec `ebpf:"pcounts"`
 }
 
 // sensorVariableSpecs contains global variables before they are loaded into the kernel.
@@ -342,10 +357,11 @@ func (o *sensorObjects) Close() error {
 //
 // It can be passed to loadSensorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sensorMaps struct {
-	Counts *ebpf.Map `ebpf:"counts"`
-	Events *ebpf.Map `ebpf:"events"`
-	Heap   *ebpf.Map `ebpf:"heap"`
-	Lost   *ebpf.Map `ebpf:"lost"`
+	Counts  *ebpf.Map `ebpf:"counts"`
+	Events  *ebpf.Map `ebpf:"events"`
+	Heap    *ebpf.Map `ebpf:"heap"`
+	Lost    *ebpf.Map `ebpf:"lost"`
+	Pcounts *ebpf.Map `ebpf:"pcounts"`
 }
 
 func (m *sensorMaps) Close() error {
@@ -354,6 +370,7 @@ func (m *sensorMaps) Close() error {
 		m.Events,
 		m.Heap,
 		m.Lost,
+		m.Pcounts,
 	)
 }
 

@@ -111,6 +111,19 @@ struct count_val {
 };
 
 /*
+ * Per-CPU counter cache, one slot per syscall nr: the tgid that last made
+ * that call on this CPU and its not yet flushed counts. A slot is flushed
+ * into the counts hash map when another tgid takes it over; whatever is still
+ * cached when the sensor stops is added by the Go side.
+ */
+struct count_slot {
+	__u32 pid;
+	__u32 _pad;
+	__u64 count;
+	__u64 errors;
+};
+
+/*
  * Internal syscall ids. The Go loader fills the rodata table nr -> id from
  * its per-GOARCH syscall table, so the BPF object holds no syscall numbers.
  * Ranges decide the loss class: [SC_FILE_FIRST, SC_NET_FIRST) file,
