@@ -127,7 +127,7 @@ struct heap {
 	__u32 off;   /* current record length */
 	__u32 trunc; /* a field was truncated or dropped */
 	__u32 pos;   /* walk_path write position in path[] */
-	__u32 _pad;
+	__u32 nrec;  /* records output on this CPU (rb_flags sampling) */
 	__u8 rec[REC_SIZE];
 	__u8 path[PATH_BUF + 256];
 };
@@ -168,6 +168,19 @@ static __always_inline void count_lost_n(__u32 cls, __u64 n)
 static __always_inline void count_lost(__u32 cls)
 {
 	count_lost_n(cls, 1);
+}
+
+/*
+ * rb_flags_h is rb_flags for the records built in the heap: it asks the ring
+ * buffer how much is waiting only every 16th record of this CPU (a helper
+ * call per record otherwise); the wakeup is then at most 16 records late.
+ */
+static __always_inline __u64 rb_flags_h(struct heap *h)
+{
+	if (++h->nrec & 15)
+		return BPF_RB_NO_WAKEUP;
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									       : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline __u64 rb_flags(void)
@@ -701,7 +714,7 @@ out:;
 		sz = REC_SIZE;
 	if (h->trunc)
 		ev->h.flags |= FLAG_TRUNC;
-	if (bpf_ringbuf_output(&events, h->rec, sz, rb_flags()) < 0)
+	if (bpf_ringbuf_output(&events, h->rec, sz, rb_flags_h(h)) < 0)
 		count_lost(loss_class(id));
 	return 0;
 }
@@ -856,7 +869,7 @@ int BPF_PROG(sched_exec, struct task_struct *p, int old_pid, struct linux_binprm
 		sz = REC_SIZE;
 	if (h->trunc)
 		ev->h.flags |= FLAG_TRUNC;
-	if (bpf_ringbuf_output(&events, h->rec, sz, rb_flags()) < 0)
+	if (bpf_ringbuf_output(&events, h->rec, sz, rb_flags_h(h)) < 0)
 		count_lost(LOSS_EXEC);
 	return 0;
 }

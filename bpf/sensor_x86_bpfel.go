@@ -93,7 +93,7 @@ type sensorHeap struct {
 	Off   uint32
 	Trunc uint32
 	Pos   uint32
-	Pad   uint32
+	Nrec  uint32
 	Rec   [20480]uint8
 	Path  [4352]uint8
 }
