@@ -10,7 +10,7 @@ RUNTIME_PKGS := containerd runc python3 iproute2 gcc libc6-dev
 # Only `make generate` needs the eBPF toolchain: the objects are committed.
 GENERATE_PKGS := clang llvm libbpf-dev
 
-.PHONY: all deps deps-generate build demo test test-unit bench generate check-generate clean
+.PHONY: all deps deps-generate build install demo test test-unit bench generate check-generate clean
 
 all: build
 
@@ -31,6 +31,9 @@ deps-generate:
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/behavediff
+
+install: build
+	install -m 0755 $(BIN) /usr/local/bin/behavediff
 
 # demo: record testdata/demo in a scratch project, show it, approve it, check it.
 DEMO := build/demo
