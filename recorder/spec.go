@@ -60,11 +60,31 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // DefaultTimeout bounds a run the user did not bound.
 const DefaultTimeout = 10 * time.Minute
 
+// CheckVersion refuses a spec written by a newer behavediff rather than
+// half-understanding it.
+func (s *Spec) CheckVersion() error {
+	if s.Version > SpecVersion {
+		return fmt.Errorf("run spec has format version %d, newer than this behavediff understands (%d): upgrade behavediff", s.Version, SpecVersion)
+	}
+	return nil
+}
+
+func requireDir(what, path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s %s is not a directory", what, path)
+	}
+	return nil
+}
+
 // Validate checks a spec before anything is started, so bad input fails with
 // a clear message and never leaves a half-written run behind.
 func (s *Spec) Validate() error {
-	if s.Version > SpecVersion {
-		return fmt.Errorf("run spec has format version %d, newer than this behavediff understands (%d): upgrade behavediff", s.Version, SpecVersion)
+	if err := s.CheckVersion(); err != nil {
+		return err
 	}
 	if len(s.Args) == 0 || s.Args[0] == "" {
 		return errors.New("no command given: usage: behavediff record [flags] -- CMD [ARGS...]")
@@ -75,20 +95,12 @@ func (s *Spec) Validate() error {
 	if !filepath.IsAbs(s.Workspace) {
 		return fmt.Errorf("workspace %q is not an absolute path", s.Workspace)
 	}
-	st, err := os.Stat(s.Workspace)
-	if err != nil {
-		return fmt.Errorf("workspace %s: %w", s.Workspace, err)
-	}
-	if !st.IsDir() {
-		return fmt.Errorf("workspace %s is not a directory", s.Workspace)
+	if err := requireDir("workspace", s.Workspace); err != nil {
+		return err
 	}
 	if s.Rootfs != "" {
-		st, err := os.Stat(s.Rootfs)
-		if err != nil {
-			return fmt.Errorf("rootfs %s: %w", s.Rootfs, err)
-		}
-		if !st.IsDir() {
-			return fmt.Errorf("rootfs %s is not a directory", s.Rootfs)
+		if err := requireDir("rootfs", s.Rootfs); err != nil {
+			return err
 		}
 	}
 	if s.Image != "" {
@@ -171,8 +183,8 @@ func UnmarshalSpec(b []byte) (Spec, error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return Spec{}, fmt.Errorf("decode run spec: %w", err)
 	}
-	if s.Version > SpecVersion {
-		return Spec{}, fmt.Errorf("run spec has format version %d, newer than this behavediff understands (%d): upgrade behavediff", s.Version, SpecVersion)
+	if err := s.CheckVersion(); err != nil {
+		return Spec{}, err
 	}
 	return s, nil
 }

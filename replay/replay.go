@@ -116,8 +116,8 @@ func (p Project) LoadSpec(name string) (recorder.Spec, error) {
 	if err := dec.Decode(&s); err != nil {
 		return recorder.Spec{}, fmt.Errorf("spec %s: %w", path, err)
 	}
-	if s.Version > recorder.SpecVersion {
-		return recorder.Spec{}, fmt.Errorf("spec %s has format version %d, newer than this behavediff understands (%d): upgrade behavediff", path, s.Version, recorder.SpecVersion)
+	if err := s.CheckVersion(); err != nil {
+		return recorder.Spec{}, fmt.Errorf("spec %s: %w", path, err)
 	}
 	if s.Name == "" {
 		s.Name = name
