@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -161,6 +163,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
 		return nil, fmt.Errorf("open trace db %s: %v (is the directory writable?)", path, err)
 	}
+	unlock, err := lockSetup(abs)
+	if err != nil {
+		return nil, fmt.Errorf("open trace db %s: %v (is the directory writable?)", path, err)
+	}
+	defer unlock()
 	_, size, err := checkHeader(abs)
 	if err != nil {
 		return nil, err
@@ -203,6 +210,27 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return fail(fmt.Errorf("open trace db %s: %w", path, err))
 	}
 	return db, nil
+}
+
+// lockSetup serialises Open's setup (first creation, switch to WAL,
+// migrations, repair) between processes: two records starting at once on a
+// new file otherwise race in SQLite's journal-mode switch, which reports
+// SQLITE_BUSY without waiting. The lock is a sidecar file, never the
+// database itself: closing any descriptor of the database would drop
+// SQLite's own POSIX locks held by this process.
+func lockSetup(abs string) (func(), error) {
+	f, err := os.OpenFile(abs+"-lock", os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
+	}
+	return func() {
+		unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		f.Close()
+	}, nil
 }
 
 // OpenReadOnly opens an existing trace database for reading (show, query,
