@@ -17,7 +17,6 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
-
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
