@@ -161,6 +161,21 @@ func (db *DB) Spec(ctx context.Context, id int64) ([]byte, error) {
 // It reads through the driver connection: database/sql's Scan would double
 // the cost per event.
 func (db *DB) LoadTrace(ctx context.Context, id int64) (*Trace, error) {
+	return db.load(ctx, id, false)
+}
+
+// LoadDistinct is LoadTrace for building a baseline: of the file events
+// that differ only in process, timestamp and success value, it reads only
+// the first (execs are kept per process; a failure's errno counts). A
+// build opens the same few thousand files a million times; a baseline
+// needs each behaviour once, with the process that did it first, and this
+// reads a fraction of the rows. Network and privilege events are all read
+// (egress is named after the lookup before it).
+func (db *DB) LoadDistinct(ctx context.Context, id int64) (*Trace, error) {
+	return db.load(ctx, id, true)
+}
+
+func (db *DB) load(ctx context.Context, id int64, distinct bool) (*Trace, error) {
 	conn, err := db.r.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load run %d: %w", id, err)
@@ -172,8 +187,7 @@ func (db *DB) LoadTrace(ctx context.Context, id int64) (*Trace, error) {
 		if !ok {
 			return fmt.Errorf("unexpected driver connection %T", dc)
 		}
-		l := &loader{ctx: ctx, c: c, strs: map[int64]string{}}
-		defer l.close()
+		l := &loader{ctx: ctx, c: c, distinct: distinct}
 		if err := l.exec("BEGIN"); err != nil {
 			return err
 		}
@@ -188,16 +202,12 @@ func (db *DB) LoadTrace(ctx context.Context, id int64) (*Trace, error) {
 }
 
 type loader struct {
-	ctx   context.Context
-	c     driver.Conn
-	strs  map[int64]string
-	strSt driver.Stmt
-}
-
-func (l *loader) close() {
-	if l.strSt != nil {
-		l.strSt.Close()
-	}
+	ctx    context.Context
+	c      driver.Conn
+	dense  []string         // the run's strings by id (see loadStrings) ...
+	sparse map[int64]string // ... or, for sparse ids, by map
+	// distinct: read only the first file event of each behaviour.
+	distinct bool
 }
 
 func (l *loader) exec(q string) error {
@@ -282,37 +292,52 @@ func vBytes(v driver.Value) []byte {
 	return nil
 }
 
-// str resolves an interned string id (nil/0: ""), loading each id once, so
-// equal paths share one Go string.
+// loadStrings reads the run's interned strings in one range scan. Ids are
+// dense for runs written since schema version 2, so they index a slice;
+// runs migrated from version 1 keep sparse global ids and use a map.
+func (l *loader) loadStrings(run int64) error {
+	var ids []int64
+	var strs []string
+	var maxID int64
+	err := l.query("SELECT id, s FROM _str WHERE run_id = ?", arg(run), func(v []driver.Value) error {
+		id := vInt(v[0])
+		ids, strs = append(ids, id), append(strs, vStr(v[1]))
+		maxID = max(maxID, id)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("strings: %w", err)
+	}
+	if maxID <= int64(2*len(ids)+1024) {
+		l.dense = make([]string, maxID+1)
+		for i, id := range ids {
+			if id > 0 {
+				l.dense[id] = strs[i]
+			}
+		}
+		return nil
+	}
+	l.sparse = make(map[int64]string, len(ids))
+	for i, id := range ids {
+		l.sparse[id] = strs[i]
+	}
+	return nil
+}
+
+// str resolves an interned string id (nil/0: ""). Equal strings of a run
+// share one Go string.
 func (l *loader) str(v driver.Value) (string, error) {
 	id, ok := v.(int64)
 	if !ok || id == 0 {
 		return "", nil
 	}
-	if s, ok := l.strs[id]; ok {
+	if id > 0 && id < int64(len(l.dense)) && l.dense[id] != "" { // "" is never interned
+		return l.dense[id], nil
+	}
+	if s, ok := l.sparse[id]; ok {
 		return s, nil
 	}
-	if l.strSt == nil {
-		st, err := l.c.(driver.ConnPrepareContext).PrepareContext(l.ctx, "SELECT s FROM _str WHERE id = ?")
-		if err != nil {
-			return "", err
-		}
-		l.strSt = st
-	}
-	var s string
-	found := false
-	err := l.queryStmt(l.strSt, arg(id), func(v []driver.Value) error {
-		s, found = vStr(v[0]), true
-		return nil
-	})
-	if err != nil {
-		return "", err
-	}
-	if !found {
-		return "", fmt.Errorf("string %d missing", id)
-	}
-	l.strs[id] = s
-	return s, nil
+	return "", fmt.Errorf("string %d missing", id)
 }
 
 func (l *loader) load(id int64) (*Trace, error) {
@@ -347,6 +372,9 @@ func (l *loader) load(id int64) (*Trace, error) {
 	}
 	if !found {
 		return nil, fmt.Errorf("no run %d (see behavediff runs)", id)
+	}
+	if err := l.loadStrings(id); err != nil {
+		return nil, err
 	}
 	err = l.query("SELECT class, count FROM _lost WHERE run_id = ?", arg(id), func(v []driver.Value) error {
 		if r.LostByClass == nil {
@@ -388,7 +416,12 @@ func (l *loader) load(id int64) (*Trace, error) {
 	if nf > 0 {
 		t.Files = make([]FileEvent, 0, nf)
 	}
-	err = l.query(`SELECT (proc << 8) | op, path, path2, flags | (mode << 32), result, ts FROM _file WHERE run_id = ? ORDER BY seq`,
+	q := `SELECT (proc << 8) | op, path, path2, flags | (mode << 32), result, ts FROM _file WHERE run_id = ? ORDER BY seq`
+	if l.distinct {
+		q = strings.Replace(q, "run_id = ?", "run_id = ? AND dup IS NULL", 1)
+		nf = 0 // unknown; a fraction
+	}
+	err = l.query(q,
 		arg(id), func(v []driver.Value) error {
 			po, fm := vInt(v[0]), vInt(v[3])
 			e := FileEvent{Proc: int32(po >> 8), Op: FileOp(po & 0xff), Flags: uint32(fm), Mode: uint32(fm >> 32), Result: vInt(v[4]), TS: vInt(v[5])}

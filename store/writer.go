@@ -6,7 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io"
+	"math"
 	"os"
 	"sort"
 	"strconv"
@@ -99,15 +99,19 @@ type RunWriter struct {
 	err   error // sticky: the first write error
 
 	// Below: owned by the writer goroutine (and by Finish/Abort after it stopped).
-	cache    map[string]int64 // interned strings
-	pending  []string         // interned in the current transaction
-	dc       driver.Conn      // set inside raw
-	stmts    map[string]driver.Stmt
-	args     []driver.NamedValue
-	nFile    int64
-	nNet     int64
-	nPriv    int64
-	finished bool
+	cache      map[string]int64     // interned strings: the run's string ids
+	nextStr    int64                // the last string id given out
+	seen       map[fileKey]struct{} // distinct file behaviours stored so far (see first)
+	newKeys    []fileKey            // added to seen in the current transaction
+	insertText map[string]string    // INSERT statements by table and row count
+	pending    []string             // interned in the current transaction
+	dc         driver.Conn          // set inside raw
+	stmts      map[string]driver.Stmt
+	args       []driver.NamedValue
+	nFile      int64
+	nNet       int64
+	nPriv      int64
+	finished   bool
 }
 
 // BeginRun inserts r as a running run (recording this process as its
@@ -152,7 +156,9 @@ func (db *DB) BeginRun(ctx context.Context, r Run) (*RunWriter, error) {
 		ckStop: make(chan struct{}),
 		ckDone: make(chan struct{}),
 		cache:  make(map[string]int64),
-		stmts:  make(map[string]driver.Stmt),
+		seen:   make(map[fileKey]struct{}),
+
+		stmts: make(map[string]driver.Stmt),
 	}
 	// The writer never checkpoints (a checkpoint fsyncs and copies pages on
 	// the write path); a helper goroutine does PASSIVE checkpoints on
@@ -402,7 +408,7 @@ func (w *RunWriter) execNV(ctx context.Context, st driver.Stmt, a []driver.Named
 // Strings interned by a failed transaction are forgotten again.
 func (w *RunWriter) inTx(ctx context.Context, f func() error) error {
 	return w.raw(func() error {
-		w.pending = w.pending[:0]
+		w.pending, w.newKeys = w.pending[:0], w.newKeys[:0]
 		if err := w.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
 			return err
 		}
@@ -415,6 +421,9 @@ func (w *RunWriter) inTx(ctx context.Context, f func() error) error {
 			for _, s := range w.pending {
 				delete(w.cache, s)
 			}
+			for _, k := range w.newKeys {
+				delete(w.seen, k)
+			}
 			return err
 		}
 		return nil
@@ -426,69 +435,66 @@ func valuesSQL(n, cols int) string {
 	return strings.TrimSuffix(strings.Repeat(row+",", n), ",")
 }
 
-// want notes s for interning in the current transaction and returns its
-// id if already known (0 while pending; see id).
+// want gives s the run's next string id if it has none yet; the string is
+// written by internPending in the same transaction. Ids are per run (see
+// migrations/002_run_strings.sql), so no other writer can take one.
 func (w *RunWriter) want(s string) {
 	if s == "" {
 		return
 	}
 	if _, ok := w.cache[s]; !ok {
-		w.cache[s] = 0 // pending
+		w.nextStr++
+		w.cache[s] = w.nextStr
 		w.pending = append(w.pending, s)
 	}
 }
 
-// internPending resolves the strings noted by want: INSERT OR IGNORE, then
-// SELECT their ids (another writer may have added some first).
+// internPending writes the strings noted by want.
 func (w *RunWriter) internPending(ctx context.Context) error {
-	for i := 0; i < len(w.pending); i += rowsPerStmt {
-		chunk := w.pending[i:min(i+rowsPerStmt, len(w.pending))]
-		n := len(chunk)
-		ins, err := w.stmt(ctx, "INSERT OR IGNORE INTO _str(s) VALUES "+valuesSQL(n, 1))
-		if err != nil {
-			return err
-		}
-		a := w.nv(n)
-		for j, s := range chunk {
-			a[j].Value = s
-		}
-		if _, err := ins.(driver.StmtExecContext).ExecContext(ctx, a); err != nil {
-			return err
-		}
-		sel, err := w.stmt(ctx, "SELECT id, s FROM _str WHERE s IN ("+strings.TrimSuffix(strings.Repeat("?,", n), ",")+")")
-		if err != nil {
-			return err
-		}
-		rows, err := sel.(driver.StmtQueryContext).QueryContext(ctx, a)
-		if err != nil {
-			return err
-		}
-		got := 0
-		dest := make([]driver.Value, 2)
-		for {
-			if err := rows.Next(dest); err == io.EOF {
-				break
-			} else if err != nil {
-				rows.Close()
-				return err
-			}
-			id, ok1 := dest[0].(int64)
-			s, ok2 := dest[1].(string)
-			if !ok1 || !ok2 {
-				rows.Close()
-				return fmt.Errorf("intern strings: unexpected row %T %T", dest[0], dest[1])
-			}
-			w.cache[s] = id
-			got++
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		if got != n {
-			return fmt.Errorf("intern strings: got %d ids for %d strings", got, n)
-		}
+	p := w.pending
+	if err := w.insertRows(ctx, "_str", []string{"id", "s"}, len(p), func(i int, a []driver.NamedValue) {
+		a[0].Value, a[1].Value = w.cache[p[i]], p[i]
+	}); err != nil {
+		return fmt.Errorf("intern strings: %w", err)
 	}
 	return nil
+}
+
+// fileKey is what makes a file event a distinct behaviour for a baseline:
+// everything but the timestamp, the success value and (except for exec,
+// which decides process identities) the process.
+type fileKey struct {
+	path, path2 int64
+	flags, mode uint32
+	errno       int32 // 0 on success
+	proc        int32 // exec only
+	op          FileOp
+}
+
+// maxDistinct bounds the writer's memory for distinct file behaviours
+// (~80 bytes each); past it every event counts as first.
+const maxDistinct = 1 << 19
+
+// first reports whether e is the first event of its behaviour in the run
+// (the others get _file.dup = 1; LoadDistinct skips them). Past maxDistinct
+// behaviours every event counts as first: a superset only costs speed.
+func (w *RunWriter) first(e *fileRow, path, path2 int64) bool {
+	k := fileKey{path: path, path2: path2, flags: e.Flags, mode: e.Mode, op: e.Op}
+	if e.Result < 0 {
+		k.errno = int32(max(e.Result, math.MinInt32))
+	}
+	if e.Op == FileExec {
+		k.proc = e.Proc
+	}
+	if _, ok := w.seen[k]; ok {
+		return false
+	}
+	if len(w.seen) >= maxDistinct {
+		return true
+	}
+	w.seen[k] = struct{}{}
+	w.newKeys = append(w.newKeys, k)
+	return true
 }
 
 // sid is the interned id of s, or nil for "".
@@ -523,7 +529,7 @@ func (w *RunWriter) insertRows(ctx context.Context, table string, cols []string,
 }
 
 var (
-	fileCols = []string{"seq", "proc", "op", "path", "path2", "flags", "mode", "result", "ts"}
+	fileCols = []string{"seq", "proc", "op", "path", "path2", "flags", "mode", "result", "ts", "dup"}
 	netCols  = []string{"seq", "proc", "op", "family", "sock_type", "addr", "port", "domain", "qtype", "result", "ts"}
 	privCols = []string{"seq", "proc", "syscall", "args", "result", "ts"}
 )
@@ -548,8 +554,14 @@ func (w *RunWriter) write(b *batch) error {
 		}
 		if err := w.insertRows(ctx, "_file", fileCols, len(b.files), func(i int, a []driver.NamedValue) {
 			e := &b.files[i]
-			a[0].Value, a[1].Value, a[2].Value, a[3].Value = e.seq, int64(e.Proc), int64(e.Op), w.cache[e.Path]
-			a[4].Value, a[5].Value, a[6].Value, a[7].Value, a[8].Value = w.sid(e.Path2), int64(e.Flags), int64(e.Mode), e.Result, e.TS
+			path, path2 := w.cache[e.Path], w.sid(e.Path2)
+			a[0].Value, a[1].Value, a[2].Value, a[3].Value = e.seq, int64(e.Proc), int64(e.Op), path
+			a[4].Value, a[5].Value, a[6].Value, a[7].Value, a[8].Value = path2, int64(e.Flags), int64(e.Mode), e.Result, e.TS
+			p2, _ := path2.(int64)
+			a[9].Value = nil
+			if !w.first(e, path, p2) {
+				a[9].Value = int64(1)
+			}
 		}); err != nil {
 			return err
 		}
