@@ -3,7 +3,6 @@ package baseline_test
 import (
 	"errors"
 	"flag"
-	"github.com/behavediff/behavediff/internal/golden"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/behavediff/behavediff/baseline"
 	"github.com/behavediff/behavediff/baseline/baselinetest"
+	"github.com/behavediff/behavediff/internal/golden"
 	"github.com/behavediff/behavediff/store"
 )
 

@@ -20,7 +20,7 @@ func FromRuns(ctx context.Context, db *store.DB, o Options, ids ...int64) ([]*Ba
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			t, err := db.LoadTrace(ctx, id)
+			t, err := db.LoadDistinct(ctx, id)
 			if err != nil {
 				errs[i] = err
 				return

@@ -106,7 +106,7 @@ func (a *app) approve(ctx context.Context, args []string) (int, error) {
 
 	var traces []*store.Trace
 	for _, id := range runIDs {
-		tr, err := db.LoadTrace(ctx, id)
+		tr, err := db.LoadDistinct(ctx, id)
 		if err != nil {
 			return exitUsage, err
 		}
@@ -299,7 +299,7 @@ func (a *app) diff(ctx context.Context, args []string) (int, error) {
 		if err != nil {
 			return nil, err
 		}
-		return db.LoadTrace(ctx, id)
+		return db.LoadDistinct(ctx, id)
 	}
 	var old, cur *baseline.Baseline
 	var res diff.SpecResult
@@ -479,7 +479,7 @@ func (a *app) checkOne(ctx context.Context, p replay.Project, dbFlag, address, n
 		return fail(diff.StatusError, err)
 	}
 	defer db.Close()
-	tr, err := db.LoadTrace(ctx, rr.RunID)
+	tr, err := db.LoadDistinct(ctx, rr.RunID)
 	if err != nil {
 		return fail(diff.StatusError, err)
 	}
