@@ -68,7 +68,7 @@ type Event struct {
 	// destination, accept peer) or synthesised from the socket (listen: local
 	// address; send without address, accept without buffer: peer)
 	SockFamily, SockType uint16 // socket(): from args; others: from the socket behind the fd
-	Payload              []byte // first bytes (<= 512) of a send to port 53, for DNS parsing
+	Payload              []byte // first bytes (<= 512) sent to or received from port 53, for DNS parsing
 
 	// Truncated is set when a string or path did not fit and was cut or dropped.
 	Truncated bool

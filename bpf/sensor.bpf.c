@@ -92,6 +92,9 @@ const volatile __u64 wakeup_bytes = 256 << 10;
 
 /* Set by the first exec in the target cgroup; nothing is emitted before. */
 volatile __u32 started = 0;
+/* set once the run connects or sends to port 53: until then reads and
+ * receives cannot be DNS answers and cost only this test */
+volatile __u32 dns_seen = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -487,8 +490,60 @@ static __always_inline void send_common(struct heap *h, struct sys_event *ev, __
 		ev->offs[SF_ADDR] = start;
 		ev->lens[SF_ADDR] = n;
 	}
-	if (addr_port(h, start, n) == 53 && buf)
-		FIELD(SF_PAYLOAD, put_ubytes(buf, buflen, DNS_MAX));
+	if (addr_port(h, start, n) == 53) {
+		dns_seen = 1;
+		if (buf)
+			FIELD(SF_PAYLOAD, put_ubytes(buf, buflen, DNS_MAX));
+	}
+}
+
+/*
+ * recv_common handles read/recvfrom/recvmsg of a DNS answer: the source
+ * (name from the call, else the connected peer) and the first bytes received.
+ */
+static __always_inline void recv_common(struct heap *h, struct sys_event *ev, __s64 fd,
+					__u64 name, __s64 namelen, __u64 buf, long ret)
+{
+	if (name && namelen > 0) {
+		sock_info(fd, 0);
+		FIELD(SF_ADDR, put_ubytes(name, namelen, ADDR_MAX));
+	} else {
+		FIELD(SF_ADDR, sock_info(fd, 2));
+	}
+	if (buf && ret > 0)
+		FIELD(SF_PAYLOAD, put_ubytes(buf, ret, DNS_MAX));
+}
+
+/* Port (host order) of a user sockaddr, 0 if unreadable or not inet. */
+static __always_inline __u16 user_port(__u64 name)
+{
+	__u16 fp[2] = {};
+	if (!name || bpf_probe_read_user(fp, sizeof(fp), (void *)name) < 0)
+		return 0;
+	if (fp[0] != AF_INET && fp[0] != AF_INET6)
+		return 0;
+	return bpf_ntohs(fp[1]);
+}
+
+/*
+ * dns_io decides whether a DNS-only call (write, read, recvfrom, recvmsg)
+ * talked to port 53: the socket's peer, or the source address the call
+ * returned.
+ */
+static __noinline int dns_io(__u8 id, struct pt_regs *regs)
+{
+	__s64 fd = SC_A0(regs);
+	if (dns_peer(fd))
+		return 1;
+	if (id == SC_recvfrom)
+		return user_port(SC_A4(regs)) == 53;
+	if (id == SC_recvmsg) {
+		struct u_msghdr m = {};
+		if (bpf_probe_read_user(&m, sizeof(m), (void *)SC_A1(regs)) < 0)
+			return 0;
+		return user_port(m.name) == 53;
+	}
+	return 0;
 }
 
 /* Path argument: string plus, when relative (or NULL), the base directory. */
@@ -508,7 +563,7 @@ static __always_inline void ustr(struct heap *h, struct sys_event *ev, int slot,
 
 static __always_inline __u32 loss_class(__u8 id)
 {
-	if (id == SC_write)
+	if (id >= SC_DNS_FIRST)
 		return LOSS_NET;
 	if (id >= SC_PRIV_FIRST)
 		return LOSS_PRIV;
@@ -662,10 +717,15 @@ static __always_inline int record(__u8 id, __u64 nr, long ret, struct pt_regs *r
 		ev->sock_type = a1 & 0xf;
 		break;
 	case SC_connect:
-	case SC_bind:
+	case SC_bind: {
+		__u32 start = h->off;
+		int n;
 		sock_info(a0, 0);
-		FIELD(SF_ADDR, put_ubytes(a1, a2, ADDR_MAX));
+		FIELD(SF_ADDR, (n = put_ubytes(a1, a2, ADDR_MAX)));
+		if (id == SC_connect && addr_port(h, start, n) == 53)
+			dns_seen = 1;
 		break;
+	}
 	case SC_listen:
 		FIELD(SF_ADDR, sock_info(a0, 1));
 		break;
@@ -683,6 +743,28 @@ static __always_inline int record(__u8 id, __u64 nr, long ret, struct pt_regs *r
 	case SC_write:
 		send_common(h, ev, a0, 0, 0, a1, a2);
 		break;
+	case SC_read:
+		recv_common(h, ev, a0, 0, 0, a1, ret);
+		break;
+	case SC_recvfrom: {
+		__s32 alen = 0;
+		if (a4 && a5)
+			bpf_probe_read_user(&alen, sizeof(alen), (void *)a5);
+		recv_common(h, ev, a0, a4, alen, a1, ret);
+		break;
+	}
+	case SC_recvmsg: {
+		struct u_msghdr m = {};
+		struct u_iovec iov = {};
+		if (!a1 || bpf_probe_read_user(&m, sizeof(m), (void *)a1) < 0) {
+			sock_info(a0, 0);
+			break;
+		}
+		if (m.iov && m.iovlen > 0)
+			bpf_probe_read_user(&iov, sizeof(iov), (void *)m.iov);
+		recv_common(h, ev, a0, m.name, m.namelen, iov.base, ret < (long)iov.len ? ret : (long)iov.len);
+		break;
+	}
 	case SC_sendto:
 		send_common(h, ev, a0, a4, a5, a1, a2);
 		break;
@@ -775,9 +857,9 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		count_lost(LOSS_COUNT);
 	}
 
-	if (id == SC_write) {
-		/* DNS over a connected socket with write(2) (Go's resolver does this) */
-		if (ret < 0 || !dns_peer(SC_A0(regs)))
+	if (id >= SC_DNS_FIRST) {
+		/* DNS only (see enum sc_id); nothing to look at before port 53 is used */
+		if (ret <= 0 || !dns_seen || !dns_io(id, regs))
 			return 0;
 	} else if (id == SC_NONE || id >= SC_RECORD_END) {
 		return 0;

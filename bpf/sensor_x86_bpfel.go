@@ -211,11 +211,15 @@ const (
 	sensorScIdSC_fork            sensorScId = 85
 	sensorScIdSC_vfork           sensorScId = 86
 	sensorScIdSC_write           sensorScId = 87
-	sensorScIdSC_MAX             sensorScId = 88
+	sensorScIdSC_read            sensorScId = 88
+	sensorScIdSC_recvfrom        sensorScId = 89
+	sensorScIdSC_recvmsg         sensorScId = 90
+	sensorScIdSC_MAX             sensorScId = 91
 	sensorScIdSC_FILE_FIRST      sensorScId = 1
 	sensorScIdSC_NET_FIRST       sensorScId = 38
 	sensorScIdSC_PRIV_FIRST      sensorScId = 47
 	sensorScIdSC_RECORD_END      sensorScId = 85
+	sensorScIdSC_DNS_FIRST       sensorScId = 87
 )
 
 type sensorSysEvent struct {
@@ -258,6 +262,7 @@ const (
 	sensorProgSchedExit      = "sched_exit"
 	sensorProgSchedFork      = "sched_fork"
 	sensorProgSysExit        = "sys_exit"
+	sensorVarDnsSeen         = "dns_seen"
 	sensorVarScTable         = "sc_table"
 	sensorVarStarted         = "started"
 	sensorVarTargetCgroup    = "target_cgroup"
@@ -329,6 +334,7 @@ type sensorMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sensorVariableSpecs struct {
+	DnsSeen         *ebpf.VariableSpec `ebpf:"dns_seen"`
 	ScTable         *ebpf.VariableSpec `ebpf:"sc_table"`
 	Started         *ebpf.VariableSpec `ebpf:"started"`
 	TargetCgroup    *ebpf.VariableSpec `ebpf:"target_cgroup"`
@@ -378,6 +384,7 @@ func (m *sensorMaps) Close() error {
 //
 // It can be passed to loadSensorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sensorVariables struct {
+	DnsSeen         *ebpf.Variable `ebpf:"dns_seen"`
 	ScTable         *ebpf.Variable `ebpf:"sc_table"`
 	Started         *ebpf.Variable `ebpf:"started"`
 	TargetCgroup    *ebpf.Variable `ebpf:"target_cgroup"`

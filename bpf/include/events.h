@@ -153,13 +153,18 @@ enum sc_id {
 	SC_personality, SC_fsopen, SC_fsmount, SC_move_mount, SC_open_tree,
 	/* not recorded, but the child half of a fork must be recognised */
 	SC_fork, SC_vfork,
-	/* recorded only when it writes to a socket whose peer port is 53 */
-	SC_write,
+	/*
+	 * DNS only: recorded when the socket's peer (or the datagram's source)
+	 * is port 53, and only once the run has connected or sent to port 53.
+	 * write sends a query (Go's resolver); the others receive the answer.
+	 */
+	SC_write, SC_read, SC_recvfrom, SC_recvmsg,
 	SC_MAX,
 	SC_FILE_FIRST = SC_open,
 	SC_NET_FIRST = SC_socket,
 	SC_PRIV_FIRST = SC_setuid,
 	SC_RECORD_END = SC_fork,
+	SC_DNS_FIRST = SC_write,
 };
 
 #define NR_TABLE 512 /* syscall numbers covered by the nr -> id table */
