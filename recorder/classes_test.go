@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/behavediff/behavediff/store"
 )
@@ -286,5 +291,98 @@ func TestRecordLossAccounting(t *testing.T) {
 	}
 	if opens+uint64(tr.Run.LostByClass["file"]) != made {
 		t.Errorf("stored opens %d + lost file events %d != opens made %d", opens, tr.Run.LostByClass["file"], made)
+	}
+}
+
+// fakeDNS answers every A query on addr (UDP, a loopback address, port 53)
+// with answer[name], until the test ends.
+func fakeDNS(t *testing.T, addr string, answer map[string]netip.Addr) {
+	t.Helper()
+	pc, err := net.ListenPacket("udp4", net.JoinHostPort(addr, "53"))
+	if err != nil {
+		t.Fatalf("fake DNS server on %s:53: %v", addr, err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			var p dnsmessage.Parser
+			h, err := p.Start(buf[:n])
+			if err != nil {
+				continue
+			}
+			q, err := p.Question()
+			if err != nil {
+				continue
+			}
+			b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true})
+			b.StartQuestions()
+			b.Question(q)
+			b.StartAnswers()
+			if a, ok := answer[strings.TrimSuffix(q.Name.String(), ".")]; ok {
+				b.AResource(dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 60}, dnsmessage.AResource{A: a.As4()})
+			}
+			if msg, err := b.Finish(); err == nil {
+				pc.WriteTo(msg, from)
+			}
+		}
+	}()
+}
+
+// DNS answers are recorded whichever way the program receives them
+// (recvfrom with or without a source address, read, recvmsg). The sandbox
+// shares the host's network here, and all traffic stays on loopback: the
+// fake server is on 127.83.0.1:53 and the connects go to 127.0.0.x.
+func TestRecordDNSAnswers(t *testing.T) {
+	requireRoot(t)
+	const server = "127.83.0.1"
+	answers := map[string]netip.Addr{
+		"recvfrom.example": netip.MustParseAddr("127.0.0.21"),
+		"recv.example":     netip.MustParseAddr("127.0.0.22"),
+		"read.example":     netip.MustParseAddr("127.0.0.23"),
+		"recvmsg.example":  netip.MustParseAddr("127.0.0.24"),
+	}
+	fakeDNS(t, server, answers)
+	ws := t.TempDir()
+	src, err := os.ReadFile(filepath.Join("..", "testdata", "classes", "dns.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(ws, "dns.py"), string(src))
+	r := record(t, ws, Spec{Args: []string{"/usr/bin/python3", "dns.py", server}, Network: true}, nil)
+	if r.res.ExitCode != 0 || r.res.Status != store.StatusOK {
+		t.Fatalf("dns.py: exit %d status %s\nstdout %s\nstderr %s", r.res.ExitCode, r.res.Status, r.stdout, r.stderr)
+	}
+	got := map[string]string{}
+	queried := map[string]bool{}
+	for _, e := range r.trace.Net {
+		switch e.Op {
+		case store.NetDNSAnswer:
+			if e.Port != 53 || e.QType != 1 || e.Family != afInet {
+				t.Errorf("answer row %+v: want port 53, qtype A, family inet", e)
+			}
+			got[e.Domain] = e.Address
+		case store.NetDNS:
+			queried[e.Domain] = true
+		}
+	}
+	want := map[string]string{}
+	for name, a := range answers {
+		want[name] = a.String()
+		if !queried[name] {
+			t.Errorf("query for %s not recorded", name)
+		}
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("DNS answers (-want +got):\n%s", d)
+	}
+	if t.Failed() {
+		for _, e := range r.trace.Net {
+			t.Logf("  %+v", e)
+		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"strings"
+
+	"golang.org/x/net/dns/dnsmessage"
 )
 
 // Address families as the kernel numbers them.
@@ -112,4 +114,71 @@ func parseDNSQuery(b []byte, tcp bool) (dnsQuery, bool) {
 		name = "."
 	}
 	return dnsQuery{Name: name, QType: binary.BigEndian.Uint16(b[i : i+2])}, true
+}
+
+// dnsAnswer is the addresses a DNS response gave for the name asked.
+type dnsAnswer struct {
+	Name  string // the question's name, lower case, no trailing dot
+	Addrs []dnsAddr
+}
+
+type dnsAddr struct {
+	Addr  string
+	QType uint16 // 1 (A) or 28 (AAAA)
+}
+
+// parseDNSAnswer extracts the A and AAAA records of a DNS response received
+// from port 53, all attributed to the question's name (a CNAME chain ends in
+// the addresses the program will connect to). TCP DNS prefixes the message
+// with a two-byte length. The sensor copies at most 512 bytes, so a longer
+// answer yields the records that fit. ok=false for anything that is not a
+// response with a question.
+func parseDNSAnswer(b []byte, tcp bool) (dnsAnswer, bool) {
+	if tcp {
+		if len(b) < 2 {
+			return dnsAnswer{}, false
+		}
+		b = b[2:]
+	}
+	var p dnsmessage.Parser
+	h, err := p.Start(b)
+	if err != nil || !h.Response {
+		return dnsAnswer{}, false
+	}
+	q, err := p.Question()
+	if err != nil {
+		return dnsAnswer{}, false
+	}
+	if err := p.SkipAllQuestions(); err != nil {
+		return dnsAnswer{}, false
+	}
+	a := dnsAnswer{Name: strings.TrimSuffix(strings.ToLower(q.Name.String()), ".")}
+	if a.Name == "" {
+		a.Name = "."
+	}
+	for {
+		rh, err := p.AnswerHeader()
+		if err != nil {
+			break // done, or cut short: keep what was read
+		}
+		switch rh.Type {
+		case dnsmessage.TypeA:
+			r, err := p.AResource()
+			if err != nil {
+				return a, true
+			}
+			a.Addrs = append(a.Addrs, dnsAddr{netip.AddrFrom4(r.A).String(), uint16(rh.Type)})
+		case dnsmessage.TypeAAAA:
+			r, err := p.AAAAResource()
+			if err != nil {
+				return a, true
+			}
+			a.Addrs = append(a.Addrs, dnsAddr{netip.AddrFrom16(r.AAAA).Unmap().String(), uint16(rh.Type)})
+		default:
+			if err := p.SkipAnswer(); err != nil {
+				return a, true
+			}
+		}
+	}
+	return a, true
 }

@@ -2,9 +2,11 @@ package recorder
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/net/dns/dnsmessage"
 )
 
 func inet4(ip [4]byte, port uint16) []byte {
@@ -85,5 +87,60 @@ func TestParseDNSQuery(t *testing.T) {
 	trunc := dnsMsg("long.example.com", 1, false)
 	if _, ok := parseDNSQuery(trunc[:20], false); ok {
 		t.Error("truncated query accepted")
+	}
+}
+
+// dnsResponse builds a response to a question for name with the given
+// records (A for 4-byte addresses, AAAA for 16), after a CNAME.
+func dnsResponse(t *testing.T, name string, addrs ...netip.Addr) []byte {
+	t.Helper()
+	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: 7, Response: true})
+	b.EnableCompression()
+	qn := dnsmessage.MustNewName(name + ".")
+	cn := dnsmessage.MustNewName("edge.cdn.example.")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(b.StartQuestions())
+	must(b.Question(dnsmessage.Question{Name: qn, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET}))
+	must(b.StartAnswers())
+	must(b.CNAMEResource(dnsmessage.ResourceHeader{Name: qn, Class: dnsmessage.ClassINET}, dnsmessage.CNAMEResource{CNAME: cn}))
+	for _, a := range addrs {
+		h := dnsmessage.ResourceHeader{Name: cn, Class: dnsmessage.ClassINET}
+		if a.Is4() {
+			must(b.AResource(h, dnsmessage.AResource{A: a.As4()}))
+		} else {
+			must(b.AAAAResource(h, dnsmessage.AAAAResource{AAAA: a.As16()}))
+		}
+	}
+	msg, err := b.Finish()
+	must(err)
+	return msg
+}
+
+func TestParseDNSAnswer(t *testing.T) {
+	msg := dnsResponse(t, "Pkg.Example.com", netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8::5"))
+	got, ok := parseDNSAnswer(msg, false)
+	want := dnsAnswer{Name: "pkg.example.com", Addrs: []dnsAddr{{"192.0.2.10", 1}, {"2001:db8::5", 28}}}
+	if !ok || !cmp.Equal(got, want) {
+		t.Fatalf("got %+v ok=%v, want %+v", got, ok, want)
+	}
+	tcp := append([]byte{0, byte(len(msg))}, msg...)
+	if got, ok := parseDNSAnswer(tcp, true); !ok || !cmp.Equal(got, want) {
+		t.Errorf("tcp: got %+v ok=%v", got, ok)
+	}
+	// Cut inside the last record (the sensor copies at most 512 bytes): the
+	// records before it are kept.
+	if got, ok := parseDNSAnswer(msg[:len(msg)-4], false); !ok || !cmp.Equal(got.Addrs, want.Addrs[:1]) {
+		t.Errorf("truncated: got %+v ok=%v", got, ok)
+	}
+	if _, ok := parseDNSAnswer(dnsMsg("x.example", 1, false), false); ok {
+		t.Error("a query was parsed as an answer")
+	}
+	if _, ok := parseDNSAnswer([]byte("HTTP/1.1 200 OK\r\n\r\n"), false); ok {
+		t.Error("HTTP text was parsed as a DNS answer")
 	}
 }

@@ -36,7 +36,9 @@ type tracker struct {
 	cur   map[uint32]int32 // host tgid → index of its current image
 	execd []bool           // per image: has it exec'd its own program
 	sent  map[sendKey]struct{}
-	name  func(int) string
+	// answered holds the (name, address) pairs of DNS answers recorded.
+	answered map[[2]string]struct{}
+	name     func(int) string
 }
 
 type sendKey struct {
@@ -49,11 +51,12 @@ type sendKey struct {
 
 func newTracker(s sink, base uint64) *tracker {
 	return &tracker{
-		sink: s,
-		base: base,
-		cur:  map[uint32]int32{},
-		sent: map[sendKey]struct{}{},
-		name: bpf.SyscallName,
+		sink:     s,
+		base:     base,
+		cur:      map[uint32]int32{},
+		sent:     map[sendKey]struct{}{},
+		answered: map[[2]string]struct{}{},
+		name:     bpf.SyscallName,
 	}
 }
 
@@ -248,6 +251,9 @@ func (t *tracker) syscall(ev *bpf.Event) error {
 		// write(2) records come only for sockets whose peer is port 53: Go's
 		// resolver sends its DNS queries that way.
 		return t.send(ev, idx, ts)
+	case "read", "recvfrom", "recvmsg":
+		// Recorded only when received from port 53.
+		return t.answer(ev, idx, ts)
 	}
 	// Everything else the sensor records is a privilege or namespace call;
 	// decodePriv also drops the harmless ones (a plain fork's clone).
@@ -291,6 +297,34 @@ func (t *tracker) send(ev *bpf.Event, idx int32, ts int64) error {
 	}
 	t.sent[k] = struct{}{}
 	return t.sink.AddNet(store.NetEvent{Proc: idx, Op: store.NetSend, Family: fam, SockType: ev.SockType, Address: sa.Address, Port: sa.Port, Result: ev.Ret, TS: ts})
+}
+
+// answer records each address of a DNS answer once per run: what names
+// egress in a baseline (the connect to an answered address is named after
+// the lookup). Anything that does not parse as a response is dropped: the
+// received bytes are the peer's, not the program's behaviour.
+func (t *tracker) answer(ev *bpf.Event, idx int32, ts int64) error {
+	a, ok := parseDNSAnswer(ev.Payload, ev.SockType == 1)
+	if !ok {
+		return nil
+	}
+	for _, ad := range a.Addrs {
+		k := [2]string{a.Name, ad.Addr}
+		if _, seen := t.answered[k]; seen {
+			continue
+		}
+		t.answered[k] = struct{}{}
+		fam := uint16(afInet) // the family of the answered address
+		if ad.QType == 28 {
+			fam = afInet6
+		}
+		err := t.sink.AddNet(store.NetEvent{Proc: idx, Op: store.NetDNSAnswer, Family: fam, SockType: ev.SockType,
+			Address: ad.Addr, Port: 53, Domain: a.Name, QType: ad.QType, Result: ev.Ret, TS: ts})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // processes returns the process table with ancestor chains filled in.

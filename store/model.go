@@ -123,12 +123,16 @@ const (
 	NetAccept
 	NetSend // sendto/sendmsg/sendmmsg with an explicit or connected destination
 	NetDNS  // a DNS query parsed from a send to port 53; Domain and QType set
+	// NetDNSAnswer is one address in a DNS answer received from port 53:
+	// Address is the answered IP, Domain the name that was asked for, QType
+	// the record type (A, AAAA). Recorded once per (name, address) per run.
+	NetDNSAnswer
 )
 
 // NetOpNames maps NetOp values to their public names used in views.
 var NetOpNames = map[NetOp]string{
 	NetSocket: "socket", NetConnect: "connect", NetBind: "bind", NetListen: "listen",
-	NetAccept: "accept", NetSend: "send", NetDNS: "dns",
+	NetAccept: "accept", NetSend: "send", NetDNS: "dns", NetDNSAnswer: "dns_answer",
 }
 
 // NetEvent is one network syscall. Family is AF_INET=2, AF_INET6=10, AF_UNIX=1.
@@ -139,7 +143,7 @@ type NetEvent struct {
 	SockType uint16 // SOCK_STREAM=1, SOCK_DGRAM=2, ... (0 when unknown)
 	Address  string // IP text, or unix socket path ("@name" for abstract)
 	Port     uint16
-	Domain   string // DNS name queried (NetDNS) or resolved for this address
+	Domain   string // DNS name queried (NetDNS), or answered with Address (NetDNSAnswer)
 	QType    uint16 // DNS query type (1=A, 28=AAAA, ...)
 	Result   int64
 	TS       int64
