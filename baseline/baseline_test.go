@@ -301,11 +301,15 @@ func TestNetworkNormalisation(t *testing.T) {
 	p := bl.Exec(-1, "/usr/bin/curl", "curl")
 	q := bl.Exec(-1, "/usr/bin/nc", "nc")
 	bl.DNS(p, "Example.COM.", 1)
+	bl.Answer(p, "Example.COM.", "93.184.216.34")
+	bl.Answer(p, "Example.COM.", "2606:2800:220:1::1")
 	bl.Connect(p, "93.184.216.34", 443, baselinetest.ENETUNREACH)
 	bl.Connect(p, "2606:2800:220:1::1", 443, baselinetest.ENETUNREACH)
-	bl.Connect(q, "10.0.0.1", 8080, baselinetest.ENETUNREACH) // no DNS in this process
-	bl.Net(p, store.NetSend, 2, 2, "127.0.0.53", 53, 0)       // resolver: never keyed by name
-	bl.Net(q, store.NetBind, 2, 2, "0.0.0.0", 5353, 0)        // UDP server
+	bl.Connect(p, "198.51.100.66", 443, baselinetest.ENETUNREACH) // after the lookup, but not its answer
+	bl.Connect(q, "10.0.0.1", 8080, baselinetest.ENETUNREACH)     // no DNS in this process
+	bl.Connect(q, "2606:2800:220:1::1", 80, 0)                    // answered to another process: same name
+	bl.Net(p, store.NetSend, 2, 2, "127.0.0.53", 53, 0)           // resolver: never keyed by name
+	bl.Net(q, store.NetBind, 2, 2, "0.0.0.0", 5353, 0)            // UDP server
 	bl.Net(q, store.NetBind, 2, 1, "0.0.0.0", 8080, 0)
 	bl.Net(q, store.NetListen, 2, 1, "", 0, 0) // address from the bind
 	bl.Net(q, store.NetListen, 10, 1, "::", 45000, 0)
@@ -321,7 +325,7 @@ func TestNetworkNormalisation(t *testing.T) {
 		}
 	}
 	want := map[string][]string{
-		"network.egress": {"10.0.0.1:8080", "127.0.0.53:53/udp", "example.com:443"},
+		"network.egress": {"10.0.0.1:8080", "127.0.0.53:53/udp", "198.51.100.66:443", "example.com:443", "example.com:80"},
 		"network.listen": {"0.0.0.0:5353/udp", "0.0.0.0:8080", "[::]:*"},
 		"network.dns":    {"example.com"},
 		"network.unix":   {"/run/user/*/bus", "@/tmp/.X11-unix/X0"},

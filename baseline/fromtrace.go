@@ -326,29 +326,13 @@ const (
 func fromNet(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
 	egress, listen, dns, unix := newAcc(), newAcc(), newAcc(), newAcc()
 
-	// DNS queries per process image, in time order, for keying egress by
-	// the name that was looked up before the connect.
-	type q struct {
-		ts   int64
-		name string
-	}
-	queries := map[int32][]q{}
-	for _, e := range t.Net {
-		if e.Op == store.NetDNS && e.Domain != "" {
-			queries[e.Proc] = append(queries[e.Proc], q{e.TS, n.domain(e.Domain)})
-		}
-	}
-	for _, qs := range queries {
-		sort.SliceStable(qs, func(i, j int) bool { return qs[i].ts < qs[j].ts })
-	}
-	nameBefore := func(proc int32, ts int64) string {
-		qs := queries[proc]
-		i := sort.Search(len(qs), func(i int) bool { return qs[i].ts > ts })
-		if i == 0 {
-			return ""
-		}
-		return qs[i-1].name
-	}
+	// The name each address was last answered for, as the events go: a
+	// connect to an answered address is named after the lookup, so the
+	// varying addresses behind one name normalise to it. An address no
+	// answer gave (a literal IP, or any connect after a failed lookup) stays
+	// an address: naming it after a lookup it did not come from would hide
+	// a new destination behind an approved name.
+	answered := map[string]string{}
 	lastBind := map[int32]store.NetEvent{}
 
 	for _, e := range t.Net {
@@ -358,6 +342,10 @@ func fromNet(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
 		case store.NetDNS:
 			if e.Domain != "" {
 				dns.add(Entry{Value: n.domain(e.Domain), Failed: failed, proc: proc})
+			}
+		case store.NetDNSAnswer:
+			if e.Domain != "" && e.Address != "" {
+				answered[e.Address] = n.domain(e.Domain)
 			}
 		case store.NetConnect, store.NetSend:
 			switch e.Family {
@@ -374,12 +362,10 @@ func fromNet(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
 				if isLoopback(e.Address) && isEphemeral(e.Port) {
 					port = PhAny
 				}
-				// Name the destination after the DNS query before it, except
-				// for the resolver itself and loopback (never a looked-up name).
-				if e.Port != 53 && !isLoopback(e.Address) {
-					if e.Domain != "" {
-						host = n.domain(e.Domain)
-					} else if name := nameBefore(e.Proc, e.TS); name != "" {
+				// Name the destination after the lookup that answered it
+				// (not the resolver itself).
+				if e.Port != 53 {
+					if name, ok := answered[e.Address]; ok {
 						host = name
 					}
 				}

