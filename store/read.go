@@ -170,7 +170,7 @@ func (db *DB) LoadTrace(ctx context.Context, id int64) (*Trace, error) {
 // build opens the same few thousand files a million times; a baseline
 // needs each behaviour once, with the process that did it first, and this
 // reads a fraction of the rows. Network and privilege events are all read
-// (egress is named after the lookup before it).
+// (egress is named after the DNS answer before it: order matters).
 func (db *DB) LoadDistinct(ctx context.Context, id int64) (*Trace, error) {
 	return db.load(ctx, id, true)
 }

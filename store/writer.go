@@ -99,19 +99,18 @@ type RunWriter struct {
 	err   error // sticky: the first write error
 
 	// Below: owned by the writer goroutine (and by Finish/Abort after it stopped).
-	cache      map[string]int64     // interned strings: the run's string ids
-	nextStr    int64                // the last string id given out
-	seen       map[fileKey]struct{} // distinct file behaviours stored so far (see first)
-	newKeys    []fileKey            // added to seen in the current transaction
-	insertText map[string]string    // INSERT statements by table and row count
-	pending    []string             // interned in the current transaction
-	dc         driver.Conn          // set inside raw
-	stmts      map[string]driver.Stmt
-	args       []driver.NamedValue
-	nFile      int64
-	nNet       int64
-	nPriv      int64
-	finished   bool
+	cache    map[string]int64     // interned strings: the run's string ids
+	nextStr  int64                // the last string id given out
+	seen     map[fileKey]struct{} // distinct file behaviours stored so far (see first)
+	newKeys  []fileKey            // added to seen in the current transaction
+	pending  []string             // interned in the current transaction
+	dc       driver.Conn          // set inside raw
+	stmts    map[string]driver.Stmt
+	args     []driver.NamedValue
+	nFile    int64
+	nNet     int64
+	nPriv    int64
+	finished bool
 }
 
 // BeginRun inserts r as a running run (recording this process as its
@@ -157,8 +156,7 @@ func (db *DB) BeginRun(ctx context.Context, r Run) (*RunWriter, error) {
 		ckDone: make(chan struct{}),
 		cache:  make(map[string]int64),
 		seen:   make(map[fileKey]struct{}),
-
-		stmts: make(map[string]driver.Stmt),
+		stmts:  make(map[string]driver.Stmt),
 	}
 	// The writer never checkpoints (a checkpoint fsyncs and copies pages on
 	// the write path); a helper goroutine does PASSIVE checkpoints on
@@ -428,11 +426,6 @@ func (w *RunWriter) inTx(ctx context.Context, f func() error) error {
 		}
 		return nil
 	})
-}
-
-func valuesSQL(n, cols int) string {
-	row := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
-	return strings.TrimSuffix(strings.Repeat(row+",", n), ",")
 }
 
 // want gives s the run's next string id if it has none yet; the string is
