@@ -130,15 +130,15 @@ type dnsAddr struct {
 // parseDNSAnswer extracts the A and AAAA records of a DNS response received
 // from port 53, all attributed to the question's name (a CNAME chain ends in
 // the addresses the program will connect to). TCP DNS prefixes the message
-// with a two-byte length. The sensor copies at most 512 bytes, so a longer
-// answer yields the records that fit. ok=false for anything that is not a
-// response with a question.
+// with a two-byte length, which a resolver may read on its own first (glibc
+// does): over TCP both forms are tried. The sensor copies at most 512
+// bytes, so a longer answer yields the records that fit. ok=false for
+// anything that is not a response with a question.
 func parseDNSAnswer(b []byte, tcp bool) (dnsAnswer, bool) {
-	if tcp {
-		if len(b) < 2 {
-			return dnsAnswer{}, false
+	if tcp && len(b) >= 2 {
+		if a, ok := parseDNSAnswer(b[2:], false); ok {
+			return a, true
 		}
-		b = b[2:]
 	}
 	var p dnsmessage.Parser
 	h, err := p.Start(b)

@@ -132,6 +132,9 @@ func TestParseDNSAnswer(t *testing.T) {
 	if got, ok := parseDNSAnswer(tcp, true); !ok || !cmp.Equal(got, want) {
 		t.Errorf("tcp: got %+v ok=%v", got, ok)
 	}
+	if got, ok := parseDNSAnswer(msg, true); !ok || !cmp.Equal(got, want) {
+		t.Errorf("tcp, length read separately: got %+v ok=%v", got, ok)
+	}
 	// Cut inside the last record (the sensor copies at most 512 bytes): the
 	// records before it are kept.
 	if got, ok := parseDNSAnswer(msg[:len(msg)-4], false); !ok || !cmp.Equal(got.Addrs, want.Addrs[:1]) {
