@@ -144,10 +144,8 @@ func (b *Builder) Answer(proc int32, name, addr string) {
 // Connect appends a TCP connect.
 func (b *Builder) Connect(proc int32, addr string, port uint16, result int64) {
 	fam := uint16(2)
-	for _, c := range addr {
-		if c == ':' {
-			fam = 10
-		}
+	if strings.Contains(addr, ":") {
+		fam = 10
 	}
 	b.Net(proc, store.NetConnect, fam, 1, addr, port, result)
 }
