@@ -27,6 +27,9 @@ type Baseline struct {
 	Command []string // the spec's command, normalised
 	Runs    int      // how many approved runs were merged into this baseline
 	Counts  bool     // syscalls carry order-of-magnitude counts ("read 1e3")
+	// Exit is the command's approved exit code (128+signal when killed);
+	// nil when unknown (an older file, or approved runs that disagreed).
+	Exit *int
 
 	Processes  []Process
 	Files      Files
@@ -329,6 +332,7 @@ func Union(bs ...*Baseline) *Baseline {
 	out.Name, out.Command, out.Counts = first.Name, append([]string(nil), first.Command...), first.Counts
 	out.workspace, out.home = first.workspace, first.home
 	out.KeepUserSections(first)
+	out.Exit = sameExit(in)
 	for _, b := range in {
 		r := b.Runs
 		if r < 1 {
@@ -413,6 +417,17 @@ func Union(bs ...*Baseline) *Baseline {
 		*outSecs[si].Entries = sortEntries(es)
 	}
 	return out
+}
+
+// sameExit is the exit code every baseline agrees on, nil otherwise.
+func sameExit(bs []*Baseline) *int {
+	for _, b := range bs {
+		if b.Exit == nil || *b.Exit != *bs[0].Exit {
+			return nil
+		}
+	}
+	v := *bs[0].Exit
+	return &v
 }
 
 func (b *Baseline) String() string {

@@ -70,6 +70,10 @@ func FromTrace(t *store.Trace, o Options) (*Baseline, error) {
 		workspace: n.workspace,
 		home:      n.home,
 	}
+	if t.Run.Status == store.StatusOK || t.Run.Status == store.StatusIncomplete || t.Run.Status == store.StatusTimeout {
+		exit := t.Run.ExitCode
+		b.Exit = &exit
+	}
 	for _, a := range t.Run.Command {
 		b.Command = append(b.Command, n.str(a))
 	}

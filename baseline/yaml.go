@@ -108,6 +108,9 @@ func (b *Baseline) Marshal() ([]byte, error) {
 		runs = 1
 	}
 	add("runs", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(runs)})
+	if b.Exit != nil {
+		add("exit", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(*b.Exit)})
+	}
 	if b.Counts {
 		add("counts", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})
 	}
@@ -335,6 +338,11 @@ func Parse(data []byte, name string) (*Baseline, error) {
 			b.Runs, err = p.int(val, "runs")
 		case "counts":
 			b.Counts, err = p.bool(val, "counts")
+		case "exit":
+			var v int
+			if v, err = p.int(val, "exit"); err == nil {
+				b.Exit = &v
+			}
 		case "processes":
 			b.Processes, err = p.processes(val)
 		case "files", "network", "changes":
@@ -348,7 +356,7 @@ func Parse(data []byte, name string) (*Baseline, error) {
 		case "redact":
 			b.Redact, err = p.redact(val)
 		default:
-			err = p.errf(k, "unknown key %q (want version, command, runs, counts, processes, files, network, privileged, syscalls, changes, allow or redact)", k.Value)
+			err = p.errf(k, "unknown key %q (want version, command, runs, exit, counts, processes, files, network, privileged, syscalls, changes, allow or redact)", k.Value)
 		}
 		if err != nil {
 			return nil, err

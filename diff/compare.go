@@ -31,6 +31,7 @@ const (
 type Context struct {
 	RunID     int64 // the run cur came from: query hints for new behaviour (0: none)
 	BaseRunID int64 // the run base came from, when known: query hints for removed behaviour
+	TimedOut  bool  // cur's run was killed after its timeout (its exit code says so only as 137)
 }
 
 // view indexes one baseline for set logic and for the rules' conditions.
@@ -166,7 +167,7 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 		cur = &baseline.Baseline{}
 	}
 	bv, cv := newView(base), newView(cur)
-	var out []Finding
+	out := compareOutcome(base, cur, ctx)
 
 	// Processes: identities the baseline does not have. A process whose
 	// program is itself new is reported once, as the exec of that program.
