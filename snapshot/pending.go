@@ -1,0 +1,158 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/behavediff/behavediff/baseline"
+	"github.com/behavediff/behavediff/diff"
+)
+
+// Pending is a pending baseline under review.
+type Pending struct {
+	Name    string
+	Path    string             // NAME.yaml.new
+	Old     *baseline.Baseline // the approved baseline; nil when there is none yet
+	New     *baseline.Baseline // the pending baseline
+	RunID   int64              // the local run behind New (process chains, queries); 0 when not here
+	Changes []Change
+}
+
+// ErrNoPending is returned for a name without a pending baseline.
+var ErrNoPending = errors.New("no pending baseline")
+
+// LoadPending reads NAME.yaml.new and lists its changes. When the trace
+// database holds the run it came from (the newest run of NAME normalises to
+// the same baseline), findings carry that run's process chains and queries;
+// a pending file copied from a CI artifact is reviewed without them.
+func (p Project) LoadPending(ctx context.Context, r Runner, name string) (*Pending, error) {
+	if err := ValidName(name); err != nil {
+		return nil, err
+	}
+	pd := &Pending{Name: name, Path: p.PendingPath(name)}
+	var err error
+	if pd.New, err = baseline.Load(pd.Path); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w for %s (check writes one when a spec fails; looked for %s)", ErrNoPending, name, pd.Path)
+	} else if err != nil {
+		return nil, err
+	}
+	pd.New.Name = name
+	if pd.Old, err = LoadBaseline(p.BaselinePath(name)); err != nil {
+		return nil, err
+	}
+	ctxd := diff.Context{}
+	if local, id := localRun(ctx, r, pd); local != nil {
+		pd.New, pd.RunID, ctxd.RunID = local, id, id
+	}
+	pd.Changes = Changes(pd.Old, pd.New, diff.Compare(pd.Old, pd.New, ctxd))
+	return pd, nil
+}
+
+// localRun finds the run the pending baseline was made from: the newest
+// run of the spec, if it normalises to exactly the pending baseline.
+func localRun(ctx context.Context, r Runner, pd *Pending) (*baseline.Baseline, int64) {
+	if r == nil {
+		return nil, 0
+	}
+	id, err := r.Resolve(ctx, pd.Name)
+	if err != nil {
+		return nil, 0
+	}
+	tr, err := r.Load(ctx, id)
+	if err != nil {
+		return nil, 0
+	}
+	b, err := baseline.FromTrace(tr, pd.New.NormaliseOptions("", ""))
+	if err != nil {
+		return nil, 0
+	}
+	b.Name = pd.Name
+	b.KeepUserSections(pd.New)
+	if len(entryDiff(pd.New, b)) > 0 || len(entryDiff(b, pd.New)) > 0 {
+		return nil, 0
+	}
+	return b, id
+}
+
+// Settled says what Settle did.
+type Settled struct {
+	Accepted, Rejected, Skipped int
+	Wrote                       bool // the baseline was written
+	StillPending                bool // skipped changes stay in the pending file
+}
+
+// Settle applies review decisions (one per Change): accepted changes go
+// into the baseline, skipped ones stay pending, rejected ones are dropped.
+// The pending file is removed when nothing is left to review.
+func (p Project) Settle(pd *Pending, decisions []Decision) (Settled, error) {
+	var s Settled
+	if len(decisions) != len(pd.Changes) {
+		return s, fmt.Errorf("settle %s: %d decisions for %d changes", pd.Name, len(decisions), len(pd.Changes))
+	}
+	keep := make([]Decision, len(decisions)) // what stays pending: accepted and skipped
+	for i, d := range decisions {
+		switch d {
+		case Accept:
+			s.Accepted++
+			keep[i] = Accept
+		case Reject:
+			s.Rejected++
+			keep[i] = Reject
+		default:
+			s.Skipped++
+			keep[i] = Accept
+		}
+	}
+	if err := p.Ensure(); err != nil {
+		return s, err
+	}
+	if s.Accepted > 0 || (len(pd.Changes) == 0 && pd.Old == nil) {
+		nb, err := Apply(pd.Old, pd.New, pd.Changes, decisions)
+		if err != nil {
+			return s, err
+		}
+		nb.Name = pd.Name
+		if err := nb.Save(p.BaselinePath(pd.Name)); err != nil {
+			return s, fmt.Errorf("write baseline: %w", err)
+		}
+		s.Wrote = true
+	}
+	if s.Skipped > 0 {
+		np, err := Apply(pd.Old, pd.New, pd.Changes, keep)
+		if err != nil {
+			return s, err
+		}
+		if err := np.Save(pd.Path); err != nil {
+			return s, fmt.Errorf("write pending baseline: %w", err)
+		}
+		s.StillPending = true
+		return s, nil
+	}
+	if err := os.Remove(pd.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return s, fmt.Errorf("remove pending baseline: %w", err)
+	}
+	return s, nil
+}
+
+// Decide asks about each change in turn. ask returns a decision and
+// whether it applies to this and every remaining change (accept-all,
+// reject-all); an error stops the review and decides nothing.
+func Decide(changes []Change, ask func(i int, c Change) (d Decision, all bool, err error)) ([]Decision, error) {
+	out := make([]Decision, len(changes))
+	for i := 0; i < len(changes); i++ {
+		d, all, err := ask(i, changes[i])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = d
+		if all {
+			for j := i + 1; j < len(changes); j++ {
+				out[j] = d
+			}
+			break
+		}
+	}
+	return out, nil
+}
