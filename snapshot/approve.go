@@ -16,6 +16,7 @@ type ApproveOptions struct {
 	Name   string // baseline name (default: the spec's or run's name)
 	Runs   int    // replay the spec this many times and approve the union (0: its newest run)
 	Counts bool   // keep syscall counts in a new baseline
+	Config Config // project-wide allow globs and redactions
 	// Progress, when set, hears about replays ("replaying build (1/3)").
 	Progress func(msg string)
 }
@@ -122,25 +123,20 @@ func (p Project) PlanApprove(ctx context.Context, r Runner, ref string, o Approv
 	if pl.Old, err = LoadBaseline(pl.Path); err != nil {
 		return nil, err
 	}
-	opts := baseline.Options{Counts: o.Counts}
-	if pl.Old != nil {
-		opts = pl.Old.NormaliseOptions("", "")
-	}
 	var parts []*baseline.Baseline
 	for _, tr := range traces {
-		b, err := baseline.FromTrace(tr, opts)
+		b, err := o.Config.build(name, pl.Old, o.Counts, tr)
 		if err != nil {
-			return nil, fmt.Errorf("normalise run %d: %w", tr.Run.ID, err)
+			return nil, err
 		}
 		parts = append(parts, b)
 	}
 	pl.New = parts[0]
 	if len(parts) > 1 {
 		pl.New = baseline.Union(parts...)
+		pl.New.Name = name
 	}
-	pl.New.Name = name
-	pl.New.KeepUserSections(pl.Old)
-	pl.Findings = diff.Compare(pl.Old, pl.New, diff.Context{RunID: ids[len(ids)-1]})
+	pl.Findings = diff.Compare(o.Config.compareBase(pl.Old), pl.New, diff.Context{RunID: ids[len(ids)-1]})
 	return pl, nil
 }
 

@@ -16,8 +16,9 @@ import (
 // CheckOptions control Check.
 type CheckOptions struct {
 	FailOn  FailOn
-	Verbose bool // show informational findings
-	Jobs    int  // specs replayed at once (default 1)
+	Verbose bool   // show informational findings
+	Jobs    int    // specs replayed at once (default 1)
+	Config  Config // project-wide allow globs and redactions
 	// Progress, when set, is told when a spec starts and ends (from
 	// several goroutines with Jobs > 1; calls are serialised).
 	Progress func(ev CheckEvent)
@@ -124,17 +125,11 @@ func (p Project) judge(name string, old *baseline.Baseline, tr *store.Trace, o C
 		res.Next = append(res.Next, fmt.Sprintf("inspect: behavediff show %d", tr.Run.ID), "then check again: behavediff check "+name)
 		return res
 	}
-	opts := baseline.Options{}
-	if old != nil {
-		opts = old.NormaliseOptions("", "")
-	}
-	nb, err := baseline.FromTrace(tr, opts)
+	nb, err := o.Config.build(name, old, false, tr)
 	if err != nil {
 		res.Status, res.Error = diff.StatusError, err.Error()
 		return res
 	}
-	nb.Name = name
-	nb.KeepUserSections(old)
 	timedOut := tr.Run.Status == store.StatusTimeout
 	pending := func() {
 		path := p.PendingPath(name)
@@ -153,7 +148,7 @@ func (p Project) judge(name string, old *baseline.Baseline, tr *store.Trace, o C
 			"review: behavediff review "+name)
 		return res
 	}
-	all := diff.Compare(old, nb, diff.Context{RunID: tr.Run.ID, TimedOut: timedOut})
+	all := diff.Compare(o.Config.compareBase(old), nb, diff.Context{RunID: tr.Run.ID, TimedOut: timedOut})
 	res.Status, res.Findings = o.FailOn.Judge(all, o.Verbose)
 	if timedOut && res.Status == diff.StatusPass {
 		// Never a pass: the run stopped early, behaviour may be missing.

@@ -27,7 +27,7 @@ var ErrNoPending = errors.New("no pending baseline")
 // database holds the run it came from (the newest run of NAME normalises to
 // the same baseline), findings carry that run's process chains and queries;
 // a pending file copied from a CI artifact is reviewed without them.
-func (p Project) LoadPending(ctx context.Context, r Runner, name string) (*Pending, error) {
+func (p Project) LoadPending(ctx context.Context, r Runner, name string, cfg Config) (*Pending, error) {
 	if err := ValidName(name); err != nil {
 		return nil, err
 	}
@@ -43,16 +43,16 @@ func (p Project) LoadPending(ctx context.Context, r Runner, name string) (*Pendi
 		return nil, err
 	}
 	ctxd := diff.Context{}
-	if local, id := localRun(ctx, r, pd); local != nil {
+	if local, id := localRun(ctx, r, pd, cfg); local != nil {
 		pd.New, pd.RunID, ctxd.RunID = local, id, id
 	}
-	pd.Changes = Changes(pd.Old, pd.New, diff.Compare(pd.Old, pd.New, ctxd))
+	pd.Changes = Changes(pd.Old, pd.New, diff.Compare(cfg.compareBase(pd.Old), pd.New, ctxd))
 	return pd, nil
 }
 
 // localRun finds the run the pending baseline was made from: the newest
 // run of the spec, if it normalises to exactly the pending baseline.
-func localRun(ctx context.Context, r Runner, pd *Pending) (*baseline.Baseline, int64) {
+func localRun(ctx context.Context, r Runner, pd *Pending, cfg Config) (*baseline.Baseline, int64) {
 	if r == nil {
 		return nil, 0
 	}
@@ -64,12 +64,10 @@ func localRun(ctx context.Context, r Runner, pd *Pending) (*baseline.Baseline, i
 	if err != nil {
 		return nil, 0
 	}
-	b, err := baseline.FromTrace(tr, pd.New.NormaliseOptions("", ""))
+	b, err := cfg.build(pd.Name, pd.New, false, tr)
 	if err != nil {
 		return nil, 0
 	}
-	b.Name = pd.Name
-	b.KeepUserSections(pd.New)
 	if len(entryDiff(pd.New, b)) > 0 || len(entryDiff(b, pd.New)) > 0 {
 		return nil, 0
 	}

@@ -43,7 +43,7 @@ func subjects(cs []Change) []string {
 
 func TestReviewAcceptOneRejectAnother(t *testing.T) {
 	p, r := failWithChanges(t)
-	pd, err := p.LoadPending(ctx, r, "build")
+	pd, err := p.LoadPending(ctx, r, "build", Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestReviewAcceptOneRejectAnother(t *testing.T) {
 		t.Error("rejected or skipped change is in the baseline")
 	}
 	// The skipped changes stay pending; the rejected one is gone.
-	pd, err = p.LoadPending(ctx, nil, "build")
+	pd, err = p.LoadPending(ctx, nil, "build", Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestReviewAcceptOneRejectAnother(t *testing.T) {
 func TestReviewAcceptAllIsThePendingBaseline(t *testing.T) {
 	p, r := failWithChanges(t)
 	want, _ := os.ReadFile(p.PendingPath("build"))
-	pd, err := p.LoadPending(ctx, r, "build")
+	pd, err := p.LoadPending(ctx, r, "build", Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,14 +140,14 @@ func TestReviewAcceptAllIsThePendingBaseline(t *testing.T) {
 func TestReviewPendingFromAnotherMachine(t *testing.T) {
 	p, _ := failWithChanges(t)
 	// A CI artifact: the pending file is here, its run is not.
-	pd, err := p.LoadPending(ctx, newFake(benign), "build")
+	pd, err := p.LoadPending(ctx, newFake(benign), "build", Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if pd.RunID != 0 || len(pd.Changes) < 4 {
 		t.Fatalf("artifact review: run %d, %d changes", pd.RunID, len(pd.Changes))
 	}
-	if _, err := p.LoadPending(ctx, nil, "nope"); err == nil || !strings.Contains(err.Error(), "no pending baseline") {
+	if _, err := p.LoadPending(ctx, nil, "nope", Config{}); err == nil || !strings.Contains(err.Error(), "no pending baseline") {
 		t.Errorf("missing pending: %v", err)
 	}
 }

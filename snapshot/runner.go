@@ -34,15 +34,17 @@ var ErrNoRun = errors.New("no such run")
 // database is opened per call, so several replays may run at once.
 type Store struct {
 	Path    string           // trace database file
-	Project Project          // its .behavediff folder is set up before the database is created in it
+	Project Project          // when set, its .behavediff folder is set up before the database is created in it
 	Options recorder.Options // template for replays (address, output, tool version)
 	Lookup  func(string) (string, bool)
 }
 
 // Replay implements Runner.
 func (s *Store) Replay(ctx context.Context, spec recorder.Spec, replayOf int64) (recorder.Result, error) {
-	if err := s.Project.Ensure(); err != nil {
-		return recorder.Result{}, err
+	if s.Project.Root != "" {
+		if err := s.Project.Ensure(); err != nil {
+			return recorder.Result{}, err
+		}
 	}
 	db, err := store.Open(ctx, s.Path)
 	if err != nil {

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -109,17 +107,16 @@ func openRW(ctx context.Context, flagValue string) (*store.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := store.Open(ctx, path)
-	if err != nil {
-		return nil, err
-	}
 	if flagValue == "" {
-		ignore := filepath.Join(filepath.Dir(path), ".gitignore")
-		if _, err := os.Stat(ignore); errors.Is(err, os.ErrNotExist) {
-			_ = os.WriteFile(ignore, []byte("# Traces are local; specs/ and baselines/ are meant to be committed.\ntraces.db*\n"), 0o644)
+		p, err := project()
+		if err != nil {
+			return nil, err
+		}
+		if err := p.Ensure(); err != nil {
+			return nil, err
 		}
 	}
-	return db, nil
+	return store.Open(ctx, path)
 }
 
 // openRO opens the trace database for reading only.

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/behavediff/behavediff/recorder"
-	"github.com/behavediff/behavediff/replay"
+	"github.com/behavediff/behavediff/snapshot"
 	"github.com/behavediff/behavediff/store"
 )
 
@@ -81,6 +81,9 @@ func (a *app) record(ctx context.Context, args []string) (int, error) {
 	if err := fs.Parse(args); err != nil {
 		return exitUsage, err
 	}
+	if err := a.recordDefaults(fs, &f); err != nil {
+		return exitUsage, err
+	}
 	cmd := fs.Args()
 	if len(cmd) > 0 && cmd[0] == "--" {
 		cmd = cmd[1:]
@@ -121,7 +124,7 @@ func (a *app) record(ctx context.Context, args []string) (int, error) {
 		return exitUsage, err
 	}
 	if f.name != "" {
-		if err := replay.ValidName(f.name); err != nil {
+		if err := snapshot.ValidName(f.name); err != nil {
 			return exitUsage, err
 		}
 	}
@@ -176,7 +179,7 @@ func (a *app) recordOnce(ctx context.Context, dbPath string, spec recorder.Spec,
 		Progress:     a.stderr,
 		KeepChanges:  r.keep,
 		ReplayOf:     r.replayOf,
-		ToolVersion:  version,
+		ToolVersion:  versionString(),
 		RingBufBytes: r.ringBuf,
 	})
 	if err != nil {
@@ -217,12 +220,12 @@ func (a *app) recordExit(res recorder.Result, allowLoss bool) int {
 }
 
 // project finds the .behavediff project around the current directory.
-func project() (replay.Project, error) {
+func project() (snapshot.Project, error) {
 	wd, err := os.Getwd()
 	if err != nil {
-		return replay.Project{}, fmt.Errorf("current directory: %w", err)
+		return snapshot.Project{}, fmt.Errorf("current directory: %w", err)
 	}
-	return replay.FindProject(wd)
+	return snapshot.FindProject(wd)
 }
 
 func saveSpecFile(spec recorder.Spec) error {
