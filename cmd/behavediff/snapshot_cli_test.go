@@ -337,3 +337,21 @@ func TestInit(t *testing.T) {
 		t.Errorf("bad config: %d %s", code, stderr)
 	}
 }
+
+func TestQueryFromFileAndStdin(t *testing.T) {
+	dir := badInputProject(t)
+	f := filepath.Join(dir, "q.sql")
+	os.WriteFile(f, []byte("SELECT name FROM runs\n"), 0o644)
+	if code, out, stderr := runCLI(t, "query", "--format", "csv", "-f", f); code != exitOK || !strings.Contains(out, "app") {
+		t.Errorf("query -f: %d %s %s", code, out, stderr)
+	}
+	var out, errb strings.Builder
+	a := &app{stdin: strings.NewReader("SELECT count(*) AS n FROM runs"), stdout: &out, stderr: &errb}
+	if code := a.run(context.Background(), []string{"query", "--format", "csv", "-"}); code != exitOK || !strings.Contains(out.String(), "n\n1") {
+		t.Errorf("query -: %d %q %s", code, out.String(), errb.String())
+	}
+	a = &app{stdin: strings.NewReader("  \n"), stdout: io.Discard, stderr: &errb}
+	if code := a.run(context.Background(), []string{"query", "-"}); code != exitUsage || !strings.Contains(errb.String(), "empty") {
+		t.Errorf("empty stdin: %d %s", code, errb.String())
+	}
+}
