@@ -217,7 +217,9 @@ const showAbout = `
 Summarises one run: the process tree, files touched outside and inside the
 workspace, network attempts and DNS names, privilege events, failed attempts,
 workspace changes and the busiest syscalls. RUN is a run id, a spec name
-(its newest run) or "last". --format json prints the whole trace.`
+(its newest run) or "last". --format json prints the whole trace in the
+documented schema (docs/schema.md, "show --format json"): the views' column
+names and values.`
 
 func (a *app) show(ctx context.Context, args []string) (int, error) {
 	fs := a.newFlags("show", "[--db FILE] [--format text|json] RUN", showAbout)
@@ -248,7 +250,7 @@ func (a *app) show(ctx context.Context, args []string) (int, error) {
 		return exitUsage, err
 	}
 	if *format == "json" {
-		return exitOK, writeJSON(a.stdout, tr)
+		return exitOK, writeShowJSON(a.stdout, tr)
 	}
 	return exitOK, writeShow(a.stdout, tr, *limit)
 }
@@ -256,6 +258,7 @@ func (a *app) show(ctx context.Context, args []string) (int, error) {
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // "sh > curl", not "sh \u003e curl"
 	return enc.Encode(v)
 }
 
