@@ -43,8 +43,10 @@ demo: deps build
 	cd $(DEMO) && ../../$(BIN) record --name demo -- sh demo.sh || true
 	@echo; echo "== behavediff show last"
 	cd $(DEMO) && ../../$(BIN) show last
-	@echo; echo "== behavediff approve demo --yes"
-	cd $(DEMO) && ../../$(BIN) approve --yes demo
+	@echo; echo "== behavediff approve --yes demo (refused: the demo reads an SSH key and calls out)"
+	cd $(DEMO) && ../../$(BIN) approve --yes demo || true
+	@echo; echo "== behavediff approve --yes --accept-risk critical demo"
+	cd $(DEMO) && ../../$(BIN) approve --yes --accept-risk critical demo
 	@echo; echo "== behavediff check demo (replays the spec, diffs against the baseline)"
 	cd $(DEMO) && ../../$(BIN) check demo
 	@echo; echo "Your files are untouched: the run wrote into a copy-on-write layer. Try:"

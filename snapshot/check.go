@@ -80,6 +80,17 @@ func (p Project) Check(ctx context.Context, r Runner, names []string, o CheckOpt
 	return rep
 }
 
+// allowable reports whether an allow: glob could cover some finding (not
+// an exit code, not a removal).
+func allowable(fs []diff.Finding) bool {
+	for _, f := range fs {
+		if f.Change == diff.Added && f.Section != "exit" {
+			return true
+		}
+	}
+	return false
+}
+
 func skipped(name string) diff.SpecResult {
 	return diff.SpecResult{Name: name, Status: diff.StatusSkipped, Error: "not run: the check was interrupted"}
 }
@@ -165,8 +176,10 @@ func (p Project) judge(name string, old *baseline.Baseline, tr *store.Trace, o C
 	pending()
 	res.Next = append(res.Next,
 		fmt.Sprintf("inspect: behavediff show %d", tr.Run.ID),
-		"review: behavediff review "+name,
-		fmt.Sprintf("allow: add globs under allow: in %s", p.rel(p.BaselinePath(name))))
+		"review: behavediff review "+name)
+	if allowable(res.Findings) {
+		res.Next = append(res.Next, fmt.Sprintf("allow: add globs under allow: in %s", p.rel(p.BaselinePath(name))))
+	}
 	return res
 }
 

@@ -62,7 +62,10 @@ func (p Project) DiffBaseline(ctx context.Context, r Runner, name, ref string, o
 		res.Status, res.Error = diff.StatusInconclusive, why
 	}
 	if res.Status != diff.StatusPass {
-		res.Next = []string{fmt.Sprintf("inspect: behavediff show %d", id), fmt.Sprintf("allow: add globs under allow: in %s", p.rel(p.BaselinePath(name)))}
+		res.Next = []string{fmt.Sprintf("inspect: behavediff show %d", id)}
+		if allowable(res.Findings) {
+			res.Next = append(res.Next, fmt.Sprintf("allow: add globs under allow: in %s", p.rel(p.BaselinePath(name))))
+		}
 	}
 	return res, nil
 }

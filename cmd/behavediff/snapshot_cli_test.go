@@ -259,12 +259,9 @@ func TestDiffExitCodeAndFailOnNone(t *testing.T) {
 	}
 }
 
-func TestUnreferencedBaselines(t *testing.T) {
+func TestCheckWithoutSpecs(t *testing.T) {
 	dir := badInputProject(t)
-	os.WriteFile(filepath.Join(dir, ".behavediff", "baselines", "gone.yaml"), []byte("version: 1\ncommand: []\n"), 0o644)
 	os.Remove(filepath.Join(dir, ".behavediff", "specs", "app.yaml"))
-	// No spec left to check: check says so; the orphan is still reported
-	// by a check of nothing (here, an explicit empty project).
 	code, _, stderr := runCLI(t, "check")
 	if code != exitCheckErr || !strings.Contains(stderr, "no specs") {
 		t.Errorf("check with no specs: %d %s", code, stderr)
@@ -353,5 +350,34 @@ func TestQueryFromFileAndStdin(t *testing.T) {
 	a = &app{stdin: strings.NewReader("  \n"), stdout: io.Discard, stderr: &errb}
 	if code := a.run(context.Background(), []string{"query", "-"}); code != exitUsage || !strings.Contains(errb.String(), "empty") {
 		t.Errorf("empty stdin: %d %s", code, errb.String())
+	}
+}
+
+func TestApproveSeveralAndAll(t *testing.T) {
+	dir := badInputProject(t)
+	os.WriteFile(filepath.Join(dir, ".behavediff", "specs", "web.yaml"), []byte("version: 1\nname: web\nargs: [/bin/true]\nworkspace: .\ntimeout: 1m0s\n"), 0o644)
+	addRun(t, dir, 0)
+	// The new run is named app; store one named web as well.
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(dir, ".behavediff", "traces.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := db.BeginRun(ctx, store.Run{Name: "web", Command: []string{"/bin/true"}, Workspace: dir, StartedAt: time.Now()})
+	w.Finish(ctx, store.Final{Processes: []store.Process{{Idx: 0, ParentIdx: -1, Pid: 9, Exe: "/bin/true", Argv: []string{"/bin/true"}}}, Status: store.StatusOK, EndedAt: time.Now()})
+	db.Close()
+	if code, out, stderr := runCLI(t, "approve", "--yes", "app", "web"); code != exitOK {
+		t.Fatalf("approve app web: %d\n%s%s", code, out, stderr)
+	}
+	for _, n := range []string{"app", "web"} {
+		if _, err := os.Stat(filepath.Join(dir, ".behavediff", "baselines", n+".yaml")); err != nil {
+			t.Errorf("baseline %s: %v", n, err)
+		}
+	}
+	if code, out, stderr := runCLI(t, "approve", "--yes", "--all"); code != exitOK || strings.Count(out, "unchanged") != 2 {
+		t.Errorf("approve --all: %d\n%s%s", code, out, stderr)
+	}
+	if code, _, stderr := runCLI(t, "approve", "--yes", "--name", "x", "app", "web"); code != exitUsage || !strings.Contains(stderr, "one REF") {
+		t.Errorf("--name with two REFs: %d %s", code, stderr)
 	}
 }

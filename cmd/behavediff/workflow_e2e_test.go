@@ -183,4 +183,13 @@ func TestE2ECheckJobs(t *testing.T) {
 	if len(one) != 2 || !strings.HasPrefix(one[0], "app=pass") || !strings.HasPrefix(one[1], "bad=fail") {
 		t.Errorf("verdicts: %q", one)
 	}
+	// A baseline without a spec is reported, and fails with --unreferenced=fail.
+	os.WriteFile(filepath.Join(dir, ".behavediff", "baselines", "gone.yaml"), []byte("version: 1\ncommand: []\n"), 0o644)
+	code, out, _ := runCLI(t, "check", "app")
+	if code != exitOK || !strings.Contains(out, "baseline gone has no spec") {
+		t.Errorf("orphan baseline (warn): exit %d\n%s", code, out)
+	}
+	if code, out, _ := runCLI(t, "check", "--unreferenced=fail", "app"); code != exitFindings {
+		t.Errorf("orphan baseline (fail): exit %d\n%s", code, out)
+	}
 }
