@@ -480,6 +480,13 @@ func writeShow(w io.Writer, tr *store.Trace, limit int) error {
 		}
 		bw.printf("  %-20s %10d  errors %d\n", s.name, s.count, s.errors)
 	}
+	bw.printf("\nNext:\n")
+	if r.Name != "" {
+		bw.printf("  approve:  behavediff approve %d --name %s   (compare: behavediff diff --baseline %s %d)\n", r.ID, r.Name, r.Name, r.ID)
+	} else {
+		bw.printf("  approve:  behavediff approve %d --name NAME\n", r.ID)
+	}
+	bw.printf("  query:    behavediff query \"SELECT access, path, error FROM file_events WHERE run_id = %d\"\n", r.ID)
 	return bw.err
 }
 
