@@ -184,7 +184,10 @@ func (a *app) confirm(question string) (bool, error) {
 		return false, errors.New("not a terminal: pass --yes to write the baseline")
 	}
 	fmt.Fprintf(a.stderr, "%s [y/N] ", question)
-	line, err := bufio.NewReader(f).ReadString('\n')
+	if a.in == nil {
+		a.in = bufio.NewReader(f) // one reader: approve A B asks twice
+	}
+	line, err := a.in.ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return false, err
 	}

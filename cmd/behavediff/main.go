@@ -6,6 +6,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -74,7 +75,8 @@ var commands = []string{"init", "record", "runs", "show", "query", "replay", "ap
 type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
-	color          string // --color: auto, always or never
+	color          string        // --color: auto, always or never
+	in             *bufio.Reader // stdin, buffered once for prompts
 	getenv         func(string) string
 }
 

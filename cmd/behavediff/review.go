@@ -70,7 +70,10 @@ func (a *app) review(ctx context.Context, args []string) (int, error) {
 	if interactive && !isTerminal(a.stdin) {
 		return exitUsage, errors.New("not a terminal: pass --accept NAME... or --reject NAME...")
 	}
-	in := bufio.NewReader(a.stdin)
+	if a.in == nil {
+		a.in = bufio.NewReader(a.stdin)
+	}
+	in := a.in
 	code := exitOK
 	for _, name := range names {
 		pd, err := p.LoadPending(ctx, r, name, cfg)
