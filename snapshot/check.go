@@ -118,7 +118,8 @@ func (p Project) CheckOne(ctx context.Context, r Runner, name string, o CheckOpt
 	if err != nil {
 		return fail(diff.StatusError, err)
 	}
-	tr, err := r.Load(ctx, rr.RunID)
+	// Interrupted, the run is still worth reporting: load it regardless.
+	tr, err := r.Load(context.WithoutCancel(ctx), rr.RunID)
 	if err != nil {
 		return fail(diff.StatusError, err)
 	}
