@@ -151,3 +151,39 @@ func TestReviewPendingFromAnotherMachine(t *testing.T) {
 		t.Errorf("missing pending: %v", err)
 	}
 }
+
+// A first baseline reviews the same way: risky changes one by one, the
+// informational rest as one group.
+func TestReviewNewBaseline(t *testing.T) {
+	p := newProject(t, "build")
+	r := newFake(risky)
+	if s := p.CheckOne(ctx, r, "build", CheckOptions{}); s.Status != diff.StatusNew {
+		t.Fatalf("check: %+v", s)
+	}
+	pd, err := p.LoadPending(ctx, r, "build", Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := pd.Changes[len(pd.Changes)-1]
+	if last.Finding.Kind != "other" || last.Entries < 10 {
+		t.Errorf("informational group: %+v", last.Finding)
+	}
+	// Reject the secret read, accept everything else.
+	ds := make([]Decision, len(pd.Changes))
+	for i, c := range pd.Changes {
+		ds[i] = Accept
+		if c.Finding.Kind == "secret-read" {
+			ds[i] = Reject
+		}
+	}
+	if _, err := p.Settle(pd, ds); err != nil {
+		t.Fatal(err)
+	}
+	b, err := baseline.Load(p.BaselinePath("build"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hasEntry(b, "files.read", "$HOME/.ssh/id_rsa") || !hasEntry(b, "files.exec", "/usr/bin/python3") || b.Exit == nil || *b.Exit != 3 {
+		t.Errorf("new baseline after review: exit %v, reads %v", b.Exit, b.Section("files.read"))
+	}
+}
