@@ -136,7 +136,7 @@ func (p Project) PlanApprove(ctx context.Context, r Runner, ref string, o Approv
 		pl.New = baseline.Union(parts...)
 		pl.New.Name = name
 	}
-	pl.Findings = diff.Compare(o.Config.compareBase(pl.Old), pl.New, diff.Context{RunID: ids[len(ids)-1]})
+	pl.Findings = o.Config.compare(pl.Old, pl.New, diff.Context{RunID: ids[len(ids)-1]})
 	return pl, nil
 }
 

@@ -160,7 +160,7 @@ func (p Project) judge(name string, old *baseline.Baseline, tr *store.Trace, o C
 			"review: behavediff review "+name)
 		return res
 	}
-	all := diff.Compare(o.Config.compareBase(old), nb, diff.Context{RunID: tr.Run.ID, TimedOut: timedOut})
+	all := o.Config.compare(old, nb, diff.Context{RunID: tr.Run.ID, TimedOut: timedOut})
 	res.Status, res.Findings = o.FailOn.Judge(all, o.Verbose)
 	if timedOut && res.Status == diff.StatusPass {
 		// Never a pass: the run stopped early, behaviour may be missing.

@@ -7,11 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/behavediff/behavediff/baseline"
+	"github.com/behavediff/behavediff/diff"
 	"github.com/behavediff/behavediff/store"
 )
 
@@ -23,7 +25,10 @@ const ConfigName = "config.yaml"
 type Config struct {
 	Version int    `yaml:"version"`
 	FailOn  string `yaml:"fail-on"` // default --fail-on of check and diff
-	Record  struct {
+	// ExitCode is the level of a changed exit code, crash or timeout
+	// (default diff.ExitCodeLevel, high).
+	ExitCode string `yaml:"exit-code"`
+	Record   struct {
 		Image   string        `yaml:"image"`   // default --image for record
 		Network bool          `yaml:"network"` // default --network for record
 		Timeout time.Duration `yaml:"timeout"` // default --timeout
@@ -74,6 +79,11 @@ func (p Project) LoadConfig() (Config, error) {
 			return c, fmt.Errorf("%s: fail-on: %w", path, err)
 		}
 	}
+	if c.ExitCode != "" {
+		if _, err := diff.ParseLevel(c.ExitCode); err != nil {
+			return c, fmt.Errorf("%s: exit-code: %w", path, err)
+		}
+	}
 	// allow: and redact: follow the baseline file's syntax and checks.
 	doc := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	scalar := func(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v} }
@@ -95,6 +105,27 @@ func (p Project) LoadConfig() (Config, error) {
 	}
 	c.Allow, c.Redact = b.Allow, b.Redact
 	return c, nil
+}
+
+// compare is diff.Compare as the project configures it: with its allow
+// globs and redactions, and its level for a changed exit code.
+func (c Config) compare(old, cur *baseline.Baseline, ctx diff.Context) []diff.Finding {
+	fs := diff.Compare(c.compareBase(old), cur, ctx)
+	if c.ExitCode == "" {
+		return fs
+	}
+	lvl, err := diff.ParseLevel(c.ExitCode)
+	if err != nil {
+		return fs // LoadConfig refused it already
+	}
+	for i := range fs {
+		if fs[i].Kind == "exit-code" {
+			fs[i].Level = lvl
+		}
+	}
+	// Keep worst-first order.
+	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Level > fs[j].Level })
+	return fs
 }
 
 // compareBase is old as a run is compared with it: with the project-wide
@@ -148,6 +179,9 @@ version: 1
 # Default --fail-on of check and diff: low, medium, high, critical,
 # info (any difference) or none (report only, never fail).
 # fail-on: medium
+
+# Level of a changed exit code, a crash or a timeout (rule BD-EXIT-CODE).
+# exit-code: high
 
 # Defaults for "behavediff record" (stored into each spec when it is recorded).
 record:

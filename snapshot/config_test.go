@@ -61,3 +61,18 @@ func TestConfigAllowAndDefaults(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigExitCodeLevel(t *testing.T) {
+	p := newProject(t, "build")
+	r := newFake(benign)
+	approveBenign(t, p, r, "build")
+	r.build = func(spec recorder.Spec, seed uint64) *store.Trace {
+		tr := benign(spec, seed)
+		tr.Run.ExitCode = 1
+		return tr
+	}
+	s := p.CheckOne(ctx, r, "build", CheckOptions{FailOn: FailOn{Level: diff.Medium}, Config: Config{ExitCode: "low"}})
+	if s.Status != diff.StatusPass || len(s.Findings) != 1 || s.Findings[0].Level != diff.Low {
+		t.Errorf("exit-code: low: %s %q", s.Status, kinds(s.Findings))
+	}
+}

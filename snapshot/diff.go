@@ -56,7 +56,7 @@ func (p Project) DiffBaseline(ctx context.Context, r Runner, name, ref string, o
 	res.RunID = id
 	exit := tr.Run.ExitCode
 	res.ExitCode = &exit
-	all := diff.Compare(o.Config.compareBase(old), cur, diff.Context{RunID: id, TimedOut: tr.Run.Status == store.StatusTimeout})
+	all := o.Config.compare(old, cur, diff.Context{RunID: id, TimedOut: tr.Run.Status == store.StatusTimeout})
 	res.Status, res.Findings = o.FailOn.Judge(all, o.Verbose)
 	if why := RunStatus(tr.Run); why != "" {
 		res.Status, res.Error = diff.StatusInconclusive, why
@@ -94,7 +94,7 @@ func DiffRuns(ctx context.Context, r Runner, refA, refB string, o DiffOptions) (
 	res.Name, res.RunID = fmt.Sprintf("run %d", a.ID), b.ID
 	exit := b.ExitCode
 	res.ExitCode = &exit
-	all := diff.Compare(bs[0], bs[1], diff.Context{RunID: b.ID, BaseRunID: a.ID, TimedOut: b.Status == store.StatusTimeout})
+	all := o.Config.compare(bs[0], bs[1], diff.Context{RunID: b.ID, BaseRunID: a.ID, TimedOut: b.Status == store.StatusTimeout})
 	res.Status, res.Findings = o.FailOn.Judge(all, o.Verbose)
 	if a.Name != b.Name {
 		res.Error = fmt.Sprintf("warning: run %d is of spec %q, run %d of %q", a.ID, a.Name, b.ID, b.Name)

@@ -46,7 +46,7 @@ func (p Project) LoadPending(ctx context.Context, r Runner, name string, cfg Con
 	if local, id := localRun(ctx, r, pd, cfg); local != nil {
 		pd.New, pd.RunID, ctxd.RunID = local, id, id
 	}
-	pd.Changes = Changes(pd.Old, pd.New, diff.Compare(cfg.compareBase(pd.Old), pd.New, ctxd))
+	pd.Changes = Changes(pd.Old, pd.New, cfg.compare(pd.Old, pd.New, ctxd))
 	return pd, nil
 }
 
