@@ -272,6 +272,9 @@ func TestCLIPolish(t *testing.T) {
 	if code, _, stderr := runCLI(t, "chekc"); code != exitUsage || !strings.Contains(stderr, `did you mean "check"`) {
 		t.Errorf("typo: %d %s", code, stderr)
 	}
+	if code, _, stderr := runCLI(t, "check", "--fial-on", "high"); code != exitUsage || !strings.Contains(stderr, "did you mean --fail-on?") {
+		t.Errorf("flag typo: %d %s", code, stderr)
+	}
 	if code, out, _ := runCLI(t, "version"); code != exitOK || strings.TrimSpace(out) == "behavediff dev" || !strings.HasPrefix(out, "behavediff ") {
 		t.Errorf("version: %d %q", code, out)
 	}
