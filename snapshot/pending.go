@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"sort"
+	"strings"
 
 	"github.com/behavediff/behavediff/baseline"
 	"github.com/behavediff/behavediff/diff"
@@ -153,4 +157,67 @@ func Decide(changes []Change, ask func(i int, c Change) (d Decision, all bool, e
 		}
 	}
 	return out, nil
+}
+
+// ImportPending copies the pending baselines found under dir (a CI
+// artifact, unpacked: any depth) into the project, so they can be
+// reviewed here. Each must parse as a baseline of a spec of this project.
+// It returns the names imported.
+func (p Project) ImportPending(dir string) ([]string, error) {
+	var names []string
+	seen := map[string]string{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasSuffix(d.Name(), ".yaml"+PendingSuffix) {
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return fmt.Errorf("%s: not a regular file", path)
+		}
+		name := strings.TrimSuffix(d.Name(), ".yaml"+PendingSuffix)
+		if err := ValidName(name); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if prev, dup := seen[name]; dup {
+			return fmt.Errorf("two pending baselines for %s: %s and %s", name, prev, path)
+		}
+		seen[name] = path
+		if !p.HasSpec(name) {
+			return fmt.Errorf("%s: no spec %s in this project (%s)", path, name, p.SpecPath(name))
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if _, err := baseline.Parse(data, path); err != nil {
+			return err
+		}
+		names = append(names, name)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("import pending baselines: %w", err)
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%w under %s (look for NAME.yaml.new in the CI artifact)", ErrNoPending, dir)
+	}
+	if err := p.Ensure(); err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		data, err := os.ReadFile(seen[n])
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(filepath.Dir(p.PendingPath(n)), 0o755); err != nil {
+			return nil, err
+		}
+		if err := writeFileAtomic(p.PendingPath(n), data); err != nil {
+			return nil, fmt.Errorf("import %s: %w", n, err)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
 }

@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -185,5 +186,44 @@ func TestReviewNewBaseline(t *testing.T) {
 	}
 	if hasEntry(b, "files.read", "$HOME/.ssh/id_rsa") || !hasEntry(b, "files.exec", "/usr/bin/python3") || b.Exit == nil || *b.Exit != 3 {
 		t.Errorf("new baseline after review: exit %v, reads %v", b.Exit, b.Section("files.read"))
+	}
+}
+
+// Pending files downloaded from CI are imported and reviewed here.
+func TestImportPendingFromArtifact(t *testing.T) {
+	p, _ := failWithChanges(t)
+	artifact := t.TempDir()
+	deep := artifact + "/behavediff-pending/.behavediff/baselines"
+	os.MkdirAll(deep, 0o755)
+	data, _ := os.ReadFile(p.PendingPath("build"))
+	os.WriteFile(deep+"/build.yaml.new", data, 0o644)
+	os.Remove(p.PendingPath("build"))
+	names, err := p.ImportPending(artifact)
+	if err != nil || len(names) != 1 || names[0] != "build" {
+		t.Fatalf("ImportPending = %v, %v", names, err)
+	}
+	pd, err := p.LoadPending(ctx, nil, "build", Config{})
+	if err != nil || len(pd.Changes) < 4 {
+		t.Fatalf("imported pending: %v", err)
+	}
+	// A pending file for a spec this project does not have, or a broken
+	// one, is refused before anything is copied.
+	os.WriteFile(deep+"/other.yaml.new", data, 0o644)
+	if _, err := p.ImportPending(artifact); err == nil || !strings.Contains(err.Error(), "no spec other") {
+		t.Errorf("foreign spec: %v", err)
+	}
+	os.Remove(deep + "/other.yaml.new")
+	os.WriteFile(deep+"/build.yaml.new", []byte("version: 1\nfiles: [oops\n"), 0o644)
+	if _, err := p.ImportPending(artifact); err == nil {
+		t.Error("broken pending file imported")
+	}
+	// A symlink in an artifact is not followed (it could point anywhere).
+	os.Remove(deep + "/build.yaml.new")
+	os.Symlink("/etc/passwd", deep+"/build.yaml.new")
+	if _, err := p.ImportPending(artifact); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("symlinked pending file: %v", err)
+	}
+	if _, err := p.ImportPending(t.TempDir()); !errors.Is(err, ErrNoPending) {
+		t.Errorf("empty artifact: %v", err)
 	}
 }

@@ -23,8 +23,9 @@ asks what to do:
   s  skip: keep it pending                  q  stop here (the rest stay pending)
 
 Accepted changes are written to NAME.yaml; skipped ones stay in NAME.yaml.new.
-Pending files copied from a CI artifact into .behavediff/baselines/ review the
-same way (without process chains and queries when the run is not here).
+Pending files from a CI artifact review the same way: --from DIR imports
+every NAME.yaml.new under DIR first (without process chains and queries when
+the run is not in the local trace database).
 
 Without a terminal, use --accept NAME... or --reject NAME... (all changes of
 those specs; --accept still refuses changes above --accept-risk, default
@@ -36,6 +37,7 @@ func (a *app) review(ctx context.Context, args []string) (int, error) {
 	accept := fs.Bool("accept", false, "accept every pending change of the named specs, without asking")
 	reject := fs.Bool("reject", false, "reject every pending change of the named specs, without asking")
 	acceptRisk := fs.String("accept-risk", "", "with --accept, the highest `level` accepted (default medium)")
+	from := fs.String("from", "", "first import the pending baselines found under `DIR` (an unpacked CI artifact)")
 	names, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitUsage, err
@@ -56,6 +58,16 @@ func (a *app) review(ctx context.Context, args []string) (int, error) {
 	p, r, err := a.runner(*dbFlag, "", true)
 	if err != nil {
 		return exitUsage, err
+	}
+	if *from != "" {
+		imported, err := p.ImportPending(*from)
+		if err != nil {
+			return exitUsage, err
+		}
+		fmt.Fprintf(a.stderr, "review: imported %s from %s\n", strings.Join(imported, ", "), *from)
+		if len(names) == 0 {
+			names = imported
+		}
 	}
 	if len(names) == 0 {
 		if names, err = p.PendingNames(); err != nil {

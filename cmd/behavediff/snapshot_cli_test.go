@@ -136,6 +136,23 @@ func TestReviewNonInteractive(t *testing.T) {
 	}
 }
 
+// Pending files from a CI artifact: review --from imports, then decides.
+func TestReviewFromArtifact(t *testing.T) {
+	dir := riskyPending(t)
+	artifact := t.TempDir()
+	pending := filepath.Join(dir, ".behavediff", "baselines", "app.yaml.new")
+	data, _ := os.ReadFile(pending)
+	os.WriteFile(filepath.Join(artifact, "app.yaml.new"), data, 0o644)
+	os.Remove(pending)
+	code, _, stderr := runCLI(t, "review", "--from", artifact, "--accept", "--accept-risk", "critical")
+	if code != exitOK || !strings.Contains(stderr, "imported app") {
+		t.Fatalf("review --from: %d %s", code, stderr)
+	}
+	if got := reads(baselineOf(t, dir)); !strings.Contains(got, "id_rsa") {
+		t.Errorf("baseline after review --from: %s", got)
+	}
+}
+
 func riskyPendingAgain(t *testing.T, dir string) {
 	t.Helper()
 	if code, _, stderr := runCLI(t, "approve", "--yes", "last"); code != exitFindings {
