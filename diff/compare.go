@@ -19,6 +19,7 @@ type Finding struct {
 	Reason  string `json:"reason"`
 	Process string `json:"process,omitempty"` // process chain that did it, when known
 	Query   string `json:"query,omitempty"`   // behavediff query command that finds its events
+	Rule    string `json:"rule,omitempty"`    // rule id, e.g. BD-EXIT-CODE
 }
 
 // Change values.

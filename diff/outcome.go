@@ -33,7 +33,7 @@ func compareOutcome(base, cur *baseline.Baseline, ctx Context) []Finding {
 	}
 	return []Finding{{
 		Level: ExitCodeLevel, Kind: "exit-code", Change: Added, Section: "exit",
-		Subject: subject, Reason: reason, Query: q,
+		Subject: subject, Reason: reason, Query: q, Rule: RuleExitCode,
 	}}
 }
 

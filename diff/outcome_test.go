@@ -27,7 +27,7 @@ func TestExitCodeFinding(t *testing.T) {
 			got = append(got, f)
 		}
 	}
-	if len(got) != 1 || got[0].Level != diff.ExitCodeLevel || got[0].Subject != "exit 3" || !strings.Contains(got[0].Reason, "approved: exits 0") {
+	if len(got) != 1 || got[0].Level != diff.ExitCodeLevel || got[0].Subject != "exit 3" || got[0].Rule != diff.RuleExitCode || !strings.Contains(got[0].Reason, "approved: exits 0") {
 		t.Fatalf("exit-code findings = %+v", got)
 	}
 	// Same code: nothing; unknown approved code (older file): nothing.
