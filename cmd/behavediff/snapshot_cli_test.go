@@ -7,12 +7,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/creack/pty"
 
 	"github.com/behavediff/behavediff/baseline"
+	"github.com/behavediff/behavediff/diff"
+	"github.com/behavediff/behavediff/snapshot"
 	"github.com/behavediff/behavediff/store"
 )
 
@@ -400,4 +403,48 @@ func TestApproveSeveralAndAll(t *testing.T) {
 	if code, _, stderr := runCLI(t, "approve", "--yes", "--name", "x", "app", "web"); code != exitUsage || !strings.Contains(stderr, "one REF") {
 		t.Errorf("--name with two REFs: %d %s", code, stderr)
 	}
+}
+
+// On a terminal, check shows a live line with each running spec's elapsed
+// time; elsewhere one line per start and end.
+func TestCheckProgress(t *testing.T) {
+	var buf strings.Builder
+	a := &app{stderr: &syncWriter{w: &buf}}
+	pr := a.newProgress(2)
+	pr.live = true
+	pr.wg.Add(1)
+	go func() { // the ticker a terminal gets
+		defer pr.wg.Done()
+		<-pr.quit
+	}()
+	pr.event(snapshot.CheckEvent{Name: "build", Index: 0, Total: 2})
+	time.Sleep(1100 * time.Millisecond)
+	pr.mu.Lock()
+	pr.redraw()
+	pr.mu.Unlock()
+	pr.event(snapshot.CheckEvent{Name: "build", Index: 0, Total: 2, Result: &diff.SpecResult{Status: "pass", DurationMS: 1100}})
+	pr.stop()
+	out := buf.String()
+	if !strings.Contains(out, "replaying build 1s") || !strings.Contains(out, "build pass in 1.1s") {
+		t.Errorf("live progress: %q", out)
+	}
+	buf.Reset()
+	pr = a.newProgress(1)
+	pr.event(snapshot.CheckEvent{Name: "web", Index: 0, Total: 1})
+	pr.event(snapshot.CheckEvent{Name: "web", Index: 0, Total: 1, Result: &diff.SpecResult{Status: "fail", DurationMS: 2000}})
+	pr.stop()
+	if got := buf.String(); got != "check: [1/1] replaying web\ncheck: [1/1] web fail in 2s\n" {
+		t.Errorf("plain progress: %q", got)
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
