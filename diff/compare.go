@@ -19,7 +19,20 @@ type Finding struct {
 	Reason  string `json:"reason"`
 	Process string `json:"process,omitempty"` // process chain that did it, when known
 	Query   string `json:"query,omitempty"`   // behavediff query command that finds its events
+	// Rule is the stable id of the risk table row that rated it
+	// (BD-SECRET-READ, ...; "BD-REMOVED" for removed behaviour).
+	Rule string `json:"rule,omitempty"`
+	// Peers are the corresponding rules of other tools, "falco:RULE NAME"
+	// or "tracee:TRC-N", when there are any.
+	Peers []string `json:"peers,omitempty"`
+	// Count is how many entries a collapsed finding stands for (0: one);
+	// Examples shows a few of them and Query lists all.
+	Count    int      `json:"count,omitempty"`
+	Examples []string `json:"examples,omitempty"`
 }
+
+// RemovedRule is the rule id of removed behaviour.
+const RemovedRule = "BD-REMOVED"
 
 // Change values.
 const (
@@ -174,18 +187,21 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 		if bv.procKeys[p.Key()] || base.Allowed("processes", p.Exe) || base.Allowed("processes", p.Chain) {
 			continue
 		}
-		if !bv.exes[p.Exe] && cv.keys["files.exec"][p.Exe] {
-			continue
-		}
 		f := &fact{section: "processes", proc: p, cur: cv, base: bv}
 		r, detail, ok := classify(f)
 		if !ok {
+			continue
+		}
+		// Critical process rows (code piped into a shell, reverse shells)
+		// stand even when the program itself is new.
+		if r.Level < Critical && !bv.exes[p.Exe] && cv.keys["files.exec"][p.Exe] {
 			continue
 		}
 		out = append(out, Finding{
 			Level: r.Level, Kind: r.Kind, Change: Added, Section: "processes",
 			Subject: processSubject(p), Reason: reason(r.Reason, detail, false),
 			Process: p.Chain, Query: query(cur, ctx.RunID, "processes", baseline.Entry{Value: p.Exe}),
+			Rule: r.ID, Peers: r.Peers,
 		})
 	}
 	for _, p := range base.Processes {
@@ -195,7 +211,7 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 		out = append(out, Finding{
 			Level: RemovedLevel, Kind: "removed", Change: Removed, Section: "processes",
 			Subject: processSubject(p), Reason: "no longer runs (processes)", Process: p.Chain,
-			Query: query(base, ctx.BaseRunID, "processes", baseline.Entry{Value: p.Exe}),
+			Query: query(base, ctx.BaseRunID, "processes", baseline.Entry{Value: p.Exe}), Rule: RemovedRule,
 		})
 	}
 
@@ -207,7 +223,7 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 			f := &fact{section: name, entry: e, cur: cv, base: bv}
 			r, detail, ok := classify(f)
 			if !ok {
-				r = Rule{Kind: "other", Level: None, Reason: "new behaviour"}
+				r = Rule{ID: "BD-OTHER", Kind: "other", Level: None, Reason: "new behaviour"}
 			}
 			if name == "syscalls" && base.Counts {
 				if old := countChange(base, e.Value); old != "" {
@@ -218,6 +234,7 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 				Level: r.Level, Kind: r.Kind, Change: Added, Section: name,
 				Subject: e.String(), Reason: reason(r.Reason, detail, e.Failed),
 				Process: e.Process(), Query: query(cur, ctx.RunID, name, e),
+				Rule: r.ID, Peers: r.Peers,
 			})
 		}
 		for _, e := range *sectionOf(base, name) {
@@ -227,11 +244,15 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 			out = append(out, Finding{
 				Level: RemovedLevel, Kind: "removed", Change: Removed, Section: name,
 				Subject: e.String(), Reason: "no longer seen (" + name + ")",
-				Query: query(base, ctx.BaseRunID, name, e),
+				Query: query(base, ctx.BaseRunID, name, e), Rule: RemovedRule,
 			})
 		}
 	}
-	return sortDedupe(out)
+	out = sortDedupe(out)
+	out = groupSyscalls(out, cur, base, ctx)
+	out = collapseDirs(out, cur, base, ctx)
+	sort.SliceStable(out, func(i, j int) bool { return less(out[i], out[j]) })
+	return out
 }
 
 func processSubject(p baseline.Process) string {
