@@ -337,7 +337,7 @@ var Rules = []Rule{
 	{ID: "BD-SOCKET", Kind: "socket", Level: Medium, Sections: []string{"network.socket"},
 		When:   "any other unusual socket family or type (not netlink; ordinary unix, IPv4 and IPv6 sockets are not listed)",
 		Reason: "opens an unusual kind of socket",
-		cond: func(f *fact) (bool, string) { return !strings.HasPrefix(f.entry.Value, "netlink "), "" }},
+		cond:   func(f *fact) (bool, string) { return !strings.HasPrefix(f.entry.Value, "netlink "), "" }},
 	{ID: "BD-UNIX-RESOLVER", Kind: "unix-socket", Level: None, Sections: []string{"network.unix"},
 		When:   "a name-service socket (nscd, systemd-resolved, systemd userdb): glibc tries them on every lookup",
 		Reason: "asks the local name service",
