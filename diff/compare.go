@@ -192,9 +192,10 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 		if !ok {
 			continue
 		}
-		// Critical process rows (code piped into a shell, reverse shells)
-		// stand even when the program itself is new.
-		if r.Level < Critical && !bv.exes[p.Exe] && cv.keys["files.exec"][p.Exe] {
+		// A new program is reported once, as its exec; rows about what a
+		// process does (piped code, reverse shells, key searches) stand
+		// even when the program itself is new.
+		if (r.Kind == "process" || r.Kind == "shell") && !bv.exes[p.Exe] && cv.keys["files.exec"][p.Exe] {
 			continue
 		}
 		out = append(out, Finding{
@@ -419,6 +420,12 @@ func query(b *baseline.Baseline, id int64, section string, e baseline.Entry) str
 		sql = fmt.Sprintf("SELECT exe, domain, qtype, error FROM net_events WHERE run_id = %d AND op = 'dns' AND domain LIKE %s", id, like(e.Value))
 	case section == "network.unix":
 		sql = fmt.Sprintf("SELECT exe, op, address, error FROM net_events WHERE run_id = %d AND family = 'unix' AND address LIKE %s", id, like(e.Value))
+	case section == "env":
+		exe, _ := envName(e.Value)
+		sql = fmt.Sprintf("SELECT pid, exe, argv, chain FROM processes WHERE run_id = %d AND exe LIKE %s", id, like(exe))
+	case section == "network.socket":
+		fam, typ, _ := strings.Cut(e.Value, " ")
+		sql = fmt.Sprintf("SELECT exe, family, sock_type, result, error FROM net_events WHERE run_id = %d AND op = 'socket' AND family = '%s' AND sock_type = '%s'", id, sqlText(fam), sqlText(typ))
 	case section == "privileged":
 		name, _, _ := strings.Cut(e.Value, " ")
 		sql = fmt.Sprintf("SELECT exe, syscall, args, error FROM priv_events WHERE run_id = %d AND syscall = '%s'", id, name)
@@ -432,6 +439,8 @@ func query(b *baseline.Baseline, id int64, section string, e baseline.Entry) str
 	}
 	return "behavediff query " + shellQuote(sql)
 }
+
+func sqlText(s string) string { return strings.ReplaceAll(s, "'", "''") }
 
 // lastExe is the last program of a process chain.
 func lastExe(chain string) string {
