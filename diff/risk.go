@@ -535,7 +535,8 @@ func RiskTableMarkdown() string {
 	var b strings.Builder
 	b.WriteString("| level | rule | kind | section(s) | when | peers |\n|---|---|---|---|---|---|\n")
 	for _, r := range Rules {
-		fmt.Fprintf(&b, "| %s | `%s` | `%s` | %s | %s | %s |\n", r.Level, r.ID, r.Kind, strings.Join(r.Sections, ", "), r.When, strings.Join(r.Peers, "; "))
+		cell := strings.NewReplacer("|", "\\|").Replace
+		fmt.Fprintf(&b, "| %s | `%s` | `%s` | %s | %s | %s |\n", r.Level, r.ID, r.Kind, strings.Join(r.Sections, ", "), cell(r.When), cell(strings.Join(r.Peers, "; ")))
 	}
 	fmt.Fprintf(&b, "| %s | `%s` | `removed` | any | behaviour in the baseline (not optional) that the run no longer shows | |\n", RemovedLevel, RemovedRule)
 	table := func(title string, t []Pattern) {
@@ -558,13 +559,21 @@ func RiskTableMarkdown() string {
 	fmt.Fprintf(&b, "\nInterpreters: %s (also versioned, e.g. python3.12)\n", strings.Join(Interpreters, ", "))
 	fmt.Fprintf(&b, "\nShells: %s\n", strings.Join(Shells, ", "))
 	fmt.Fprintf(&b, "\nFile and text tools (a new one is low when it runs from %s): %s\n", strings.Join(ToolDirs, ", "), strings.Join(TextTools, ", "))
-	b.WriteString("\nNetwork, privilege, package, container and build programs (a new one is high, and the finding says why):\n\n| program | can |\n|---|---|\n")
+	b.WriteString("\nNetwork, privilege, package, container and build programs (a new one is high, and the finding says why):\n\n| can | programs |\n|---|---|\n")
+	var whats []string
+	progs := map[string][]string{}
 	for _, p := range Capable {
-		fmt.Fprintf(&b, "| `%s` | %s |\n", p.Glob, p.What)
+		if progs[p.What] == nil {
+			whats = append(whats, p.What)
+		}
+		progs[p.What] = append(progs[p.What], p.Glob)
+	}
+	for _, w := range whats {
+		fmt.Fprintf(&b, "| %s | %s |\n", w, strings.Join(progs[w], ", "))
 	}
 	dec := make([]string, 0, len(Decoders))
 	for k, v := range Decoders {
-		dec = append(dec, k+" "+strings.Trim(strings.Join(v, "|"), "|"))
+		dec = append(dec, strings.TrimSpace(k+" "+strings.Trim(strings.Join(v, "|"), "|")))
 	}
 	sort.Strings(dec)
 	fmt.Fprintf(&b, "\nDecoders (feeding a shell or interpreter is download-and-execute): `%s`\n", strings.Join(dec, "` `"))
