@@ -197,3 +197,67 @@ func TestPipeIntoApprovedReader(t *testing.T) {
 		t.Fatalf("curl -o beside python3 -: want high:\n%s", dump(fs))
 	}
 }
+
+// Ways around the rows, each of which must still be caught (or, for the
+// last ones, must not turn harmless links critical).
+func TestRowsAdversarial(t *testing.T) {
+	const py, sh = 1, 0
+	cases := []struct {
+		name  string
+		vary  func(b *baselinetest.Builder)
+		rule  string
+		level diff.Level
+	}{
+		{"symlink to /etc, then read through it", func(b *baselinetest.Builder) {
+			b.File2(sh, store.FileSymlink, "/etc", b.T.Run.Workspace+"/e", 0)
+			b.Read(sh, b.T.Run.Workspace+"/e/shadow")
+		}, "BD-LINK-SENSITIVE", diff.Critical},
+		{"symlink to /", func(b *baselinetest.Builder) {
+			b.File2(sh, store.FileSymlink, "/", b.T.Run.Workspace+"/r", 0)
+		}, "BD-LINK-SENSITIVE", diff.Critical},
+		{"symlink to the home directory", func(b *baselinetest.Builder) {
+			b.File2(sh, store.FileSymlink, "/root", "/tmp/h", 0)
+		}, "BD-LINK-SENSITIVE", diff.Critical},
+		{"IPv4-mapped metadata address", func(b *baselinetest.Builder) {
+			b.Connect(py, "::ffff:169.254.169.254", 80, baselinetest.ENETUNREACH)
+		}, "BD-METADATA", diff.Critical},
+		{"code from /dev/stdin", func(b *baselinetest.Builder) {
+			b.Exec(sh, "/usr/bin/base64", "base64", "--decode")
+			b.Exec(sh, "/usr/bin/python3", "python3", "/dev/stdin")
+		}, "BD-PIPE-EXEC", diff.Critical},
+		{"shell flags before -c", func(b *baselinetest.Builder) {
+			b.Exec(sh, "/usr/bin/curl", "curl", "-fsSL", "https://203.0.113.7/i")
+			b.Exec(sh, "/bin/bash", "bash", "-ec", "true")
+		}, "BD-PIPE-EXEC", diff.Critical},
+		{"text tool copied to /tmp", func(b *baselinetest.Builder) {
+			b.Exec(sh, "/tmp/sort", "sort")
+		}, "BD-EXEC", diff.High}, // not a tool outside the tool directories
+		{"many secret reads collapse but stay critical", func(b *baselinetest.Builder) {
+			for i := 0; i < 8; i++ {
+				b.Open(py, "/root/.ssh/key"+string(rune('a'+i)), baselinetest.ORdonly, baselinetest.EACCES)
+			}
+		}, "BD-SECRET-READ", diff.Critical},
+	}
+	base := approved(t)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := baselinetest.Benign(11)
+			tc.vary(b)
+			fs := diff.Compare(base, from(t, b.T), diff.Context{RunID: 2})
+			f, ok := findRule(fs, tc.rule, "")
+			if !ok || f.Level != tc.level {
+				t.Fatalf("want %s %s:\n%s", tc.rule, tc.level, dump(fs))
+			}
+		})
+	}
+	// Harmless links stay harmless: within the workspace, to a parent
+	// directory of the link, and node_modules/.bin style relative links.
+	for _, l := range [][2]string{{"..", "/build/latest"}, {"../lib/cli.js", "/node_modules/.bin/cli"}, {"out/app", "/current"}} {
+		b := baselinetest.Benign(11)
+		b.File2(sh, store.FileSymlink, l[0], b.T.Run.Workspace+l[1], 0)
+		fs := diff.Compare(base, from(t, b.T), diff.Context{RunID: 2})
+		if w := diff.Worst(fs); w > diff.None {
+			t.Errorf("symlink %s -> %s: worst %s:\n%s", l[1], l[0], w, dump(fs))
+		}
+	}
+}

@@ -3,6 +3,8 @@ package diff
 import (
 	"path"
 	"strings"
+
+	"github.com/behavediff/behavediff/baseline"
 )
 
 // Tables the rules of risk.go look things up in, beside the secret and
@@ -217,6 +219,7 @@ func isMetadata(v string) bool {
 	case strings.Contains(host, ":"):
 		host = host[:strings.LastIndexByte(host, ':')]
 	}
+	host = strings.TrimPrefix(strings.ToLower(host), "::ffff:") // IPv4-mapped IPv6 reaches the IPv4 service
 	return in(MetadataHosts, strings.TrimSuffix(host, "."))
 }
 
@@ -257,7 +260,16 @@ func linkSensitive(f *fact) (bool, string) {
 	if f.entry.Op != "link" && f.entry.Op != "symlink" || f.entry.To == "" {
 		return false, ""
 	}
-	for _, t := range linkTargets(f.entry.Value, f.entry.To) {
+	ts := linkTargets(f.entry.Value, f.entry.To)
+	// A link to a directory that holds secrets or persistence locations
+	// ("/", "/etc", "/root") makes every file below it reachable through
+	// an innocent-looking workspace path, which the trace then records.
+	for _, t := range ts[:1] {
+		if what := holdsSensitive(t); what != "" {
+			return true, t + " (a directory holding " + what + ")"
+		}
+	}
+	for _, t := range ts {
 		g := &fact{section: "files.read", entry: f.entry, cur: f.cur, base: f.base}
 		g.entry.Value, g.entry.To, g.entry.Op = t, "", ""
 		if ok, what := isSecret(g); ok {
@@ -272,6 +284,42 @@ func linkSensitive(f *fact) (bool, string) {
 	return false, ""
 }
 
+// holdsSensitive names a table entry below directory dir ("" if none).
+// Globs that start with a wildcard (**/.env) are left out: they are below
+// every directory.
+func holdsSensitive(dir string) string {
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" {
+		return "every file"
+	}
+	for _, tbl := range [][]Pattern{Secrets, ClusterSecrets, Persistence, SensitiveReads, KernelTamper} {
+		for _, p := range tbl {
+			for _, g := range expandHome(p.Glob) {
+				if strings.HasPrefix(g, "*") {
+					continue
+				}
+				for i := 1; i < len(g); i++ {
+					if g[i] == '/' && baseline.Match(g[:i], dir) {
+						return p.What
+					}
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// expandHome spells a "~/" glob for every home directory.
+func expandHome(g string) []string {
+	rest, ok := strings.CutPrefix(g, "~/")
+	if !ok {
+		return []string{g}
+	}
+	return []string{"$HOME/" + rest, "/root/" + rest, "/home/*/" + rest}
+}
+
+// linkTargets lists where a link points: the first element is the target
+// as given (absolute) or joined to the link's directory (relative).
 func linkTargets(link, to string) []string {
 	if strings.HasPrefix(to, "/") || strings.HasPrefix(to, "$") {
 		return []string{path.Clean(to)}
@@ -314,6 +362,8 @@ func readsCode(exe string, argv []string) string {
 			return "arg"
 		case a == "--":
 			continue
+		case a == "/dev/stdin" || a == "/dev/fd/0" || a == "/proc/self/fd/0":
+			return "stdin"
 		case !strings.HasPrefix(a, "-"):
 			return "" // a script file
 		}
