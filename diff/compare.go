@@ -242,6 +242,9 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 			if e.Optional || cv.hasMatch(name, e) || allowed(base, name, e) {
 				continue
 			}
+			if exe, _ := envName(e.Value); name == "env" && !cv.exes[exe] {
+				continue // the program is gone: its removal is the finding, not each variable's
+			}
 			out = append(out, Finding{
 				Level: RemovedLevel, Kind: "removed", Change: Removed, Section: name,
 				Subject: e.String(), Reason: "no longer seen (" + name + ")",

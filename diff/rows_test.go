@@ -261,3 +261,35 @@ func TestRowsAdversarial(t *testing.T) {
 		}
 	}
 }
+
+// A program that no longer runs is one removal, not one per variable.
+func TestRemovedProgramEnvIsNotRepeated(t *testing.T) {
+	bb := baselinetest.Benign(1)
+	c := bb.Exec(0, "/usr/bin/cat", "cat", "x")
+	bb.Env(c, "PATH=/bin", "HOME=/root", "LANG=C")
+	data, err := from(t, bb.T).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := baseline.Parse(data, "build.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := diff.Compare(base, from(t, baselinetest.Benign(2).T), diff.Context{})
+	for _, f := range fs {
+		if f.Section == "env" {
+			t.Errorf("env finding for a program that is gone: %+v", f)
+		}
+	}
+	if len(fs) == 0 {
+		t.Fatal("the removed program is not reported")
+	}
+	// A program still running without a variable it had: one removal.
+	b := baselinetest.Benign(2)
+	c = b.Exec(0, "/usr/bin/cat", "cat", "x")
+	b.Env(c, "PATH=/bin", "HOME=/root")
+	fs = diff.Compare(base, from(t, b.T), diff.Context{})
+	if f, ok := findRule(fs, diff.RemovedRule, "/usr/bin/cat LANG"); !ok || f.Level != diff.Low || len(fs) != 1 {
+		t.Errorf("want one low removal of /usr/bin/cat LANG:\n%s", dump(fs))
+	}
+}
