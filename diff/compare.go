@@ -255,8 +255,7 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 	out = sortDedupe(out)
 	out = groupSyscalls(out, cur, base, ctx)
 	out = collapseDirs(out, cur, base, ctx)
-	sort.SliceStable(out, func(i, j int) bool { return less(out[i], out[j]) })
-	return out
+	return sortDedupe(out) // a create and a workspace change may collapse to the same DIR/**
 }
 
 func processSubject(p baseline.Process) string {

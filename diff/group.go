@@ -29,7 +29,7 @@ func groupSyscalls(fs []Finding, cur, base *baseline.Baseline, ctx Context) []Fi
 	out := fs[:0:0]
 	for _, f := range fs {
 		switch {
-		case f.Section == "syscalls" && f.Change == Added:
+		case f.Section == "syscalls" && f.Change == Added && f.Rule == "BD-SYSCALL":
 			added = append(added, f)
 		case f.Section == "syscalls" && f.Change == Removed:
 			removed = append(removed, f)
@@ -56,9 +56,12 @@ func groupSyscalls(fs []Finding, cur, base *baseline.Baseline, ctx Context) []Fi
 		f.Level = Worst(g.fs)
 		f.Subject = strings.Join(subj, ", ")
 		f.Count = len(g.fs)
-		if f.Change == Added {
+		switch {
+		case f.Change == Added && g.b.Counts:
+			f.Reason = fmt.Sprintf("makes %d new kinds of syscall, or known ones an order of magnitude more or less often", len(g.fs))
+		case f.Change == Added:
 			f.Reason = fmt.Sprintf("makes %d new kinds of syscall", len(g.fs))
-		} else {
+		default:
 			f.Reason = fmt.Sprintf("no longer makes %d kinds of syscall", len(g.fs))
 		}
 		f.Process = mergedProcess(g.fs)

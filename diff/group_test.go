@@ -134,3 +134,19 @@ func TestRuleIDs(t *testing.T) {
 		}
 	}
 }
+
+// An exploit syscall is not hidden in the low group of new syscalls.
+func TestExploitSyscallStandsAlone(t *testing.T) {
+	base := approved(t)
+	b := baselinetest.Benign(4)
+	for _, s := range []string{"getrandom", "userfaultfd", "pidfd_open"} {
+		b.Syscall(1, s, 2)
+	}
+	fs := diff.Compare(base, from(t, b.T), diff.Context{RunID: 8})
+	if f, ok := findRule(fs, "BD-EXPLOIT-SYSCALL", "userfaultfd"); !ok || f.Level != diff.High {
+		t.Fatalf("no high userfaultfd finding:\n%s", dump(fs))
+	}
+	if f, ok := findRule(fs, "BD-SYSCALL", "getrandom"); !ok || f.Count != 2 || strings.Contains(f.Subject, "userfaultfd") {
+		t.Fatalf("want the other two grouped:\n%s", dump(fs))
+	}
+}

@@ -367,6 +367,14 @@ var Rules = []Rule{
 	{ID: "BD-PROCESS", Kind: "process", Level: Low, Sections: []string{"processes"},
 		When:   "a known program with new arguments or a new parent",
 		Reason: "runs a known program with new arguments or from a new parent"},
+	{ID: "BD-EXPLOIT-SYSCALL", Kind: "syscall", Level: High, Sections: []string{"syscalls"},
+		When:   "a syscall kernel exploits lean on (userfaultfd, kexec_load, ...; table below)",
+		Reason: "makes a syscall kernel exploits lean on",
+		Peers:  []string{"falco:Unprivileged Delegation of Page Faults Handling to a Userspace Process"},
+		cond: func(f *fact) (bool, string) {
+			name, _, _ := strings.Cut(f.entry.Value, " ")
+			return in(ExploitSyscalls, name), ""
+		}},
 	{ID: "BD-SYSCALL", Kind: "syscall", Level: Low, Sections: []string{"syscalls"},
 		When:   "any syscall (or, with counts, a new order of magnitude); all of a run's new syscalls are one finding",
 		Reason: "makes new kinds of syscall"},
@@ -580,6 +588,7 @@ func RiskTableMarkdown() string {
 	fmt.Fprintf(&b, "\nKey searches (%s with any of): `%s`\n", strings.Join(KeySearchers, ", "), strings.Join(KeySearchWords, "` `"))
 	fmt.Fprintf(&b, "\nCloud metadata services: `%s`\n", strings.Join(MetadataHosts, "` `"))
 	fmt.Fprintf(&b, "\nMining pool ports: %s\n", strings.Join(MinerPorts, ", "))
+	fmt.Fprintf(&b, "\nExploit syscalls: %s\n", strings.Join(ExploitSyscalls, ", "))
 	fmt.Fprintf(&b, "\nCode-injecting loader variables: `%s`\n", strings.Join(InjectEnv, "` `"))
 	fmt.Fprintf(&b, "\nRuntime variables: `%s`\n", strings.Join(RuntimeEnv, "` `"))
 	fmt.Fprintf(&b, "\nProxy variables: `%s`\n", strings.Join(ProxyEnv, "` `"))

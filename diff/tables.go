@@ -67,6 +67,8 @@ var KernelTamper = []Pattern{
 	{"/proc/$PID/mem", "another process's memory (code injection)"},
 	{"/proc/$PID/task/$TID/mem", "another process's memory (code injection)"},
 	{"/proc/self/mem", "its own memory through /proc (code injection)"},
+	{"/proc/self/exe", "the running program's binary (runc CVE-2019-5736)"},
+	{"/proc/$PID/exe", "a running program's binary (runc CVE-2019-5736)"},
 	{"/lib*/ld-linux*", "the dynamic loader"},
 	{"/lib/*/ld-linux*", "the dynamic loader"},
 	{"/usr/lib*/ld-linux*", "the dynamic loader"},
@@ -89,6 +91,10 @@ var MetadataHosts = []string{
 	"metadata.google.internal", "metadata.goog", "metadata", "instance-data", "instance-data.ec2.internal",
 	"metadata.azure.com",
 }
+
+// ExploitSyscalls are syscalls ordinary programs do not make and kernel
+// exploits lean on.
+var ExploitSyscalls = []string{"userfaultfd", "kexec_load", "kexec_file_load"}
 
 // MinerPorts are ports of common cryptocurrency mining pools.
 var MinerPorts = []string{"3333", "3334", "3335", "3336", "3357", "4444", "5555", "5556", "5588", "5730", "6099", "6666", "7777", "7778", "14433", "14444", "45560", "45700"}
