@@ -150,3 +150,19 @@ func TestExploitSyscallStandsAlone(t *testing.T) {
 		t.Fatalf("want the other two grouped:\n%s", dump(fs))
 	}
 }
+
+// A baseline approved before versioned library names were normalised
+// (libc.so.6) diffs clean against a run that names it libc.so.*: the
+// library is not "removed".
+func TestOldLibraryNamesAreNotRemoved(t *testing.T) {
+	base := approved(t)
+	for i, e := range base.Files.Read {
+		if strings.HasSuffix(e.Value, "libc.so.*") {
+			base.Files.Read[i].Value = strings.TrimSuffix(e.Value, "*") + "6"
+		}
+	}
+	fs := diff.Compare(base, from(t, baselinetest.Benign(2).T), diff.Context{})
+	if len(diff.AtLeast(fs, diff.Low)) != 0 {
+		t.Fatalf("findings against an older baseline:\n%s", dump(fs))
+	}
+}
