@@ -2,7 +2,6 @@ package diff
 
 import (
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 
@@ -136,7 +135,10 @@ func collapse(g []Finding, b *baseline.Baseline, run int64) []Finding {
 	parts := map[string][]Finding{}
 	var names []string
 	for _, f := range g {
-		rest := strings.TrimPrefix(strings.TrimSuffix(f.Subject, "/"), strings.TrimSuffix(root, "/")+"/")
+		rest := strings.TrimSuffix(f.Subject, "/")
+		if root != "" {
+			rest = strings.TrimPrefix(strings.TrimPrefix(rest, strings.TrimSuffix(root, "/")), "/")
+		}
 		first, _, _ := strings.Cut(rest, "/")
 		if parts[first] == nil {
 			names = append(names, first)
@@ -159,19 +161,26 @@ func collapse(g []Finding, b *baseline.Baseline, run int64) []Finding {
 	return out
 }
 
-// commonDir is the longest directory that holds every member's subject.
+// commonDir is the longest directory that is or holds every member's
+// subject ("" when they share none: "$HOME/x" and "/var/y").
 func commonDir(g []Finding) string {
-	dir := path.Dir(strings.TrimSuffix(g[0].Subject, "/"))
-	for _, f := range g[1:] {
-		s := strings.TrimSuffix(f.Subject, "/")
-		for dir != "/" && dir != "." && !strings.HasPrefix(s, strings.TrimSuffix(dir, "/")+"/") {
-			dir = path.Dir(dir)
-		}
+	parts := strings.Split(strings.TrimSuffix(g[0].Subject, "/"), "/")
+	n := len(parts)
+	if len(g) == 1 {
+		n-- // a lone file's directory
 	}
-	if dir == "." {
+	for _, f := range g[1:] {
+		q := strings.Split(strings.TrimSuffix(f.Subject, "/"), "/")
+		k := 0
+		for k < n && k < len(q) && q[k] == parts[k] {
+			k++
+		}
+		n = k
+	}
+	if n == 1 && parts[0] == "" {
 		return "/"
 	}
-	return dir
+	return strings.Join(parts[:n], "/")
 }
 
 func merged(p []Finding, b *baseline.Baseline, run int64) Finding {
@@ -183,6 +192,10 @@ func merged(p []Finding, b *baseline.Baseline, run int64) Finding {
 	sort.Strings(subs)
 	f := p[0]
 	glob := strings.TrimSuffix(dir, "/") + "/**"
+	if dir == "" {
+		glob = "**"
+		dir = "different directories"
+	}
 	f.Subject = glob
 	f.Count = len(p)
 	f.Examples = subs[:min(maxExamples, len(subs))]

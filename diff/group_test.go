@@ -166,3 +166,27 @@ func TestOldLibraryNamesAreNotRemoved(t *testing.T) {
 		t.Fatalf("findings against an older baseline:\n%s", dump(fs))
 	}
 }
+
+// Directory reads of the home directory itself and below it collapse under
+// $HOME, and the small leftover trees under their common directory.
+func TestCollapseHomeAndLeftovers(t *testing.T) {
+	base := approved(t)
+	b := baselinetest.Benign(3)
+	f := b.Exec(0, "/usr/bin/find", "find", "/")
+	for _, p := range []string{"/root", "/root/.cache", "/root/.cargo", "/root/.local", "/root/.npm", "/root/.config"} {
+		b.Read(f, p)
+	}
+	for _, p := range []string{"/srv", "/mnt/a", "/media/b", "/boot/c", "/home"} {
+		b.Read(f, p)
+	}
+	fs := diff.Compare(base, from(t, b.T), diff.Context{RunID: 5})
+	got := map[string]int{}
+	for _, x := range fs {
+		if x.Kind == "read-outside" {
+			got[x.Subject] = x.Count
+		}
+	}
+	if got["$HOME/**"] != 6 || got["/**"] != 5 || len(got) != 2 {
+		t.Errorf("want $HOME/** (6) and /** (5), got %v:\n%s", got, dump(fs))
+	}
+}
