@@ -190,3 +190,27 @@ func TestCollapseHomeAndLeftovers(t *testing.T) {
 		t.Errorf("want $HOME/** (6) and /** (5), got %v:\n%s", got, dump(fs))
 	}
 }
+
+// Every finding's rule id leads back to its row, at the finding's level
+// (grouping and collapsing never change it).
+func TestFindingRulesResolve(t *testing.T) {
+	base := approved(t)
+	b := baselinetest.Benign(6)
+	b.Read(1, "/root/.ssh/id_rsa")
+	b.Read(1, "/etc/sudoers")
+	b.Syscall(1, "getrandom", 1)
+	b.Syscall(1, "pidfd_open", 1)
+	for i := 0; i < 7; i++ {
+		b.Read(1, fmt.Sprintf("/srv/d/%d", i))
+	}
+	fs := diff.Compare(base, from(t, b.T), diff.Context{RunID: 1})
+	if len(fs) < 4 {
+		t.Fatalf("too few findings:\n%s", dump(fs))
+	}
+	for _, f := range fs {
+		r, ok := diff.RuleByID(f.Rule)
+		if !ok || r.Level != f.Level || r.Kind != f.Kind {
+			t.Errorf("finding %s %s (%s %s): rule %+v found %v", f.Subject, f.Rule, f.Level, f.Kind, r.ID, ok)
+		}
+	}
+}

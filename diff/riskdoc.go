@@ -65,3 +65,14 @@ func RiskTableMarkdown() string {
 	fmt.Fprintf(&b, "\nContainer runtime sockets: `%s`\n", strings.Join(RuntimeSockets, "` `"))
 	return b.String()
 }
+
+// RuleByID returns the risk table row with the given id, for reports that
+// describe rules (SARIF): its level, kind, condition and peers.
+func RuleByID(id string) (Rule, bool) {
+	for _, r := range Rules {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return Rule{}, false
+}
