@@ -364,7 +364,7 @@ func readsCode(exe string, argv []string) string {
 			return "stdin"
 		case a == "-c" || (shell && strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.Contains(a, "c")):
 			return "arg"
-		case !shell && (a == "-e" || a == "-E" || a == "--eval" || a == "-p" || a == "--print" || a == "-r"):
+		case !shell && (a == "-e" || a == "-E" || a == "--eval" || a == "-p" || a == "--print" || (a == "-r" && strings.HasPrefix(b, "php"))):
 			return "arg"
 		case a == "--":
 			continue
