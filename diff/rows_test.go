@@ -293,3 +293,27 @@ func TestRemovedProgramEnvIsNotRepeated(t *testing.T) {
 		t.Errorf("want one low removal of /usr/bin/cat LANG:\n%s", dump(fs))
 	}
 }
+
+// Shapes that are not code fed by a download: a script file, a module, a
+// downloader writing to a file, an encoder.
+func TestPipeExecNegatives(t *testing.T) {
+	const sh = 0
+	cases := [][2][]string{
+		{{"/usr/bin/curl", "curl", "-s", "https://x"}, {"/usr/bin/python3", "python3", "-m", "pytest"}},
+		{{"/usr/bin/curl", "curl", "-s", "https://x"}, {"/usr/bin/node", "node", "-r", "ts-node/register", "app.ts"}},
+		{{"/usr/bin/curl", "curl", "-sSfLo", "out.tgz", "https://x"}, {"/bin/sh", "sh"}},
+		{{"/usr/bin/wget", "wget", "-q", "https://x"}, {"/bin/bash", "bash", "-c", "make"}},
+		{{"/usr/bin/base64", "base64", "-w0"}, {"/bin/sh", "sh", "-s"}},
+		{{"/usr/bin/curl", "curl", "-s", "https://x"}, {"/bin/sh", "sh", "build.sh"}},
+	}
+	base := approved(t)
+	for _, c := range cases {
+		b := baselinetest.Benign(13)
+		b.Exec(sh, c[0][0], c[0][1:]...)
+		b.Exec(sh, c[1][0], c[1][1:]...)
+		fs := diff.Compare(base, from(t, b.T), diff.Context{RunID: 2})
+		if f, ok := findRule(fs, "BD-PIPE-EXEC", ""); ok {
+			t.Errorf("%v beside %v: %+v", c[0][1:], c[1][1:], f)
+		}
+	}
+}
