@@ -89,6 +89,7 @@ func FromTrace(t *store.Trace, o Options) (*Baseline, error) {
 	}
 	b.Processes = sortProcesses(b.Processes)
 
+	fromEnv(b, t, n, pt)
 	fromFiles(b, t, n, pt)
 	fromNet(b, t, n, pt)
 
@@ -328,7 +329,7 @@ const (
 )
 
 func fromNet(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
-	egress, listen, dns, unix := newAcc(), newAcc(), newAcc(), newAcc()
+	egress, listen, dns, unix, sock := newAcc(), newAcc(), newAcc(), newAcc(), newAcc()
 
 	// The name each address was last answered for, as the events go: a
 	// connect to an answered address is named after the lookup, so the
@@ -343,6 +344,10 @@ func fromNet(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
 		failed := e.Result < 0
 		proc := pt.chainOf(e.Proc)
 		switch e.Op {
+		case store.NetSocket:
+			if v := socketKind(e.Family, e.SockType); v != "" {
+				sock.add(Entry{Value: v, Failed: failed, proc: proc})
+			}
 		case store.NetDNS:
 			if e.Domain != "" {
 				dns.add(Entry{Value: n.domain(e.Domain), Failed: failed, proc: proc})
@@ -404,7 +409,7 @@ func fromNet(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
 			listen.add(Entry{Value: hostText(addr) + ":" + portText(port, true) + protoSuffix(e.SockType), Failed: failed, proc: proc})
 		}
 	}
-	b.Network = Network{Egress: egress.list(), Listen: listen.list(), DNS: dns.list(), Unix: unix.list()}
+	b.Network = Network{Egress: egress.list(), Listen: listen.list(), DNS: dns.list(), Unix: unix.list(), Socket: sock.list()}
 }
 
 func hostText(a string) string {

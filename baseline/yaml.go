@@ -54,6 +54,10 @@ func valueKey(section string) string {
 		return "name"
 	case "privileged":
 		return "call"
+	case "network.socket":
+		return "kind"
+	case "env":
+		return "var"
 	}
 	return "path"
 }
@@ -347,6 +351,8 @@ func Parse(data []byte, name string) (*Baseline, error) {
 			b.Processes, err = p.processes(val)
 		case "files", "network", "changes":
 			err = p.group(b, k.Value, val)
+		case "env":
+			b.Env, err = p.entries(val, "env")
 		case "privileged":
 			b.Privileged, err = p.entries(val, "privileged")
 		case "syscalls":
@@ -356,7 +362,7 @@ func Parse(data []byte, name string) (*Baseline, error) {
 		case "redact":
 			b.Redact, err = p.redact(val)
 		default:
-			err = p.errf(k, "unknown key %q (want version, command, runs, exit, counts, processes, files, network, privileged, syscalls, changes, allow or redact)", k.Value)
+			err = p.errf(k, "unknown key %q (want version, command, runs, exit, counts, processes, env, files, network, privileged, syscalls, changes, allow or redact)", k.Value)
 		}
 		if err != nil {
 			return nil, err

@@ -141,6 +141,16 @@ func writeFindings(ew *errWriter, fs []Finding) {
 			}
 			ew.printf("    %s %s  %s\n", sign, f.Kind, f.Subject)
 			ew.printf("        %s\n", f.Reason)
+			if len(f.Examples) > 0 {
+				ew.printf("        e.g.:  %s\n", strings.Join(f.Examples, ", "))
+			}
+			if f.Rule != "" {
+				r := f.Rule
+				if len(f.Peers) > 0 {
+					r += "  (peers: " + strings.Join(f.Peers, ", ") + ")"
+				}
+				ew.printf("        rule:  %s\n", r)
+			}
 			if f.Process != "" {
 				ew.printf("        by:    %s\n", f.Process)
 			}

@@ -57,6 +57,7 @@ type Process struct {
 	ParentIdx int32 // -1 for the container's first process
 	Exe       string
 	Argv      []string
+	Env       []string // "NAME=VALUE" at exec; secret-looking values are "NAME=<redacted>"
 	Cwd       string
 	UID       uint32
 	// Chain is the ancestor exe chain up to the first process, e.g.
