@@ -41,6 +41,9 @@ type Options struct {
 	// Tests shrink it to prove that loss is counted, never silent.
 	RingBufBytes int
 	OutputCap    int // 0 = DefaultOutputCap
+	// Protect lists host paths the command must neither see nor change (the
+	// trace database and its journal files, the project's .behavediff).
+	Protect []string
 }
 
 // Result summarises a finished recording.
@@ -53,6 +56,12 @@ type Result struct {
 	Lost     int64
 	Changes  int
 	Duration time.Duration
+	// LimitsHit names each sandbox bound the run reached ("disk limit 4 GiB
+	// reached", "memory limit 4 GiB reached: OOM-killed").
+	LimitsHit []string
+	// Refused lists the workspace changes --keep-changes did not apply
+	// (writes to .behavediff or the trace database, setuid bits, ...).
+	Refused []sandbox.Refusal
 }
 
 // ErrCommandNotFound means the command does not exist inside the sandbox.
@@ -111,8 +120,12 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		Stderr:          stderr,
 		MemoryBytes:     o.Spec.MemoryBytes,
 		PidsLimit:       o.Spec.PidsLimit,
+		DiskBytes:       o.Spec.DiskBytes,
+		TmpfsBytes:      o.Spec.TmpfsBytes,
+		CPUs:            o.Spec.CPUs,
 		Network:         o.Spec.Network,
 		HideHostSecrets: true,
+		Protect:         append(o.Protect, dbFiles(db.Path())...),
 	}
 	if stdin != nil {
 		sbOpts.Stdin = stdin
@@ -213,7 +226,12 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		return fail(fmt.Errorf("read workspace changes: %w", err))
 	}
 	if o.KeepChanges {
-		if err := sb.ApplyChanges(); err != nil {
+		refused, err := sb.ApplyChanges()
+		for _, r := range refused {
+			fmt.Fprintf(progress, "behavediff: --keep-changes: not applied: %s: %s\n", r.Path, r.Reason)
+		}
+		res.Refused = refused
+		if err != nil {
 			return fail(fmt.Errorf("apply workspace changes: %w", err))
 		}
 	}
@@ -227,6 +245,10 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	}
 	res.Signal, res.TimedOut, res.Duration, res.Changes = sr.Signal, sr.TimedOut, sr.Duration, len(changes)
 	res.ExitCode = sr.ExitCode
+	res.LimitsHit = sr.LimitsHit
+	for _, l := range sr.LimitsHit {
+		fmt.Fprintf(progress, "behavediff: %s\n", l)
+	}
 	if sr.Signal != 0 {
 		res.ExitCode = 128 + sr.Signal
 	}
@@ -353,6 +375,15 @@ func (s *stdinTee) captured() []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]byte(nil), s.buf...)
+}
+
+// dbFiles are the trace database and its journal files: the recorder holds
+// them open, so a run must never see or replace them.
+func dbFiles(p string) []string {
+	if a, err := filepath.Abs(p); err == nil {
+		p = a
+	}
+	return []string{p, p + "-wal", p + "-shm", p + "-journal"}
 }
 
 func monotonicNow() uint64 {

@@ -8,9 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/behavediff/behavediff/recorder"
+	"github.com/behavediff/behavediff/recorder/sandbox"
 	"github.com/behavediff/behavediff/replay"
 	"github.com/behavediff/behavediff/store"
 )
@@ -52,6 +54,8 @@ type recordFlags struct {
 	env                                         stringList
 	stdin, keep, allowLoss, network             bool
 	memory, pids                                int64
+	disk, tmpfsSize                             string
+	cpus                                        float64
 	ringBuf                                     int
 }
 
@@ -71,6 +75,9 @@ func (a *app) recordFlagSet(f *recordFlags) *flag.FlagSet {
 	fs.BoolVar(&f.network, "network", false, "give the sandbox the host's network (default: none, loopback only)")
 	fs.Int64Var(&f.memory, "memory", 0, "memory limit in `bytes` (default 4 GiB)")
 	fs.Int64Var(&f.pids, "pids", 0, "maximum number of processes (default 4096)")
+	fs.StringVar(&f.disk, "disk", "4G", "`size` of the filesystem holding the workspace's changes (e.g. 512M, 10G); writes beyond it fail with ENOSPC")
+	fs.StringVar(&f.tmpfsSize, "tmpfs-size", "1G", "`size` of the sandbox's /tmp (also counted against --memory)")
+	fs.Float64Var(&f.cpus, "cpus", 0, fmt.Sprintf("CPU bandwidth in `CPUs` (cgroup cpu.max, e.g. 0.5, 2; default %g: all but one of the host's)", sandbox.DefaultCPUs()))
 	fs.IntVar(&f.ringBuf, "ring-buffer-bytes", 0, "eBPF ring buffer size (testing knob; default 64 MiB)")
 	return fs
 }
@@ -104,6 +111,20 @@ func (a *app) record(ctx context.Context, args []string) (int, error) {
 	if real, err := filepath.EvalSymlinks(ws); err == nil {
 		ws = real
 	}
+	disk, err := sandbox.ParseBytes(f.disk)
+	if err != nil {
+		return exitUsage, fmt.Errorf("--disk: %w", err)
+	}
+	tmpfsSize, err := sandbox.ParseBytes(f.tmpfsSize)
+	if err != nil {
+		return exitUsage, fmt.Errorf("--tmpfs-size: %w", err)
+	}
+	if disk < 64<<20 {
+		return exitUsage, fmt.Errorf("--disk %s is below the 64 MiB minimum", f.disk)
+	}
+	if f.cpus < 0 {
+		return exitUsage, fmt.Errorf("--cpus %g is negative", f.cpus)
+	}
 	spec := recorder.Spec{
 		Version:     recorder.SpecVersion,
 		Name:        f.name,
@@ -116,6 +137,9 @@ func (a *app) record(ctx context.Context, args []string) (int, error) {
 		Network:     f.network,
 		MemoryBytes: f.memory,
 		PidsLimit:   f.pids,
+		DiskBytes:   disk,
+		TmpfsBytes:  tmpfsSize,
+		CPUs:        f.cpus,
 	}
 	if err := spec.Validate(); err != nil {
 		return exitUsage, err
@@ -178,6 +202,7 @@ func (a *app) recordOnce(ctx context.Context, dbPath string, spec recorder.Spec,
 		ReplayOf:     r.replayOf,
 		ToolVersion:  version,
 		RingBufBytes: r.ringBuf,
+		Protect:      protectedDirs(spec.Workspace),
 	})
 	if err != nil {
 		if res.RunID != 0 {
@@ -197,6 +222,9 @@ func (a *app) recordExit(res recorder.Result, allowLoss bool) int {
 		msg += fmt.Sprintf(" (killed by signal %d)", res.Signal)
 	default:
 		msg += fmt.Sprintf(" (exit %d)", res.ExitCode)
+	}
+	if len(res.LimitsHit) > 0 {
+		msg += ": " + strings.Join(res.LimitsHit, "; ")
 	}
 	if res.Changes > 0 {
 		msg += fmt.Sprintf(", %d workspace changes", res.Changes)
@@ -231,6 +259,20 @@ func saveSpecFile(spec recorder.Spec) error {
 		return err
 	}
 	return p.SaveSpec(spec)
+}
+
+// protectedDirs are the .behavediff directories of the project around the
+// current directory and of the workspace's project: the sandbox hides them
+// and --keep-changes never writes them.
+func protectedDirs(workspace string) []string {
+	var out []string
+	if p, err := project(); err == nil {
+		out = append(out, p.Dir())
+	}
+	if p, err := replay.FindProject(workspace); err == nil {
+		out = append(out, p.Dir())
+	}
+	return out
 }
 
 func absOrEmpty(p string) string {

@@ -99,6 +99,10 @@ func (c *Client) Sweep(ctx context.Context) (int, error) {
 			errs = append(errs, fmt.Errorf("delete container %s: %w", cont.ID(), err))
 			continue
 		}
+		if err := unmountDisk(filepath.Join(runsDir, cont.ID())); err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		if err := os.RemoveAll(filepath.Join(runsDir, cont.ID())); err != nil {
 			errs = append(errs, err)
 		}

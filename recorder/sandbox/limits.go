@@ -1,0 +1,185 @@
+package sandbox
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// cpuPeriod is the cpu.max period; the quota is CPUs × period.
+const cpuPeriod = 100000
+
+// DefaultCPUs leaves one CPU of the host to everything else (and at least
+// one to the sandbox), so a fork bomb or a busy build cannot make the
+// machine unresponsive.
+func DefaultCPUs() float64 { return float64(max(1, runtime.NumCPU()-1)) }
+
+// withCPUs sets cgroup cpu.max to cpus CPUs of bandwidth.
+func withCPUs(cpus float64) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, sp *oci.Spec) error {
+		quota := int64(cpus * cpuPeriod)
+		if quota < 1000 {
+			quota = 1000 // the kernel's minimum
+		}
+		period := uint64(cpuPeriod)
+		if sp.Linux.Resources == nil {
+			sp.Linux.Resources = &specs.LinuxResources{}
+		}
+		if sp.Linux.Resources.CPU == nil {
+			sp.Linux.Resources.CPU = &specs.LinuxCPU{}
+		}
+		sp.Linux.Resources.CPU.Quota = &quota
+		sp.Linux.Resources.CPU.Period = &period
+		return nil
+	}
+}
+
+// mountDisk puts the run's copy-on-write layer on a filesystem of its own,
+// DiskBytes large: a sparse file formatted ext4 and loop-mounted, so the
+// kernel stops the run's writes at the limit (ENOSPC) whatever the host's
+// free space, and the host loses at most DiskBytes. The loop device is
+// released when the mount goes (autoclear).
+func (s *Sandbox) mountDisk() error {
+	img := filepath.Join(s.dir, "disk.img")
+	f, err := os.OpenFile(img, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("sandbox: create disk image: %w", err)
+	}
+	err = f.Truncate(s.opts.DiskBytes)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("sandbox: size disk image to %d bytes: %w", s.opts.DiskBytes, err)
+	}
+	// No journal and no reserved blocks: the run gets exactly what it was
+	// given, and lazy init keeps formatting a sparse file in milliseconds.
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal",
+		"-E", "lazy_itable_init=1,nodiscard", img).CombinedOutput(); err != nil {
+		return fmt.Errorf("sandbox: format disk image (mkfs.ext4, from e2fsprogs): %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	if err := os.Mkdir(s.diskMnt, 0o700); err != nil {
+		return fmt.Errorf("sandbox: create %s: %w", s.diskMnt, err)
+	}
+	if out, err := exec.Command("mount", "-t", "ext4", "-o", "loop,nosuid,nodev", img, s.diskMnt).CombinedOutput(); err != nil {
+		return fmt.Errorf("sandbox: mount disk image: %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	// The image's own lost+found would show up as a change.
+	_ = os.Remove(filepath.Join(s.diskMnt, "lost+found"))
+	return nil
+}
+
+// unmountDisk releases the run's disk; a no-op when it is not mounted.
+func unmountDisk(dir string) error {
+	mnt := filepath.Join(dir, "disk")
+	for {
+		err := unix.Unmount(mnt, 0)
+		if err == nil {
+			continue // mounted more than once: unmount all
+		}
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		// Still busy (the task's mounts are being torn down): detach, the
+		// kernel finishes when the last user goes.
+		if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("unmount %s: %w", mnt, err)
+		}
+		return nil
+	}
+}
+
+// limitsHit reads the cgroup's event counters and the disk's free space
+// after the command ended and names each bound the run reached.
+func (s *Sandbox) limitsHit() []string {
+	var hit []string
+	if n := cgroupEvent(filepath.Join(s.cgroupDir, "memory.events"), "oom_kill"); n > 0 {
+		hit = append(hit, fmt.Sprintf("memory limit %s reached: OOM-killed (%d process(es))", FormatBytes(s.opts.MemoryBytes), n))
+	}
+	if cgroupEvent(filepath.Join(s.cgroupDir, "pids.events"), "max") > 0 {
+		hit = append(hit, fmt.Sprintf("process limit %d reached: fork refused", s.opts.PidsLimit))
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(s.diskMnt, &st); err == nil && st.Bsize > 0 {
+		// Full when less than 1 MiB or 0.1% is left: ext4 keeps a few blocks
+		// for metadata that a writer never gets.
+		free := int64(st.Bavail) * st.Bsize
+		if free < 1<<20 || free < s.opts.DiskBytes/1000 || st.Ffree == 0 {
+			hit = append(hit, fmt.Sprintf("disk limit %s reached", FormatBytes(s.opts.DiskBytes)))
+		}
+	}
+	return hit
+}
+
+// cgroupEvent returns the counter key of a cgroup *.events file (0 when
+// absent).
+func cgroupEvent(file, key string) int64 {
+	f, err := os.Open(file)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), " ")
+		if ok && k == key {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// FormatBytes writes a size the way limits are given: "4 GiB", "512 MiB".
+func FormatBytes(n int64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	i := 0
+	v := float64(n)
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if v == float64(int64(v)) {
+		return fmt.Sprintf("%d %s", int64(v), units[i])
+	}
+	return fmt.Sprintf("%.1f %s", v, units[i])
+}
+
+// ParseBytes reads a size: plain bytes, or a number with K/M/G/T (binary
+// units, optional "iB"/"B" suffix): "4G", "512MiB", "1048576".
+func ParseBytes(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	u := strings.ToUpper(t)
+	u = strings.TrimSuffix(strings.TrimSuffix(u, "B"), "I")
+	mult := int64(1)
+	if n := len(u); n > 0 {
+		switch u[n-1] {
+		case 'K':
+			mult = 1 << 10
+		case 'M':
+			mult = 1 << 20
+		case 'G':
+			mult = 1 << 30
+		case 'T':
+			mult = 1 << 40
+		}
+		if mult > 1 {
+			u = u[:n-1]
+		}
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(u), 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("bad size %q: want bytes or a number with K, M, G or T (e.g. 4G, 512MiB)", s)
+	}
+	return int64(v * float64(mult)), nil
+}
