@@ -99,14 +99,69 @@ func unmountDisk(dir string) error {
 	}
 }
 
+// v1Dirs finds the task's cgroup v1 directories of the memory and pids
+// controllers on a hybrid host (where the limits live in v1, not in the v2
+// directory the sensor filters on). Missing controllers are left out.
+func v1Dirs(pid uint32) map[string]string {
+	out := map[string]string{}
+	mounts, err := readMountInfo()
+	if err != nil {
+		return out
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return out
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 || parts[1] == "" {
+			continue
+		}
+		for _, ctrl := range strings.Split(parts[1], ",") {
+			if ctrl != "memory" && ctrl != "pids" {
+				continue
+			}
+			for _, m := range mounts {
+				if m.FSType == "cgroup" && m.Root == "/" && hasOption(m.Super, ctrl) {
+					out[ctrl] = filepath.Join(m.MountPoint, parts[2])
+				}
+			}
+		}
+	}
+	return out
+}
+
+// oomKills is how many processes the kernel OOM-killed in the cgroup: the
+// v2 memory.events oom_kill counter, or v1's memory.oom_control one.
+func (s *Sandbox) oomKills() int64 {
+	if n := cgroupEvent(filepath.Join(s.cgroupDir, "memory.events"), "oom_kill"); n > 0 {
+		return n
+	}
+	if d, ok := s.v1["memory"]; ok {
+		return cgroupEvent(filepath.Join(d, "memory.oom_control"), "oom_kill")
+	}
+	return 0
+}
+
+// pidsDenied is how many forks the pids limit refused.
+func (s *Sandbox) pidsDenied() int64 {
+	if n := cgroupEvent(filepath.Join(s.cgroupDir, "pids.events"), "max"); n > 0 {
+		return n
+	}
+	if d, ok := s.v1["pids"]; ok {
+		return cgroupEvent(filepath.Join(d, "pids.events"), "max")
+	}
+	return 0
+}
+
 // limitsHit reads the cgroup's event counters and the disk's free space
 // after the command ended and names each bound the run reached.
 func (s *Sandbox) limitsHit() []string {
 	var hit []string
-	if n := cgroupEvent(filepath.Join(s.cgroupDir, "memory.events"), "oom_kill"); n > 0 {
+	if n := s.oomKills(); n > 0 {
 		hit = append(hit, fmt.Sprintf("memory limit %s reached: OOM-killed (%d process(es))", FormatBytes(s.opts.MemoryBytes), n))
 	}
-	if cgroupEvent(filepath.Join(s.cgroupDir, "pids.events"), "max") > 0 {
+	if s.pidsDenied() > 0 {
 		hit = append(hit, fmt.Sprintf("process limit %d reached: fork refused", s.opts.PidsLimit))
 	}
 	var st unix.Statfs_t

@@ -112,6 +112,7 @@ type Sandbox struct {
 	cgroupDir string // v2 cgroup directory of the task
 	ownCgroup bool   // we made cgroupDir ourselves (runc did not join v2)
 	cgroupID  uint64
+	v1        map[string]string // hybrid host: v1 controller → the task's dir
 	pid       uint32
 
 	container client.Container
@@ -433,6 +434,7 @@ func (s *Sandbox) findCgroup(cgroupPath string) error {
 		return fmt.Errorf("sandbox: cgroup %s has inode 0", s.cgroupDir)
 	}
 	s.cgroupID = st.Ino
+	s.v1 = v1Dirs(s.pid)
 	return nil
 }
 
