@@ -168,6 +168,7 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		StdoutCap:   int64(outCap),
 		StderrCap:   int64(outCap),
 		ToolVersion: o.ToolVersion,
+		Limits:      limitsOf(sbOpts),
 	})
 	if err != nil {
 		return Result{}, err
@@ -284,6 +285,7 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		StderrTrunc: errT,
 		EndedAt:     time.Now(),
 		Spec:        specJSON,
+		LimitsHit:   sr.LimitsHit,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("finish run %d: %w", res.RunID, err))
@@ -375,6 +377,12 @@ func (s *stdinTee) captured() []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]byte(nil), s.buf...)
+}
+
+// limitsOf is what the run row records: the limits the sandbox really has.
+func limitsOf(o sandbox.Options) store.Limits {
+	o = o.WithDefaults()
+	return store.Limits{MemoryBytes: o.MemoryBytes, Pids: o.PidsLimit, DiskBytes: o.DiskBytes, TmpfsBytes: o.TmpfsBytes, CPUs: o.CPUs}
 }
 
 // dbFiles are the trace database and its journal files: the recorder holds

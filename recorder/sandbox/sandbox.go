@@ -80,6 +80,27 @@ type Options struct {
 	CPUs float64
 }
 
+// WithDefaults returns o with every unset (zero) limit replaced by its
+// default: the limits the sandbox really gets.
+func (o Options) WithDefaults() Options {
+	if o.MemoryBytes == 0 {
+		o.MemoryBytes = DefaultMemoryBytes
+	}
+	if o.PidsLimit == 0 {
+		o.PidsLimit = DefaultPidsLimit
+	}
+	if o.DiskBytes == 0 {
+		o.DiskBytes = DefaultDiskBytes
+	}
+	if o.TmpfsBytes == 0 {
+		o.TmpfsBytes = DefaultTmpfsBytes
+	}
+	if o.CPUs == 0 {
+		o.CPUs = DefaultCPUs()
+	}
+	return o
+}
+
 // Result is how the sandboxed process ended.
 type Result struct {
 	// ExitCode is the exit status containerd reports: the process's own exit
@@ -158,21 +179,7 @@ func (c *Client) Create(ctx context.Context, o Options) (_ *Sandbox, retErr erro
 		// and / cannot be both lower layer and parent of the upper layer.
 		return nil, fmt.Errorf("sandbox: workspace %s cannot be used as an overlay lower dir (it is / or contains , : or \\)", ws)
 	}
-	if o.MemoryBytes == 0 {
-		o.MemoryBytes = DefaultMemoryBytes
-	}
-	if o.PidsLimit == 0 {
-		o.PidsLimit = DefaultPidsLimit
-	}
-	if o.DiskBytes == 0 {
-		o.DiskBytes = DefaultDiskBytes
-	}
-	if o.TmpfsBytes == 0 {
-		o.TmpfsBytes = DefaultTmpfsBytes
-	}
-	if o.CPUs == 0 {
-		o.CPUs = DefaultCPUs()
-	}
+	o = o.WithDefaults()
 	if o.MemoryBytes < 0 || o.PidsLimit < 0 || o.DiskBytes < 0 || o.TmpfsBytes < 0 || o.CPUs < 0 {
 		return nil, errors.New("sandbox: negative resource limit")
 	}
