@@ -41,7 +41,7 @@ echo x > t.db 2>/dev/null && echo wrote-db
 mv t.db moved.db 2>/dev/null && echo moved-db
 rm -rf .behavediff 2>/dev/null; ls -d .behavediff >/dev/null 2>&1 || echo removed
 true`
-	r := runIn(t, c, Options{Args: sh(script), Workspace: ws, Protect: []string{filepath.Join(ws, "t.db")}})
+	r := runIn(t, c, Options{Args: sh(script), Workspace: ws, Protect: []string{filepath.Join(ws, "t.db"), filepath.Join(root, ".behavediff", "traces.db")}})
 	want := "above=[]\ninside=[]\ndb=[]\n"
 	if r.stdout != want {
 		t.Errorf("inside the sandbox:\n%s\nwant\n%s\nstderr: %s", r.stdout, want, r.stderr)

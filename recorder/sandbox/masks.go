@@ -178,9 +178,20 @@ func (s *Sandbox) isProtected(rel string) bool {
 // other one in rootfs.
 func (s *Sandbox) protectMounts(rootfs, empty string) []specs.Mount {
 	var out []specs.Mount
+	var hidden []string // directories already masked: what is below is gone
 	for _, p := range s.protected {
 		if p == s.workspace || strings.HasPrefix(s.workspace, p+"/") {
 			continue // never hide the workspace itself
+		}
+		covered := false
+		for _, h := range hidden {
+			covered = covered || under(p, h)
+		}
+		if covered {
+			continue // a mount point inside the empty mask would show its name
+		}
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			hidden = append(hidden, p)
 		}
 		if strings.HasPrefix(p, s.workspace+"/") {
 			st, err := os.Lstat(p)
