@@ -123,6 +123,7 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		DiskBytes:       o.Spec.DiskBytes,
 		TmpfsBytes:      o.Spec.TmpfsBytes,
 		CPUs:            o.Spec.CPUs,
+		User:            o.Spec.User,
 		Network:         o.Spec.Network,
 		HideHostSecrets: true,
 		Protect:         append(o.Protect, dbFiles(db.Path())...),

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/behavediff/behavediff/recorder/sandbox"
 )
 
 // SpecVersion is the format version of a stored run spec. A spec written by a
@@ -41,6 +43,8 @@ type Spec struct {
 	DiskBytes  int64   `json:"disk_bytes,omitempty" yaml:"disk_bytes,omitempty"`
 	TmpfsBytes int64   `json:"tmpfs_bytes,omitempty" yaml:"tmpfs_bytes,omitempty"`
 	CPUs       float64 `json:"cpus,omitempty" yaml:"cpus,omitempty"`
+	// User is the uid[:gid] the command runs as; "" = the workspace's owner.
+	User string `json:"user,omitempty" yaml:"user,omitempty"`
 }
 
 // RedactedValue replaces the value of a secret-looking variable in a stored spec.
@@ -127,6 +131,9 @@ func (s *Spec) Validate() error {
 	}
 	if s.MemoryBytes < 0 || s.PidsLimit < 0 || s.DiskBytes < 0 || s.TmpfsBytes < 0 || s.CPUs < 0 {
 		return errors.New("negative resource limit (--memory, --pids, --disk, --tmpfs-size, --cpus)")
+	}
+	if err := sandbox.ValidUser(s.User); err != nil {
+		return err
 	}
 	if s.Timeout < 0 {
 		return fmt.Errorf("negative timeout %s", time.Duration(s.Timeout))

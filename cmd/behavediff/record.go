@@ -54,7 +54,7 @@ type recordFlags struct {
 	env                                         stringList
 	stdin, keep, allowLoss, network             bool
 	memory, pids                                int64
-	disk, tmpfsSize                             string
+	disk, tmpfsSize, user                       string
 	cpus                                        float64
 	ringBuf                                     int
 }
@@ -78,6 +78,7 @@ func (a *app) recordFlagSet(f *recordFlags) *flag.FlagSet {
 	fs.StringVar(&f.disk, "disk", "4G", "`size` of the filesystem holding the workspace's changes (e.g. 512M, 10G); writes beyond it fail with ENOSPC")
 	fs.StringVar(&f.tmpfsSize, "tmpfs-size", "1G", "`size` of the sandbox's /tmp (also counted against --memory)")
 	fs.Float64Var(&f.cpus, "cpus", 0, fmt.Sprintf("CPU bandwidth in `CPUs` (cgroup cpu.max, e.g. 0.5, 2; default %g: all but one of the host's)", sandbox.DefaultCPUs()))
+	fs.StringVar(&f.user, "user", "", "run the command as `UID[:GID]` (default: the workspace's owner, so root's private files stay unreadable when your project is yours)")
 	fs.IntVar(&f.ringBuf, "ring-buffer-bytes", 0, "eBPF ring buffer size (testing knob; default 64 MiB)")
 	return fs
 }
@@ -122,6 +123,9 @@ func (a *app) record(ctx context.Context, args []string) (int, error) {
 	if disk < 64<<20 {
 		return exitUsage, fmt.Errorf("--disk %s is below the 64 MiB minimum", f.disk)
 	}
+	if err := sandbox.ValidUser(f.user); err != nil {
+		return exitUsage, fmt.Errorf("--user: %w", err)
+	}
 	if f.cpus < 0 {
 		return exitUsage, fmt.Errorf("--cpus %g is negative", f.cpus)
 	}
@@ -140,6 +144,7 @@ func (a *app) record(ctx context.Context, args []string) (int, error) {
 		DiskBytes:   disk,
 		TmpfsBytes:  tmpfsSize,
 		CPUs:        f.cpus,
+		User:        f.user,
 	}
 	if err := spec.Validate(); err != nil {
 		return exitUsage, err

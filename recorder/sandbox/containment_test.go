@@ -377,3 +377,45 @@ func probeLatency(n int) time.Duration {
 }
 
 var sink int
+
+// A root-owned 0600 file that no mask covers is unreadable: the command runs
+// as the workspace's owner (or --user), not as root, and still writes its
+// workspace.
+func TestRootPrivateFileUnreadable(t *testing.T) {
+	c := connect(t)
+	dir, err := os.MkdirTemp("/var/tmp", "bd-test-private-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(dir, "opasswd")
+	if err := os.WriteFile(secret, []byte("ROOT ONLY"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ws := t.TempDir()
+	writeFiles(t, ws, map[string]string{"sub/mine.txt": "mine\n"})
+	for _, p := range []string{ws, filepath.Join(ws, "sub"), filepath.Join(ws, "sub/mine.txt")} {
+		if err := os.Chown(p, 1000, 1000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := `echo "id=$(id -u):$(id -g)"; echo "secret=[$(cat ` + secret + ` 2>/dev/null)]"
+echo more >> sub/mine.txt && echo new > sub/new.txt && echo new > top.txt && echo wrote`
+	r := runIn(t, c, Options{Args: sh(script), Workspace: ws})
+	if want := "id=1000:1000\nsecret=[]\nwrote\n"; r.stdout != want {
+		t.Errorf("as the workspace owner:\n%s\nwant\n%s\nstderr %s", r.stdout, want, r.stderr)
+	}
+	// A root-owned workspace with --user: the same protection.
+	r = runIn(t, c, Options{Args: sh(`echo "secret=[$(cat ` + secret + ` 2>/dev/null)]"`), User: "65534:65534"})
+	if r.stdout != "secret=[]\n" {
+		t.Errorf("--user 65534 read root's file: %q", r.stdout)
+	}
+	// Control: as root the file is readable, so the checks above can fail.
+	r = runIn(t, c, Options{Args: sh(`cat ` + secret), User: "0"})
+	if r.stdout != "ROOT ONLY" {
+		t.Errorf("uid 0 could not read the file (the test proves nothing): %q %q", r.stdout, r.stderr)
+	}
+}

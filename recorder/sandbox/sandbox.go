@@ -78,6 +78,12 @@ type Options struct {
 	TmpfsBytes int64
 	// CPUs is the CPU bandwidth (cgroup cpu.max) in CPUs. 0 = DefaultCPUs().
 	CPUs float64
+	// User is the uid[:gid] the command runs as; "" = the owner of the
+	// workspace. A non-root uid cannot read root's 0600 files that no mask
+	// covers, and still writes its own workspace. (A user namespace would
+	// give uid 0 inside without that power, but its workspace writes need
+	// idmapped mounts, which runc 1.1 lacks: see docs/sandbox.md.)
+	User string
 }
 
 // WithDefaults returns o with every unset (zero) limit replaced by its
@@ -190,6 +196,11 @@ func (c *Client) Create(ctx context.Context, o Options) (_ *Sandbox, retErr erro
 		o.Stderr = io.Discard
 	}
 
+	uid, gid, err := resolveUser(o.User, ws)
+	if err != nil {
+		return nil, err
+	}
+
 	var rootfs string
 	if o.Rootfs == "" {
 		if rootfs, err = ensureHostRoot(ctx); err != nil {
@@ -244,6 +255,7 @@ func (c *Client) Create(ctx context.Context, o Options) (_ *Sandbox, retErr erro
 		withCPUs(o.CPUs),
 		oci.WithNoNewPrivileges,
 		func(_ context.Context, _ oci.Client, _ *containers.Container, sp *oci.Spec) error {
+			sp.Process.User = specs.User{UID: uid, GID: gid}
 			sp.Process.Env = append([]string{}, o.Env...)
 			sp.Process.Terminal = false
 			// Every capability set empty: uid 0 inside, but powerless.
