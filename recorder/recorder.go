@@ -62,6 +62,9 @@ type Result struct {
 	// Refused lists the workspace changes --keep-changes did not apply
 	// (writes to .behavediff or the trace database, setuid bits, ...).
 	Refused []sandbox.Refusal
+	// Tampered lists behavediff's own files (.behavediff, the trace
+	// database) that the command tried to change; check rates it critical.
+	Tampered []string
 }
 
 // ErrCommandNotFound means the command does not exist inside the sandbox.
@@ -290,6 +293,13 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	})
 	if err != nil {
 		return fail(fmt.Errorf("finish run %d: %w", res.RunID, err))
+	}
+	if res.Tampered, err = projectTamper(cleanupCtx, db, res.RunID); err != nil {
+		// The run is stored; only the warning could not be computed.
+		fmt.Fprintf(progress, "behavediff: WARNING: %v\n", err)
+	}
+	for _, p := range res.Tampered {
+		fmt.Fprintf(progress, "behavediff: WARNING: the command tried to change behavediff's own file %s (refused; check rates this critical)\n", p)
 	}
 	return res, nil
 }

@@ -92,6 +92,9 @@ func TestKeepChangesCannotTamper(t *testing.T) {
 	if st.Mode()&(os.ModeSetuid|os.ModeSetgid) != 0 {
 		t.Errorf("--keep-changes restored a setuid bit: %v", st.Mode())
 	}
+	if !strings.Contains(stderr, "tried to change behavediff's own file "+filepath.Join(bd, "baselines", "app.yaml")) {
+		t.Errorf("record did not say the command tried to change the baseline:\n%s", stderr)
+	}
 	if !strings.Contains(stderr, "setuid/setgid bits dropped") {
 		t.Errorf("record did not say it dropped the setuid bit:\n%s", stderr)
 	}
