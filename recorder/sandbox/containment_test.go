@@ -419,3 +419,43 @@ echo more >> sub/mine.txt && echo new > sub/new.txt && echo new > top.txt && ech
 		t.Errorf("uid 0 could not read the file (the test proves nothing): %q %q", r.stdout, r.stderr)
 	}
 }
+
+// The watchdog kills the sandbox as soon as its pipe from the recorder is
+// closed, which the kernel does when the recorder dies — also before Start,
+// when runc init waits for the command (cmd/behavediff's
+// TestSIGKILLKillsSandbox kills a real recorder).
+func TestWatchdogKillsOnPipeEOF(t *testing.T) {
+	c := connect(t)
+	ctx := context.Background()
+	for _, start := range []bool{false, true} {
+		sb, err := c.Create(ctx, Options{ID: newID(t), Args: sh("sleep 600"), Env: testEnv, Workspace: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if start {
+			if err := sb.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		procs := filepath.Join(sb.cgroupDir, "cgroup.procs")
+		if b, _ := os.ReadFile(procs); len(strings.TrimSpace(string(b))) == 0 {
+			t.Fatalf("started=%v: nothing in the cgroup to begin with", start)
+		}
+		sb.watchdog.w.Close() // what the recorder's death does
+		closed := time.Now()
+		for {
+			b, err := os.ReadFile(procs)
+			if err == nil && len(strings.TrimSpace(string(b))) == 0 {
+				break
+			}
+			if time.Since(closed) > 2*time.Second {
+				t.Fatalf("started=%v: sandbox alive 2 s after the recorder's pipe closed: %q", start, b)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		sb.watchdog.w = nil
+		if err := sb.Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}
+}

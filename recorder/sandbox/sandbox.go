@@ -512,6 +512,11 @@ func (s *Sandbox) Start(ctx context.Context) error {
 		cancel()
 		return fmt.Errorf("sandbox: wait on task %s: %w", s.opts.ID, err)
 	}
+	// The deadline must run before the first instruction of the command.
+	if err := s.watchdog.started(); err != nil {
+		cancel()
+		return err
+	}
 	if err := s.task.Start(ctx); err != nil {
 		cancel()
 		return fmt.Errorf("sandbox: start task %s: %w", s.opts.ID, err)

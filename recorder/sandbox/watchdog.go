@@ -16,12 +16,16 @@ const watchdogGrace = 2 * time.Second
 // watchdogScript kills the sandbox's cgroup (cgroup.kill: every process, at
 // once, by the kernel) when its stdin reaches EOF, which happens when the
 // recorder closes the pipe or dies in any way (SIGKILL, OOM, crash), or when
-// the deadline passes. It runs in its own session so a signal to the
-// recorder's process group does not take it down first.
+// the deadline passes. The deadline starts when the recorder writes a line
+// (at Start), so the time spent attaching the sensor does not count. It
+// runs in its own session so a signal to the recorder's process group does
+// not take it down first.
 const watchdogScript = `cg=$1; t=$2
 trap '' HUP INT QUIT PIPE
-if [ "$t" -gt 0 ]; then (sleep "$t"; echo 1 > "$cg/cgroup.kill") 2>/dev/null & fi
-read -r _
+if read -r _; then
+  if [ "$t" -gt 0 ]; then (sleep "$t"; echo 1 > "$cg/cgroup.kill") 2>/dev/null & fi
+  read -r _
+fi
 echo 1 > "$cg/cgroup.kill" 2>/dev/null
 trap - TERM
 kill 0 2>/dev/null
@@ -57,6 +61,17 @@ func startWatchdog(cgroupDir string, timeout time.Duration) (*watchdog, error) {
 	wd := &watchdog{w: w, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(wd.done) }()
 	return wd, nil
+}
+
+// started starts the deadline.
+func (wd *watchdog) started() error {
+	if wd == nil || wd.w == nil {
+		return nil
+	}
+	if _, err := wd.w.Write([]byte("start\n")); err != nil {
+		return fmt.Errorf("sandbox: start the watchdog's deadline: %w", err)
+	}
+	return nil
 }
 
 // stop lets the watchdog go; it kills whatever is left in the cgroup.
