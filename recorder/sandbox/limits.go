@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -44,39 +43,6 @@ func withCPUs(cpus float64) oci.SpecOpts {
 		sp.Linux.Resources.CPU.Period = &period
 		return nil
 	}
-}
-
-// mountDisk puts the run's copy-on-write layer on a filesystem of its own,
-// DiskBytes large: a sparse file formatted ext4 and loop-mounted, so the
-// kernel stops the run's writes at the limit (ENOSPC) whatever the host's
-// free space, and the host loses at most DiskBytes. The loop device is
-// released when the mount goes (autoclear).
-func (s *Sandbox) mountDisk() error {
-	img := filepath.Join(s.dir, "disk.img")
-	f, err := os.OpenFile(img, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("sandbox: create disk image: %w", err)
-	}
-	err = f.Truncate(s.opts.DiskBytes)
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("sandbox: size disk image to %d bytes: %w", s.opts.DiskBytes, err)
-	}
-	// No journal and no reserved blocks: the run gets exactly what it was
-	// given, and lazy init keeps formatting a sparse file in milliseconds.
-	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal",
-		"-E", "lazy_itable_init=1,nodiscard", img).CombinedOutput(); err != nil {
-		return fmt.Errorf("sandbox: format disk image (mkfs.ext4, from e2fsprogs): %w: %s", err, strings.TrimSpace(string(out)))
-	}
-	if err := os.Mkdir(s.diskMnt, 0o700); err != nil {
-		return fmt.Errorf("sandbox: create %s: %w", s.diskMnt, err)
-	}
-	if out, err := exec.Command("mount", "-t", "ext4", "-o", "loop,nosuid,nodev", img, s.diskMnt).CombinedOutput(); err != nil {
-		return fmt.Errorf("sandbox: mount disk image: %w: %s", err, strings.TrimSpace(string(out)))
-	}
-	// The image's own lost+found would show up as a change.
-	_ = os.Remove(filepath.Join(s.diskMnt, "lost+found"))
-	return nil
 }
 
 // unmountDisk releases the run's disk; a no-op when it is not mounted.
