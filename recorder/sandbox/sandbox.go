@@ -25,19 +25,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Defaults for the resource limits: generous enough for builds and test
-// suites, small enough that a fork bomb or a leak cannot take the host down.
-const (
-	DefaultMemoryBytes = 4 << 30
-	DefaultPidsLimit   = 4096
-	// DefaultDiskBytes bounds what a run can write into its workspace (the
-	// overlay upper layer lives on a filesystem of this size).
-	DefaultDiskBytes = 4 << 30
-	// DefaultTmpfsBytes bounds /tmp (tmpfs pages are also charged to the
-	// memory limit).
-	DefaultTmpfsBytes = 1 << 30
-)
-
 // Options describe one sandboxed run.
 type Options struct {
 	ID        string        // unique container id (caller passes e.g. "bd-<runid>-<random>")
@@ -84,27 +71,6 @@ type Options struct {
 	// give uid 0 inside without that power, but its workspace writes need
 	// idmapped mounts, which runc 1.1 lacks: see docs/sandbox.md.)
 	User string
-}
-
-// WithDefaults returns o with every unset (zero) limit replaced by its
-// default: the limits the sandbox really gets.
-func (o Options) WithDefaults() Options {
-	if o.MemoryBytes == 0 {
-		o.MemoryBytes = DefaultMemoryBytes
-	}
-	if o.PidsLimit == 0 {
-		o.PidsLimit = DefaultPidsLimit
-	}
-	if o.DiskBytes == 0 {
-		o.DiskBytes = DefaultDiskBytes
-	}
-	if o.TmpfsBytes == 0 {
-		o.TmpfsBytes = DefaultTmpfsBytes
-	}
-	if o.CPUs == 0 {
-		o.CPUs = DefaultCPUs()
-	}
-	return o
 }
 
 // Result is how the sandboxed process ended.
