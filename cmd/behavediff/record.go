@@ -31,11 +31,15 @@ listen, sends, DNS names) and privilege or namespace syscalls.
 
 The sandbox is safe by default: the host's root filesystem read-only, the
 workspace copy-on-write (the program may write; your files stay untouched
-unless --keep-changes), a private /tmp, no capabilities, no-new-privileges,
-containerd's seccomp profile, no network (only loopback), pids and memory
-limits, a timeout, and a minimal environment (PATH, HOME, LANG, TERM plus
---env). Host secrets (~/.ssh, ~/.aws, ~/.kube, ...) are masked empty; an
-attempt to read them is still recorded.
+unless --keep-changes), the command running as the workspace's owner, a
+private /tmp, no capabilities, no-new-privileges, containerd's seccomp
+profile, no network (only loopback), limits on memory, processes, disk and
+CPU (named on stderr when reached), a timeout that holds even if behavediff
+is killed, and a minimal environment (PATH, HOME, LANG, TERM plus --env).
+Host secrets (~/.ssh, ~/.aws, ~/.kube, ...) and the project's .behavediff
+are masked empty; an attempt to read them is still recorded. --keep-changes
+never writes .behavediff or the trace database, never writes through a
+symlink, and drops setuid/setgid bits. See docs/sandbox.md.
 
 Without --address, behavediff starts (once) and reuses a private containerd.
 The command's exit code becomes behavediff's; 124 means timed out, 130

@@ -459,3 +459,15 @@ func TestWatchdogKillsOnPipeEOF(t *testing.T) {
 		}
 	}
 }
+
+// /tmp holds at most TmpfsBytes: writing twice that fails with ENOSPC.
+func TestTmpfsLimit(t *testing.T) {
+	c := connect(t)
+	r := runIn(t, c, Options{
+		Args:       sh(`dd if=/dev/zero of=/tmp/big bs=1M count=32 2>err.txt; echo "dd=$?"; grep -c 'No space left' err.txt; du -m /tmp/big | cut -f1`),
+		TmpfsBytes: 16 << 20,
+	})
+	if r.stdout != "dd=1\n1\n16\n" {
+		t.Errorf("dd of 2× --tmpfs-size into /tmp: %q (stderr %q)", r.stdout, r.stderr)
+	}
+}
