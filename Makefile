@@ -4,9 +4,10 @@ GO ?= go
 BIN := bin/behavediff
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
-# Runtime packages: the sandbox needs containerd + runc; tests use python3,
-# iproute2 and gcc (a static C helper).
-RUNTIME_PKGS := containerd runc python3 iproute2 gcc libc6-dev
+# Runtime packages: the sandbox needs containerd + runc, and e2fsprogs
+# (mkfs.ext4) for the size-limited workspace layer; tests use python3,
+# iproute2, gcc (a static C helper) and busybox-static (scratch rootfs).
+RUNTIME_PKGS := containerd runc e2fsprogs python3 iproute2 gcc libc6-dev busybox-static
 # Only `make generate` needs the eBPF toolchain: the objects are committed.
 GENERATE_PKGS := clang llvm libbpf-dev
 

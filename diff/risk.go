@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/behavediff/behavediff/baseline"
+	"github.com/behavediff/behavediff/internal/secrets"
 )
 
 // This file and tables.go are the single source of the risk policy.
@@ -20,46 +21,27 @@ type Pattern struct {
 	What string
 }
 
-// Secrets are files whose read (even a failed attempt) is critical.
-var Secrets = []Pattern{
-	{"~/.ssh", "SSH keys"},
-	{"~/.ssh/**", "SSH keys"},
-	{"/etc/ssh/ssh_host_*key", "SSH host keys"},
-	{"~/.aws/**", "AWS credentials"},
-	{"~/.config/gcloud/**", "Google Cloud credentials"},
-	{"~/.azure/**", "Azure credentials"},
-	{"~/.kube/**", "Kubernetes credentials"},
-	{"~/.docker/config.json", "Docker registry credentials"},
-	{"**/.env", "a .env file"},
-	{"**/.env.*", "a .env file"},
-	{"/etc/shadow", "system password hashes"},
-	{"/etc/shadow-", "system password hashes"},
-	{"/etc/gshadow", "system group password hashes"},
-	{"/etc/gshadow-", "system group password hashes"},
-	{"~/.git-credentials", "git credentials"},
-	{"~/.config/git/credentials", "git credentials"},
-	{"~/.config/gh/hosts.yml", "GitHub CLI token"},
-	{"~/.netrc", "netrc passwords"},
-	{"~/.mozilla/**", "a browser profile"},
-	{"~/.config/google-chrome/**", "a browser profile"},
-	{"~/.config/chromium/**", "a browser profile"},
-	{"~/.gnupg", "GnuPG keys"},
-	{"~/.gnupg/**", "GnuPG keys"},
-	{"~/.npmrc", "npm token"},
-	{"**/.npmrc", "npm token"},
-	{"~/.pypirc", "PyPI token"},
-	{"~/.config/pip/pip.conf", "pip index credentials"},
-	{"~/.cargo/credentials", "crates.io token"},
-	{"~/.cargo/credentials.toml", "crates.io token"},
-	{"~/.gem/credentials", "RubyGems token"},
-	{"~/.terraform.d/credentials.tfrc.json", "Terraform token"},
-	{"~/.vault-token", "Vault token"},
-	{"~/.password-store/**", "pass password store"},
-	{"~/.local/share/keyrings/**", "desktop keyring"},
-}
+// Secrets are files whose read (even a failed attempt) is critical. They
+// come from the one secret table (internal/secrets) that also drives the
+// sandbox's masks, so the sandbox never hides less than the diff flags.
+var Secrets = secretPatterns()
 
 // NotSecrets are exceptions to Secrets: templates that hold no secret.
-var NotSecrets = []string{"**/.env.example", "**/.env.sample", "**/.env.template", "**/.env.dist", "**/.env.defaults"}
+var NotSecrets = secrets.NotSecrets
+
+func secretPatterns() []Pattern {
+	var out []Pattern
+	for _, e := range secrets.Table {
+		for _, g := range e.Globs() {
+			out = append(out, Pattern{g, e.What})
+		}
+	}
+	return out
+}
+
+// ProjectFiles are behavediff's own files (specs, baselines, the trace
+// database): the sandbox hides them and a run has no business changing them.
+var ProjectFiles = []string{"**/.behavediff", "**/.behavediff/**"}
 
 // Persistence are places where a write makes code run later (at login, on
 // a schedule, on git operations, at every process start) or grants access.
@@ -167,6 +149,10 @@ var Rules = []Rule{
 		Reason: "links to a secret or a place that makes code run later",
 		Peers:  []string{"falco:Create Symlink Over Sensitive Files", "falco:Create Hardlink Over Sensitive Files"},
 		cond:   linkSensitive},
+	{ID: "BD-BEHAVEDIFF-FILES", Kind: "behavediff-files", Level: Critical, Sections: allFileWrites,
+		When:   "path is in a .behavediff directory (behavediff's specs, baselines, trace database), attempted or done",
+		Reason: "tries to change behavediff's own files (baselines, traces)",
+		cond:   func(f *fact) (bool, string) { return f.matchGlobs(ProjectFiles), "" }},
 	{ID: "BD-PERSISTENCE", Kind: "persistence", Level: Critical, Sections: writeSections,
 		When:   "path is a persistence location (table below)",
 		Reason: "writes a place that makes code run later or grants access",

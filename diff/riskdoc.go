@@ -24,6 +24,7 @@ func RiskTableMarkdown() string {
 	}
 	table("Secrets (reading any of these, or trying to, is critical; `~/` is any home directory):", Secrets)
 	fmt.Fprintf(&b, "\nNot secrets (templates): `%s`\n", strings.Join(NotSecrets, "` `"))
+	fmt.Fprintf(&b, "\nbehavediff's own files (any change, even attempted, is critical): `%s`\n", strings.Join(ProjectFiles, "` `"))
 	table("Workload secrets (as critical as the secrets above):", ClusterSecrets)
 	table("Persistence locations (a write, create, chmod, rename or link there is critical):", Persistence)
 	table("Kernel and loader control files (a write there is critical):", KernelTamper)

@@ -41,6 +41,9 @@ type Options struct {
 	// Tests shrink it to prove that loss is counted, never silent.
 	RingBufBytes int
 	OutputCap    int // 0 = DefaultOutputCap
+	// Protect lists host paths the command must neither see nor change (the
+	// trace database and its journal files, the project's .behavediff).
+	Protect []string
 }
 
 // Result summarises a finished recording.
@@ -53,6 +56,15 @@ type Result struct {
 	Lost     int64
 	Changes  int
 	Duration time.Duration
+	// LimitsHit names each sandbox bound the run reached ("disk limit 4 GiB
+	// reached", "memory limit 4 GiB reached: OOM-killed").
+	LimitsHit []string
+	// Refused lists the workspace changes --keep-changes did not apply
+	// (writes to .behavediff or the trace database, setuid bits, ...).
+	Refused []sandbox.Refusal
+	// Tampered lists behavediff's own files (.behavediff, the trace
+	// database) that the command tried to change; check rates it critical.
+	Tampered []string
 }
 
 // ErrCommandNotFound means the command does not exist inside the sandbox.
@@ -111,8 +123,13 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		Stderr:          stderr,
 		MemoryBytes:     o.Spec.MemoryBytes,
 		PidsLimit:       o.Spec.PidsLimit,
+		DiskBytes:       o.Spec.DiskBytes,
+		TmpfsBytes:      o.Spec.TmpfsBytes,
+		CPUs:            o.Spec.CPUs,
+		User:            o.Spec.User,
 		Network:         o.Spec.Network,
 		HideHostSecrets: true,
+		Protect:         append(o.Protect, dbFiles(db.Path())...),
 	}
 	if stdin != nil {
 		sbOpts.Stdin = stdin
@@ -155,6 +172,7 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		StdoutCap:   int64(outCap),
 		StderrCap:   int64(outCap),
 		ToolVersion: o.ToolVersion,
+		Limits:      limitsOf(sbOpts),
 	})
 	if err != nil {
 		return Result{}, err
@@ -213,7 +231,12 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		return fail(fmt.Errorf("read workspace changes: %w", err))
 	}
 	if o.KeepChanges {
-		if err := sb.ApplyChanges(); err != nil {
+		refused, err := sb.ApplyChanges()
+		for _, r := range refused {
+			fmt.Fprintf(progress, "behavediff: --keep-changes: not applied: %s: %s\n", r.Path, r.Reason)
+		}
+		res.Refused = refused
+		if err != nil {
 			return fail(fmt.Errorf("apply workspace changes: %w", err))
 		}
 	}
@@ -227,6 +250,10 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	}
 	res.Signal, res.TimedOut, res.Duration, res.Changes = sr.Signal, sr.TimedOut, sr.Duration, len(changes)
 	res.ExitCode = sr.ExitCode
+	res.LimitsHit = sr.LimitsHit
+	for _, l := range sr.LimitsHit {
+		fmt.Fprintf(progress, "behavediff: %s\n", l)
+	}
 	if sr.Signal != 0 {
 		res.ExitCode = 128 + sr.Signal
 	}
@@ -262,9 +289,17 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		StderrTrunc: errT,
 		EndedAt:     time.Now(),
 		Spec:        specJSON,
+		LimitsHit:   sr.LimitsHit,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("finish run %d: %w", res.RunID, err))
+	}
+	if res.Tampered, err = projectTamper(cleanupCtx, db, res.RunID); err != nil {
+		// The run is stored; only the warning could not be computed.
+		fmt.Fprintf(progress, "behavediff: WARNING: %v\n", err)
+	}
+	for _, p := range res.Tampered {
+		fmt.Fprintf(progress, "behavediff: WARNING: the command tried to change behavediff's own file %s (refused; check rates this critical)\n", p)
 	}
 	return res, nil
 }
@@ -353,6 +388,21 @@ func (s *stdinTee) captured() []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]byte(nil), s.buf...)
+}
+
+// limitsOf is what the run row records: the limits the sandbox really has.
+func limitsOf(o sandbox.Options) store.Limits {
+	o = o.WithDefaults()
+	return store.Limits{MemoryBytes: o.MemoryBytes, Pids: o.PidsLimit, DiskBytes: o.DiskBytes, TmpfsBytes: o.TmpfsBytes, CPUs: o.CPUs}
+}
+
+// dbFiles are the trace database and its journal files: the recorder holds
+// them open, so a run must never see or replace them.
+func dbFiles(p string) []string {
+	if a, err := filepath.Abs(p); err == nil {
+		p = a
+	}
+	return []string{p, p + "-wal", p + "-shm", p + "-journal"}
 }
 
 func monotonicNow() uint64 {

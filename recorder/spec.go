@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/behavediff/behavediff/recorder/sandbox"
 )
 
 // SpecVersion is the format version of a stored run spec. A spec written by a
@@ -36,6 +38,13 @@ type Spec struct {
 	Stdin       []byte `json:"stdin,omitempty" yaml:"stdin,omitempty"`
 	MemoryBytes int64  `json:"memory_bytes,omitempty" yaml:"memory_bytes,omitempty"`
 	PidsLimit   int64  `json:"pids_limit,omitempty" yaml:"pids_limit,omitempty"`
+	// DiskBytes bounds the workspace's copy-on-write layer, TmpfsBytes /tmp,
+	// CPUs the CPU bandwidth; 0 = the sandbox's defaults.
+	DiskBytes  int64   `json:"disk_bytes,omitempty" yaml:"disk_bytes,omitempty"`
+	TmpfsBytes int64   `json:"tmpfs_bytes,omitempty" yaml:"tmpfs_bytes,omitempty"`
+	CPUs       float64 `json:"cpus,omitempty" yaml:"cpus,omitempty"`
+	// User is the uid[:gid] the command runs as; "" = the workspace's owner.
+	User string `json:"user,omitempty" yaml:"user,omitempty"`
 }
 
 // RedactedValue replaces the value of a secret-looking variable in a stored spec.
@@ -119,6 +128,12 @@ func (s *Spec) Validate() error {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
 			return fmt.Errorf("bad --env %q: want NAME=VALUE", kv)
 		}
+	}
+	if s.MemoryBytes < 0 || s.PidsLimit < 0 || s.DiskBytes < 0 || s.TmpfsBytes < 0 || s.CPUs < 0 {
+		return errors.New("negative resource limit (--memory, --pids, --disk, --tmpfs-size, --cpus)")
+	}
+	if err := sandbox.ValidUser(s.User); err != nil {
+		return err
 	}
 	if s.Timeout < 0 {
 		return fmt.Errorf("negative timeout %s", time.Duration(s.Timeout))

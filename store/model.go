@@ -44,6 +44,20 @@ type Run struct {
 	// Error is why the run failed (the cause given to RunWriter.Abort, or
 	// the repair note for a run whose recorder died); empty otherwise.
 	Error string
+	// Limits are the sandbox's bounds; zero values when not recorded.
+	Limits Limits
+	// LimitsHit names the bounds the run reached, e.g.
+	// "disk limit 4 GiB reached".
+	LimitsHit []string
+}
+
+// Limits are the resource bounds a run's sandbox had.
+type Limits struct {
+	MemoryBytes int64
+	Pids        int64
+	DiskBytes   int64
+	TmpfsBytes  int64
+	CPUs        float64
 }
 
 // Process is one process image: a fork creates one, and so does an exec by a

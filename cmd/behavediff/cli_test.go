@@ -64,6 +64,11 @@ func TestRecordBadInput(t *testing.T) {
 		{"not a database", []string{"record", "--db", notDB, "--", "true"}, "not a behavediff trace database"},
 		{"corrupt database", []string{"record", "--db", corrupt, "--", "true"}, corrupt},
 		{"unknown command", []string{"recrod"}, "unknown command"},
+		{"bad disk size", []string{"record", "--db", goodDB, "--disk", "lots", "--", "true"}, "--disk: bad size"},
+		{"tiny disk", []string{"record", "--db", goodDB, "--disk", "1M", "--", "true"}, "below the 64 MiB minimum"},
+		{"bad tmpfs size", []string{"record", "--db", goodDB, "--tmpfs-size", "-1G", "--", "true"}, "--tmpfs-size: bad size"},
+		{"negative cpus", []string{"record", "--db", goodDB, "--cpus", "-1", "--", "true"}, "--cpus -1 is negative"},
+		{"bad user", []string{"record", "--db", goodDB, "--user", "alice", "--", "true"}, "want UID or UID:GID"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/behavediff/behavediff/recorder/sandbox"
 	"github.com/behavediff/behavediff/store"
 )
 
@@ -226,6 +227,13 @@ func writeShow(w io.Writer, tr *store.Trace, limit int) error {
 		bw.printf("  replay of %d", r.ReplayOf)
 	}
 	bw.printf("\nCommand:   %s\nWorkspace: %s\nStarted:   %s\n", shellJoin(r.Command), r.Workspace, r.StartedAt.UTC().Format(time.RFC3339))
+	if l := r.Limits; l != (store.Limits{}) {
+		bw.printf("Limits:    memory %s, %d processes, disk %s, /tmp %s, %g CPUs\n",
+			sandbox.FormatBytes(l.MemoryBytes), l.Pids, sandbox.FormatBytes(l.DiskBytes), sandbox.FormatBytes(l.TmpfsBytes), l.CPUs)
+	}
+	for _, h := range r.LimitsHit {
+		bw.printf("LIMIT REACHED: %s\n", h)
+	}
 	if r.LostEvents > 0 {
 		bw.printf("LOST EVENTS: %d %v — this trace is incomplete\n", r.LostEvents, r.LostByClass)
 	}

@@ -8,9 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/behavediff/behavediff/recorder"
+	"github.com/behavediff/behavediff/recorder/sandbox"
 	"github.com/behavediff/behavediff/snapshot"
 	"github.com/behavediff/behavediff/store"
 )
@@ -29,11 +31,15 @@ listen, sends, DNS names) and privilege or namespace syscalls.
 
 The sandbox is safe by default: the host's root filesystem read-only, the
 workspace copy-on-write (the program may write; your files stay untouched
-unless --keep-changes), a private /tmp, no capabilities, no-new-privileges,
-containerd's seccomp profile, no network (only loopback), pids and memory
-limits, a timeout, and a minimal environment (PATH, HOME, LANG, TERM plus
---env). Host secrets (~/.ssh, ~/.aws, ~/.kube, ...) are masked empty; an
-attempt to read them is still recorded.
+unless --keep-changes), the command running as the workspace's owner, a
+private /tmp, no capabilities, no-new-privileges, containerd's seccomp
+profile, no network (only loopback), limits on memory, processes, disk and
+CPU (named on stderr when reached), a timeout that holds even if behavediff
+is killed, and a minimal environment (PATH, HOME, LANG, TERM plus --env).
+Host secrets (~/.ssh, ~/.aws, ~/.kube, ...) and the project's .behavediff
+are masked empty; an attempt to read them is still recorded. --keep-changes
+never writes .behavediff or the trace database, never writes through a
+symlink, and drops setuid/setgid bits. See docs/sandbox.md.
 
 Without --address, behavediff starts (once) and reuses a private containerd.
 The command's exit code becomes behavediff's; 124 means timed out, 130
@@ -52,6 +58,8 @@ type recordFlags struct {
 	env                                         stringList
 	stdin, keep, allowLoss, network             bool
 	memory, pids                                int64
+	disk, tmpfsSize, user                       string
+	cpus                                        float64
 	ringBuf                                     int
 }
 
@@ -71,6 +79,10 @@ func (a *app) recordFlagSet(f *recordFlags) *flag.FlagSet {
 	fs.BoolVar(&f.network, "network", false, "give the sandbox the host's network (default: none, loopback only)")
 	fs.Int64Var(&f.memory, "memory", 0, "memory limit in `bytes` (default 4 GiB)")
 	fs.Int64Var(&f.pids, "pids", 0, "maximum number of processes (default 4096)")
+	fs.StringVar(&f.disk, "disk", "4G", "`size` of the filesystem holding the workspace's changes (e.g. 512M, 10G); writes beyond it fail with ENOSPC")
+	fs.StringVar(&f.tmpfsSize, "tmpfs-size", "1G", "`size` of the sandbox's /tmp (also counted against --memory)")
+	fs.Float64Var(&f.cpus, "cpus", 0, fmt.Sprintf("CPU bandwidth in `CPUs` (cgroup cpu.max, e.g. 0.5, 2; default %g: all but one of the host's)", sandbox.DefaultCPUs()))
+	fs.StringVar(&f.user, "user", "", "run the command as `UID[:GID]` (default: the workspace's owner, so root's private files stay unreadable when your project is yours)")
 	fs.IntVar(&f.ringBuf, "ring-buffer-bytes", 0, "eBPF ring buffer size (testing knob; default 64 MiB)")
 	return fs
 }
@@ -107,6 +119,23 @@ func (a *app) record(ctx context.Context, args []string) (int, error) {
 	if real, err := filepath.EvalSymlinks(ws); err == nil {
 		ws = real
 	}
+	disk, err := sandbox.ParseBytes(f.disk)
+	if err != nil {
+		return exitUsage, fmt.Errorf("--disk: %w", err)
+	}
+	tmpfsSize, err := sandbox.ParseBytes(f.tmpfsSize)
+	if err != nil {
+		return exitUsage, fmt.Errorf("--tmpfs-size: %w", err)
+	}
+	if disk < 64<<20 {
+		return exitUsage, fmt.Errorf("--disk %s is below the 64 MiB minimum", f.disk)
+	}
+	if err := sandbox.ValidUser(f.user); err != nil {
+		return exitUsage, fmt.Errorf("--user: %w", err)
+	}
+	if f.cpus < 0 {
+		return exitUsage, fmt.Errorf("--cpus %g is negative", f.cpus)
+	}
 	spec := recorder.Spec{
 		Version:     recorder.SpecVersion,
 		Name:        f.name,
@@ -119,6 +148,10 @@ func (a *app) record(ctx context.Context, args []string) (int, error) {
 		Network:     f.network,
 		MemoryBytes: f.memory,
 		PidsLimit:   f.pids,
+		DiskBytes:   disk,
+		TmpfsBytes:  tmpfsSize,
+		CPUs:        f.cpus,
+		User:        f.user,
 	}
 	if err := spec.Validate(); err != nil {
 		return exitUsage, err
@@ -181,6 +214,7 @@ func (a *app) recordOnce(ctx context.Context, dbPath string, spec recorder.Spec,
 		ReplayOf:     r.replayOf,
 		ToolVersion:  versionString(),
 		RingBufBytes: r.ringBuf,
+		Protect:      protectedDirs(spec.Workspace),
 	})
 	if err != nil {
 		if res.RunID != 0 {
@@ -200,6 +234,9 @@ func (a *app) recordExit(res recorder.Result, allowLoss bool) int {
 		msg += fmt.Sprintf(" (killed by signal %d)", res.Signal)
 	default:
 		msg += fmt.Sprintf(" (exit %d)", res.ExitCode)
+	}
+	if len(res.LimitsHit) > 0 {
+		msg += ": " + strings.Join(res.LimitsHit, "; ")
 	}
 	if res.Changes > 0 {
 		msg += fmt.Sprintf(", %d workspace changes", res.Changes)
@@ -234,6 +271,20 @@ func saveSpecFile(spec recorder.Spec) error {
 		return err
 	}
 	return p.SaveSpec(spec)
+}
+
+// protectedDirs are the .behavediff directories of the project around the
+// current directory and of the workspace's project: the sandbox hides them
+// and --keep-changes never writes them.
+func protectedDirs(workspace string) []string {
+	var out []string
+	if p, err := project(); err == nil {
+		out = append(out, p.Dir())
+	}
+	if p, err := snapshot.FindProject(workspace); err == nil {
+		out = append(out, p.Dir())
+	}
+	return out
 }
 
 func absOrEmpty(p string) string {
