@@ -45,7 +45,7 @@ func TestPolicyAllowed(t *testing.T) {
 		{"x.api.test", 8443, false},
 		{"a.cdn.test", 443, true},
 		{"a.b.cdn.test", 443, true},
-		{"cdn.test", 443, false},   // *. is strict subdomains
+		{"cdn.test", 443, false},     // *. is strict subdomains
 		{"evilcdn.test", 443, false}, // not a label boundary
 		{"10.1.2.3", 80, true},
 		{"10.2.0.1", 80, false},
