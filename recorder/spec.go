@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/behavediff/behavediff/recorder/egress"
 )
 
 // SpecVersion is the format version of a stored run spec. A spec written by a
@@ -31,11 +33,65 @@ type Spec struct {
 	// filesystem (unpacked once, offline, and cached by content digest).
 	Image   string   `json:"image,omitempty" yaml:"image,omitempty"`
 	Timeout Duration `json:"timeout" yaml:"timeout"`
-	Network bool     `json:"network,omitempty" yaml:"network,omitempty"`
+	// Network is the old spelling of Net "host".
+	Network bool `json:"network,omitempty" yaml:"network,omitempty"`
+	// Net is the network mode (NetNone, NetProxy, NetHost; "" = none, or
+	// proxy when Allow is set). See NetMode.
+	Net string `json:"net,omitempty" yaml:"net,omitempty"`
+	// Allow lists the endpoints the egress proxy dials in proxy mode
+	// (name:port, *.name:port, ip:port, cidr:port).
+	Allow []string `json:"allow,omitempty" yaml:"allow,omitempty"`
+	// AddHosts pins names to addresses (NAME:IP) for the proxy and the
+	// sandbox's resolver.
+	AddHosts []string `json:"add_hosts,omitempty" yaml:"add_hosts,omitempty"`
 	// Stdin is the captured standard input (capped) when -i was used.
 	Stdin       []byte `json:"stdin,omitempty" yaml:"stdin,omitempty"`
 	MemoryBytes int64  `json:"memory_bytes,omitempty" yaml:"memory_bytes,omitempty"`
 	PidsLimit   int64  `json:"pids_limit,omitempty" yaml:"pids_limit,omitempty"`
+}
+
+// Network modes.
+const (
+	NetNone  = "none"  // a network namespace with only loopback (the default)
+	NetProxy = "proxy" // no route out; an egress proxy and resolver inside decide per name:port
+	NetHost  = "host"  // the host's network namespace
+)
+
+// NetMode is the effective network mode: Network means host, an allow-list
+// without a mode means proxy, nothing means none.
+func (s *Spec) NetMode() string {
+	switch {
+	case s.Network:
+		return NetHost
+	case s.Net != "":
+		return s.Net
+	case len(s.Allow) > 0:
+		return NetProxy
+	}
+	return NetNone
+}
+
+// validateNet checks the network settings (see NetMode).
+func (s *Spec) validateNet() error {
+	switch s.Net {
+	case "", NetNone, NetProxy, NetHost:
+	default:
+		return fmt.Errorf("bad --net %q: want none, proxy or host", s.Net)
+	}
+	if s.Network && s.Net != "" && s.Net != NetHost {
+		return fmt.Errorf("--network (the host's network) conflicts with --net %s", s.Net)
+	}
+	mode := s.NetMode()
+	if len(s.Allow) > 0 && mode != NetProxy {
+		return fmt.Errorf("--allow needs --net proxy (it implies it), not --net %s", mode)
+	}
+	if len(s.AddHosts) > 0 && mode != NetProxy {
+		return fmt.Errorf("--add-host needs --net proxy, not --net %s", mode)
+	}
+	if _, err := egress.NewPolicy(s.Allow, s.AddHosts); err != nil {
+		return err
+	}
+	return nil
 }
 
 // RedactedValue replaces the value of a secret-looking variable in a stored spec.
@@ -119,6 +175,9 @@ func (s *Spec) Validate() error {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
 			return fmt.Errorf("bad --env %q: want NAME=VALUE", kv)
 		}
+	}
+	if err := s.validateNet(); err != nil {
+		return err
 	}
 	if s.Timeout < 0 {
 		return fmt.Errorf("negative timeout %s", time.Duration(s.Timeout))

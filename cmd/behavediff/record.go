@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/behavediff/behavediff/policy"
 	"github.com/behavediff/behavediff/recorder"
 	"github.com/behavediff/behavediff/replay"
 	"github.com/behavediff/behavediff/store"
@@ -41,8 +42,18 @@ interrupted, 127 that the command does not exist in the sandbox, 125 that
 behavediff itself failed. The run id is printed on
 stderr at the end.
 
+Network (--net): none (default) is loopback only. proxy keeps the sandbox
+without a route out and serves an egress proxy and a DNS resolver inside it
+(HTTP_PROXY, HTTPS_PROXY, ALL_PROXY are set; HTTP CONNECT, plain HTTP and
+SOCKS5): only the --allow endpoints are dialled, from the host, and every
+request and query is recorded (query proxy_requests). host shares the
+host's network (--network is the same). --enforce applies the approved
+baseline of --name: its egress endpoints become the allow-list.
+
 Examples:
   behavediff record -- ./install.sh
+  behavediff record --allow pypi.org:443 --allow files.pythonhosted.org:443 -- pip download requests
+  behavediff record --allow api.internal:8443 --add-host api.internal:10.0.0.7 -- ./agent
   behavediff record --name build --timeout 5m -- make
   behavediff record --env API_URL=http://localhost -i -- python3 agent.py < task.txt`
 
@@ -51,6 +62,9 @@ type recordFlags struct {
 	timeout                                     time.Duration
 	env                                         stringList
 	stdin, keep, allowLoss, network             bool
+	net                                         string
+	allow, addHosts                             stringList
+	enforce                                     bool
 	memory, pids                                int64
 	ringBuf                                     int
 }
@@ -68,7 +82,11 @@ func (a *app) recordFlagSet(f *recordFlags) *flag.FlagSet {
 	fs.BoolVar(&f.stdin, "i", false, "forward stdin to the command (and store it, capped, for replay)")
 	fs.BoolVar(&f.keep, "keep-changes", false, "copy the command's workspace changes back into the real workspace")
 	fs.BoolVar(&f.allowLoss, "allow-loss", false, "exit with the command's code even if events were lost (run stays 'incomplete')")
-	fs.BoolVar(&f.network, "network", false, "give the sandbox the host's network (default: none, loopback only)")
+	fs.BoolVar(&f.network, "network", false, "give the sandbox the host's network (same as --net host)")
+	fs.StringVar(&f.net, "net", "", "network `mode`: none (loopback only, the default), proxy (egress only to --allow, through a recording proxy) or host")
+	fs.Var(&f.allow, "allow", "in proxy mode, allow egress to `ENDPOINT`: name:port, *.name:port, ip:port or cidr:port (repeatable; implies --net proxy)")
+	fs.Var(&f.addHosts, "add-host", "pin `NAME:IP` for the proxy and the sandbox's resolver (repeatable; does not allow it by itself)")
+	fs.BoolVar(&f.enforce, "enforce", false, "enforce the approved baseline of --name: egress only to its endpoints (proxy mode); blocked attempts are recorded denied")
 	fs.Int64Var(&f.memory, "memory", 0, "memory limit in `bytes` (default 4 GiB)")
 	fs.Int64Var(&f.pids, "pids", 0, "maximum number of processes (default 4096)")
 	fs.IntVar(&f.ringBuf, "ring-buffer-bytes", 0, "eBPF ring buffer size (testing knob; default 64 MiB)")
@@ -114,6 +132,9 @@ func (a *app) record(ctx context.Context, args []string) (int, error) {
 		Image:       absOrEmpty(f.image),
 		Timeout:     recorder.Duration(f.timeout),
 		Network:     f.network,
+		Net:         f.net,
+		Allow:       f.allow,
+		AddHosts:    f.addHosts,
 		MemoryBytes: f.memory,
 		PidsLimit:   f.pids,
 	}
@@ -125,12 +146,15 @@ func (a *app) record(ctx context.Context, args []string) (int, error) {
 			return exitUsage, err
 		}
 	}
+	if f.enforce && f.name == "" {
+		return exitUsage, usageError("--enforce needs --name NAME: it enforces that spec's approved baseline")
+	}
 	var stdin io.Reader
 	if f.stdin {
 		stdin = a.stdin
 	}
 	return a.recordSpec(ctx, f.db, spec, recordRun{
-		address: f.address, stdin: stdin, keep: f.keep, allowLoss: f.allowLoss, ringBuf: f.ringBuf,
+		address: f.address, stdin: stdin, keep: f.keep, allowLoss: f.allowLoss, ringBuf: f.ringBuf, enforce: f.enforce,
 	})
 }
 
@@ -141,6 +165,7 @@ type recordRun struct {
 	allowLoss bool
 	ringBuf   int
 	replayOf  int64
+	enforce   bool
 }
 
 // recordSpec records one spec and maps the outcome to an exit code; shared
@@ -167,7 +192,16 @@ func (a *app) recordOnce(ctx context.Context, dbPath string, spec recorder.Spec,
 			return recorder.Result{}, err
 		}
 	}
+	var enforce func(recorder.Spec) (*recorder.Enforcement, error)
+	if r.enforce {
+		p, err := project()
+		if err != nil {
+			return recorder.Result{}, err
+		}
+		enforce = policy.FromBaselines(p.BaselinePath, a.stderr)
+	}
 	res, err := recorder.Record(ctx, db, recorder.Options{
+		Enforce:      enforce,
 		Spec:         spec,
 		Address:      r.address,
 		Stdin:        r.stdin,

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/behavediff/behavediff/policy"
 	"github.com/behavediff/behavediff/recorder"
 	"github.com/behavediff/behavediff/replay"
 )
@@ -22,6 +23,7 @@ func (a *app) replay(ctx context.Context, args []string) (int, error) {
 	dbFlag := fs.String("db", "", "trace database `file` (default .behavediff/traces.db in the project)")
 	address := fs.String("address", "", "containerd socket `path`; empty = behavediff's private daemon")
 	allowLoss := fs.Bool("allow-loss", false, "exit with the command's code even if events were lost")
+	enforce := fs.Bool("enforce", false, "enforce the spec's approved baseline: egress only to its endpoints; blocked attempts are recorded denied")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitUsage, err
@@ -33,7 +35,7 @@ func (a *app) replay(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return exitUsage, err
 	}
-	res, err := a.replaySpec(ctx, *dbFlag, spec, replayOf, *address, false)
+	res, err := a.replaySpec(ctx, *dbFlag, spec, replayOf, *address, false, *enforce)
 	if err != nil {
 		return exitUsage, err
 	}
@@ -71,7 +73,7 @@ func (a *app) specFor(ctx context.Context, dbFlag, ref string) (recorder.Spec, i
 
 // replaySpec replays spec into the database. quiet keeps the command's output
 // in the store only, so reports (check, approve --runs) stay readable.
-func (a *app) replaySpec(ctx context.Context, dbFlag string, spec recorder.Spec, replayOf int64, address string, quiet bool) (recorder.Result, error) {
+func (a *app) replaySpec(ctx context.Context, dbFlag string, spec recorder.Spec, replayOf int64, address string, quiet, enforce bool) (recorder.Result, error) {
 	db, err := openRW(ctx, dbFlag)
 	if err != nil {
 		return recorder.Result{}, err
@@ -80,6 +82,13 @@ func (a *app) replaySpec(ctx context.Context, dbFlag string, spec recorder.Spec,
 	o := recorder.Options{Address: address, Stdout: a.stdout, Stderr: a.stderr, Progress: a.stderr, ToolVersion: version}
 	if quiet {
 		o.Stdout, o.Stderr, o.Progress = io.Discard, io.Discard, io.Discard
+	}
+	if enforce {
+		p, err := project()
+		if err != nil {
+			return recorder.Result{}, err
+		}
+		o.Enforce = policy.FromBaselines(p.BaselinePath, a.stderr)
 	}
 	return replay.Run(ctx, db, spec, replayOf, os.LookupEnv, o)
 }

@@ -71,7 +71,7 @@ func (a *app) approve(ctx context.Context, args []string) (int, error) {
 		}
 		for i := 0; i < *runs; i++ {
 			fmt.Fprintf(a.stderr, "approve: replaying %s (%d/%d)\n", ref, i+1, *runs)
-			res, err := a.replaySpec(ctx, *dbFlag, spec, 0, *address, true)
+			res, err := a.replaySpec(ctx, *dbFlag, spec, 0, *address, true, false)
 			if err != nil {
 				return exitUsage, err
 			}
@@ -92,7 +92,7 @@ func (a *app) approve(ctx context.Context, args []string) (int, error) {
 				return exitUsage, lerr
 			}
 			fmt.Fprintf(a.stderr, "approve: spec %s has no run yet; replaying it\n", ref)
-			res, rerr := a.replaySpec(ctx, *dbFlag, spec, 0, *address, true)
+			res, rerr := a.replaySpec(ctx, *dbFlag, spec, 0, *address, true, false)
 			if rerr != nil {
 				return exitUsage, rerr
 			}
@@ -410,6 +410,7 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 	var rf reportFlags
 	rf.register(fs)
 	address := fs.String("address", "", "containerd socket `path`; empty = behavediff's private daemon")
+	enforce := fs.Bool("enforce", false, "replay each spec under its approved baseline's policy: egress only to its endpoints; blocked attempts are recorded denied and are findings")
 	names, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitUsage, err
@@ -432,7 +433,7 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 	var report diff.Report
 	for i, name := range names {
 		fmt.Fprintf(a.stderr, "check: [%d/%d] replaying %s\n", i+1, len(names), name)
-		res := a.checkOne(ctx, p, *dbFlag, *address, name, rf.level)
+		res := a.checkOne(ctx, p, *dbFlag, *address, name, rf.level, *enforce)
 		res.Findings = rf.shown(res.Findings)
 		report.Specs = append(report.Specs, res)
 		if ctx.Err() != nil {
@@ -445,7 +446,7 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 	return exitFor(report.Specs), nil
 }
 
-func (a *app) checkOne(ctx context.Context, p replay.Project, dbFlag, address, name string, failOn diff.Level) diff.SpecResult {
+func (a *app) checkOne(ctx context.Context, p replay.Project, dbFlag, address, name string, failOn diff.Level, enforce bool) diff.SpecResult {
 	res := diff.SpecResult{Name: name}
 	fail := func(status string, err error) diff.SpecResult {
 		res.Status, res.Error = status, err.Error()
@@ -460,7 +461,7 @@ func (a *app) checkOne(ctx context.Context, p replay.Project, dbFlag, address, n
 	if err != nil {
 		return fail(diff.StatusError, err)
 	}
-	rr, err := a.replaySpec(ctx, dbFlag, spec, 0, address, true)
+	rr, err := a.replaySpec(ctx, dbFlag, spec, 0, address, true, enforce && old != nil)
 	if rr.RunID != 0 {
 		res.RunID = rr.RunID
 	}

@@ -97,7 +97,7 @@ func (s *Server) answer(msg []byte, proto string, from net.Addr) []byte {
 	switch {
 	case !s.cfg.Policy.NameAllowed(r.Host):
 		rh.RCode = dnsmessage.RCodeNameError
-		r.Reason = "name not allowed by the egress policy"
+		r.Reason = "name " + s.denyReason()
 	case q.Class != dnsmessage.ClassINET:
 		rh.RCode = dnsmessage.RCodeNotImplemented
 		r.Allowed, r.Reason = true, "only class IN is served"

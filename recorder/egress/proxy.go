@@ -90,7 +90,7 @@ func (s *Server) handleProxyConn(c net.Conn) {
 func (s *Server) deny(c net.Conn, r *Request) {
 	r.Allowed, r.Status = false, http.StatusForbidden
 	if r.Reason == "" {
-		r.Reason = "not allowed by the egress policy"
+		r.Reason = s.denyReason()
 	}
 	s.record(*r)
 	writeStatus(c, http.StatusForbidden, fmt.Sprintf(

@@ -72,6 +72,16 @@ type Config struct {
 	Lookup func(ctx context.Context, host string) ([]netip.Addr, error)
 	// MaxRequests bounds the kept requests; 0 = DefaultMaxRequests.
 	MaxRequests int
+	// DenyReason is recorded with a denied request; "" = "not allowed by
+	// the egress policy". Enforcing a baseline says so here.
+	DenyReason string
+}
+
+func (s *Server) denyReason() string {
+	if s.cfg.DenyReason != "" {
+		return s.cfg.DenyReason
+	}
+	return "not allowed by the egress policy"
 }
 
 // Server is a running proxy and resolver for one sandbox.

@@ -87,7 +87,7 @@ func (s *Server) socks(c net.Conn, br *bufio.Reader, lr *io.LimitedReader, r Req
 		return
 	}
 	if !s.cfg.Policy.Allowed(r.Host, r.Port) {
-		r.Reason, r.Status = "not allowed by the egress policy", socksNotAllowed
+		r.Reason, r.Status = s.denyReason(), socksNotAllowed
 		s.record(r)
 		reply(socksNotAllowed)
 		return
