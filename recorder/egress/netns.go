@@ -75,6 +75,9 @@ func (l *listeners) close() {
 func listenIn(nsPath string) (*listeners, error) {
 	l := &listeners{}
 	err := InNetns(nsPath, func() error {
+		if err := addLoopbackAddr(ConfigAddr); err != nil {
+			return err
+		}
 		var err error
 		if l.proxy, err = net.Listen("tcp", ProxyAddr); err != nil {
 			return fmt.Errorf("proxy listener %s: %w", ProxyAddr, err)
