@@ -46,7 +46,10 @@ Usage:
                                                 write the baseline .behavediff/baselines/NAME.yaml
   behavediff diff   RUN_A RUN_B | --baseline NAME RUN
                                                 list behaviour differences with risk levels
-  behavediff check  [--fail-on LEVEL] [NAME...]  replay specs and compare with their baselines
+  behavediff check  [--fail-on LEVEL] [--enforce] [NAME...]
+                                                replay specs and compare with their baselines
+  behavediff policy [--format allowlist|json] NAME
+                                                print what --enforce applies for NAME
   behavediff version
 
 Run "behavediff COMMAND --help" for the flags of one command.
@@ -95,6 +98,8 @@ func (a *app) run(ctx context.Context, args []string) int {
 		code, err = a.diff(ctx, rest)
 	case "check":
 		code, err = a.check(ctx, rest)
+	case "policy":
+		code, err = a.policy(ctx, rest)
 	case "version", "--version":
 		fmt.Fprintln(a.stdout, "behavediff", version)
 		return exitOK
