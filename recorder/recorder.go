@@ -106,7 +106,6 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		}
 	}
 
-
 	outCap := o.OutputCap
 	if outCap == 0 {
 		outCap = DefaultOutputCap
