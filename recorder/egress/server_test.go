@@ -315,3 +315,40 @@ func TestResolver(t *testing.T) {
 		t.Errorf("query rows: %d allowed, %d denied; want 4, 2: %+v", allowed, denied, reqs)
 	}
 }
+
+// TestProxyHostileClients: a header flood is cut at the limit with 431, a
+// garbage request gets 400, a CONNECT to a target with a path or an
+// embedded second name is refused, and none of it reaches the upstream.
+func TestProxyHostileClients(t *testing.T) {
+	e := setup(t, []string{"api.test:8443", "api.test:8080"}, nil)
+	status := func(raw string) int {
+		t.Helper()
+		c := dialIn(t, e.ns, "tcp", egress.ProxyAddr)
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		go io.WriteString(c, raw)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("%.40q: %v", raw, err)
+		}
+		return resp.StatusCode
+	}
+	if got := status("GET http://api.test:8080/ HTTP/1.1\r\nX: " + strings.Repeat("a", 200<<10) + "\r\n\r\n"); got != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("header flood: %d", got)
+	}
+	if got := status("\x16garbage\r\n\r\n"); got != http.StatusBadRequest {
+		t.Errorf("garbage: %d", got)
+	}
+	for _, target := range []string{"api.test:8443/x", "api.test@evil.test:8443", "evil.test:8443#api.test:8443", "api.test:8443:1"} {
+		if got := status("CONNECT " + target + " HTTP/1.1\r\nHost: api.test:8443\r\n\r\n"); got != http.StatusForbidden && got != http.StatusBadRequest {
+			t.Errorf("CONNECT %s: %d", target, got)
+		}
+	}
+	// A relative URI (a client that forgot it talks to a proxy) and an
+	// https:// absolute URI over plain HTTP are not forwarded.
+	if got := status("GET / HTTP/1.1\r\nHost: api.test:8080\r\n\r\n"); got != http.StatusBadRequest {
+		t.Errorf("relative URI: %d", got)
+	}
+	if h := e.up.Hits(); len(h) != 0 {
+		t.Errorf("upstream served %v", h)
+	}
+}
