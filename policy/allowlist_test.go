@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -33,5 +35,31 @@ func TestAllowlist(t *testing.T) {
 	}
 	if a, _ := Allowlist(&baseline.Baseline{}); len(a) != 0 {
 		t.Errorf("empty baseline allows %v", a)
+	}
+}
+
+func TestSeccomp(t *testing.T) {
+	b := &baseline.Baseline{Counts: true, Syscalls: []baseline.Entry{{Value: "read 1e3"}, {Value: "getcpu"}, {Value: "write 1e1"}}}
+	p := Seccomp(b)
+	if p.DefaultAction != "SCMP_ACT_ERRNO" || *p.DefaultErrnoRet != 1 || len(p.Syscalls) != 1 {
+		t.Fatalf("profile %+v", p)
+	}
+	names := p.Syscalls[0].Names
+	for _, want := range []string{"read", "getcpu", "write", "execve", "exit_group"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("missing %s in %v", want, names)
+		}
+	}
+	if !slices.IsSorted(names) || len(slices.Compact(slices.Clone(names))) != len(names) {
+		t.Errorf("names not sorted and unique: %v", names)
+	}
+	for _, n := range names {
+		if strings.Contains(n, " ") {
+			t.Errorf("count left in name %q", n)
+		}
+	}
+	enf, _ := Enforcement(&baseline.Baseline{})
+	if enf.Allow == nil || len(enf.Allow) != 0 || enf.Seccomp == nil {
+		t.Errorf("empty baseline enforces %+v", enf)
 	}
 }

@@ -20,7 +20,7 @@ func Enforcement(b *baseline.Baseline) (*recorder.Enforcement, []Skipped) {
 	if allow == nil {
 		allow = []string{} // enforce "nothing allowed", not "no enforcement"
 	}
-	return &recorder.Enforcement{Allow: allow}, skipped
+	return &recorder.Enforcement{Allow: allow, Seccomp: Seccomp(b)}, skipped
 }
 
 // FromBaselines is recorder.Options.Enforce for a project: each run

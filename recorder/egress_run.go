@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/behavediff/behavediff/recorder/egress"
 	"github.com/behavediff/behavediff/store"
 )
@@ -15,6 +17,8 @@ type Enforcement struct {
 	// Allow replaces the spec's allow-list: the run is in proxy mode and
 	// only these endpoints are dialled (none: everything is denied).
 	Allow []string
+	// Seccomp, when set, replaces the sandbox's seccomp profile.
+	Seccomp *specs.LinuxSeccomp
 }
 
 // netPlan is how one run's network is set up.

@@ -129,6 +129,9 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		Network:         net.mode == NetHost,
 		HideHostSecrets: true,
 	}
+	if enforce != nil {
+		sbOpts.Seccomp = enforce.Seccomp
+	}
 	if stdin != nil {
 		sbOpts.Stdin = stdin
 	}

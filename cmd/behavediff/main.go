@@ -48,7 +48,7 @@ Usage:
                                                 list behaviour differences with risk levels
   behavediff check  [--fail-on LEVEL] [--enforce] [NAME...]
                                                 replay specs and compare with their baselines
-  behavediff policy [--format allowlist|json] NAME
+  behavediff policy [--format allowlist|json|seccomp] NAME
                                                 print what --enforce applies for NAME
   behavediff version
 

@@ -19,11 +19,16 @@ baseline (.behavediff/baselines/NAME.yaml):
   allowlist  the egress allow-list, one --allow endpoint per line (the
              baseline's successful network.egress entries; failed attempts,
              loopback and datagram entries are left out and listed on stderr)
-  json       the same as {"allow": [...], "skipped": [{"entry", "reason"}]}`
+  json       the same as {"allow": [...], "skipped": [{"entry", "reason"}]}
+  seccomp    the seccomp profile (OCI/docker JSON: docker run --security-opt
+             seccomp=FILE, a Kubernetes localhost profile): the baseline's
+             syscalls plus what runc needs between loading the filter and the
+             command's first exec (which a recording never sees), and exit and
+             exit_group; anything else fails with EPERM`
 
 func (a *app) policy(_ context.Context, args []string) (int, error) {
-	fs := a.newFlags("policy", "[--format allowlist|json] NAME", policyAbout)
-	format := fs.String("format", "allowlist", "output `format`: allowlist or json")
+	fs := a.newFlags("policy", "[--format allowlist|json|seccomp] NAME", policyAbout)
+	format := fs.String("format", "allowlist", "output `format`: allowlist, json or seccomp")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitUsage, err
@@ -31,8 +36,10 @@ func (a *app) policy(_ context.Context, args []string) (int, error) {
 	if len(pos) != 1 {
 		return exitUsage, usageError("policy wants one spec NAME")
 	}
-	if *format != "allowlist" && *format != "json" {
-		return exitUsage, usageError("bad --format %q: want allowlist or json", *format)
+	switch *format {
+	case "allowlist", "json", "seccomp":
+	default:
+		return exitUsage, usageError("bad --format %q: want allowlist, json or seccomp", *format)
 	}
 	if err := replay.ValidName(pos[0]); err != nil {
 		return exitUsage, err
@@ -48,6 +55,11 @@ func (a *app) policy(_ context.Context, args []string) (int, error) {
 	}
 	if err != nil {
 		return exitUsage, err
+	}
+	if *format == "seccomp" {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		return exitOK, enc.Encode(policy.Seccomp(b))
 	}
 	allow, skipped := policy.Allowlist(b)
 	if *format == "json" {
