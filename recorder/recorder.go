@@ -100,7 +100,11 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	defer client.Close()
 
 	rootfs := o.Spec.Rootfs
-	if o.Spec.Image != "" {
+	if sandbox.IsImageRef(o.Spec.Image) {
+		if rootfs, err = client.PullRootfs(ctx, o.Spec.Image, o.Spec.InsecureRegistries, ImageCacheDir, progress); err != nil {
+			return Result{}, err
+		}
+	} else if o.Spec.Image != "" {
 		if rootfs, err = imageRootfs(ctx, o.Spec.Image, progress); err != nil {
 			return Result{}, err
 		}

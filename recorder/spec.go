@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/behavediff/behavediff/recorder/egress"
+	"github.com/behavediff/behavediff/recorder/sandbox"
 )
 
 // SpecVersion is the format version of a stored run spec. A spec written by a
@@ -29,10 +30,15 @@ type Spec struct {
 	// environment instead, so a token never lands in a trace or a repo.
 	Env    []string `json:"env,omitempty" yaml:"env,omitempty"`
 	Rootfs string   `json:"rootfs,omitempty" yaml:"rootfs,omitempty"`
-	// Image is a local OCI-layout or docker-save tarball used as the root
-	// filesystem (unpacked once, offline, and cached by content digest).
-	Image   string   `json:"image,omitempty" yaml:"image,omitempty"`
-	Timeout Duration `json:"timeout" yaml:"timeout"`
+	// Image is the root filesystem's image: a local OCI-layout or
+	// docker-save tarball (an absolute path; unpacked once, offline, and
+	// cached by content digest), or a registry reference pulled through
+	// containerd (cached by manifest digest).
+	Image string `json:"image,omitempty" yaml:"image,omitempty"`
+	// InsecureRegistries are registry hosts (host:port) reached over plain
+	// HTTP when pulling Image.
+	InsecureRegistries []string `json:"insecure_registries,omitempty" yaml:"insecure_registries,omitempty"`
+	Timeout            Duration `json:"timeout" yaml:"timeout"`
 	// Network is the old spelling of Net "host".
 	Network bool `json:"network,omitempty" yaml:"network,omitempty"`
 	// Net is the network mode (NetNone, NetProxy, NetHost; "" = none, or
@@ -93,6 +99,10 @@ func (s *Spec) validateNet() error {
 	}
 	return nil
 }
+
+// IsImageRef reports whether an --image value names an image in a
+// registry (pulled) rather than a tarball (an absolute path).
+func IsImageRef(s string) bool { return sandbox.IsImageRef(s) }
 
 // RedactedValue replaces the value of a secret-looking variable in a stored spec.
 const RedactedValue = "<redacted>"
@@ -164,10 +174,12 @@ func (s *Spec) Validate() error {
 			return errors.New("--image and --rootfs exclude each other")
 		}
 		st, err := os.Stat(s.Image)
-		if err != nil {
+		if err != nil && sandbox.IsImageRef(s.Image) {
+			st = nil // pulled from a registry
+		} else if err != nil {
 			return fmt.Errorf("image %s: %w", s.Image, err)
 		}
-		if st.IsDir() {
+		if st != nil && st.IsDir() {
 			return fmt.Errorf("image %s is a directory: pass an image tarball, or use --rootfs for an unpacked root filesystem", s.Image)
 		}
 	}
@@ -175,6 +187,9 @@ func (s *Spec) Validate() error {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
 			return fmt.Errorf("bad --env %q: want NAME=VALUE", kv)
 		}
+	}
+	if len(s.InsecureRegistries) > 0 && !sandbox.IsImageRef(s.Image) {
+		return errors.New("--insecure-registry is for pulling --image REF from a registry")
 	}
 	if err := s.validateNet(); err != nil {
 		return err

@@ -65,6 +65,7 @@ type recordFlags struct {
 	net                                         string
 	allow, addHosts                             stringList
 	enforce                                     bool
+	insecure                                    stringList
 	memory, pids                                int64
 	ringBuf                                     int
 }
@@ -76,7 +77,8 @@ func (a *app) recordFlagSet(f *recordFlags) *flag.FlagSet {
 	fs.StringVar(&f.workspace, "workspace", "", "workspace `dir` mounted copy-on-write and used as cwd (default: current directory)")
 	fs.StringVar(&f.name, "name", "", "spec `name`: stores the spec in .behavediff/specs/NAME.yaml for replay and check")
 	fs.StringVar(&f.rootfs, "rootfs", "", "root filesystem `dir` (default: the host's, read-only)")
-	fs.StringVar(&f.image, "image", "", "root filesystem from a local OCI-layout or docker-save `tarball` (unpacked offline once, cached)")
+	fs.StringVar(&f.image, "image", "", "root filesystem from a local OCI-layout or docker-save tarball (unpacked offline once, cached), or an image `REF` pulled from its registry through containerd (cached by digest)")
+	fs.Var(&f.insecure, "insecure-registry", "registry `HOST:PORT` to pull --image REF from over plain HTTP (repeatable)")
 	fs.DurationVar(&f.timeout, "timeout", recorder.DefaultTimeout, "kill the command after this `duration` and mark the run timed out")
 	fs.Var(&f.env, "env", "extra environment `NAME=VALUE` (repeatable); secret-looking values are stored redacted")
 	fs.BoolVar(&f.stdin, "i", false, "forward stdin to the command (and store it, capped, for replay)")
@@ -123,20 +125,21 @@ func (a *app) record(ctx context.Context, args []string) (int, error) {
 		ws = real
 	}
 	spec := recorder.Spec{
-		Version:     recorder.SpecVersion,
-		Name:        f.name,
-		Args:        cmd,
-		Workspace:   ws,
-		Env:         f.env,
-		Rootfs:      absOrEmpty(f.rootfs),
-		Image:       absOrEmpty(f.image),
-		Timeout:     recorder.Duration(f.timeout),
-		Network:     f.network,
-		Net:         f.net,
-		Allow:       f.allow,
-		AddHosts:    f.addHosts,
-		MemoryBytes: f.memory,
-		PidsLimit:   f.pids,
+		Version:            recorder.SpecVersion,
+		Name:               f.name,
+		Args:               cmd,
+		Workspace:          ws,
+		Env:                f.env,
+		Rootfs:             absOrEmpty(f.rootfs),
+		Image:              imageArg(f.image),
+		InsecureRegistries: f.insecure,
+		Timeout:            recorder.Duration(f.timeout),
+		Network:            f.network,
+		Net:                f.net,
+		Allow:              f.allow,
+		AddHosts:           f.addHosts,
+		MemoryBytes:        f.memory,
+		PidsLimit:          f.pids,
 	}
 	if err := spec.Validate(); err != nil {
 		return exitUsage, err
@@ -265,6 +268,15 @@ func saveSpecFile(spec recorder.Spec) error {
 		return err
 	}
 	return p.SaveSpec(spec)
+}
+
+// imageArg makes an existing tarball path absolute and keeps anything else
+// as given (a registry reference, or a missing file Validate reports).
+func imageArg(p string) string {
+	if _, err := os.Stat(p); err != nil && recorder.IsImageRef(p) {
+		return p
+	}
+	return absOrEmpty(p)
 }
 
 func absOrEmpty(p string) string {
