@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -186,5 +187,41 @@ func TestRecordProxyModes(t *testing.T) {
 	if strings.TrimSpace(r.stdout) != "403" || len(r.trace.Proxy) != 1 || r.trace.Proxy[0].Allowed ||
 		!strings.Contains(r.trace.Proxy[0].Reason, "--enforce") {
 		t.Errorf("enforced empty allow-list: %q %+v", r.stdout, r.trace.Proxy)
+	}
+}
+
+// TestRecordProxyPip: pip download --index-url through the proxy fetches a
+// wheel from the upstream's HTTPS index by name.
+func TestRecordProxyPip(t *testing.T) {
+	requireRoot(t)
+	if _, err := os.Stat("/usr/bin/pip3"); err != nil {
+		t.Skip("no /usr/bin/pip3")
+	}
+	u := upstream.Start(t, "api.test", "evil.test")
+	ws := t.TempDir()
+	writeFile(t, filepath.Join(ws, "ca.pem"), string(u.CAPEM))
+	spec := proxySpec(u, "api.test:8443")
+	spec.Args = []string{"pip3", "download", "--no-cache-dir", "--no-deps", "--cert", "ca.pem",
+		"--index-url", "https://api.test:8443/simple/", "-d", "dl", "tinypkg"}
+	r := record(t, ws, spec, nil)
+	if r.res.ExitCode != 0 {
+		t.Fatalf("pip download: exit %d\n%s\n%s", r.res.ExitCode, r.stdout, r.stderr)
+	}
+	var moved int64
+	for _, q := range proxyReq(r.trace, store.ProxyConnect, "api.test", 8443) {
+		if exe := exeOf(r.trace, q.Proc); !q.Allowed || q.SNI != "api.test" || exe != "/usr/bin/pip3" && !strings.Contains(exe, "python3") {
+			t.Errorf("pip's request %+v (exe %s)", q, exeOf(r.trace, q.Proc))
+		}
+		moved += q.BytesDown
+	}
+	if moved < 500 {
+		t.Errorf("pip moved %d bytes down: %+v", moved, r.trace.Proxy)
+	}
+	var hit bool
+	for _, h := range u.Hits() {
+		hit = hit || h.Path == "/packages/"+upstream.WheelName
+	}
+	if !hit {
+		t.Errorf("the wheel was not fetched: %v", u.Hits())
 	}
 }

@@ -8,16 +8,20 @@
 package upstream
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -101,14 +105,22 @@ func Start(t testing.TB, names ...string) *Upstream {
 	run("-n", u.Netns, "link", "set", nsIf, "up")
 	run("-n", u.Netns, "link", "set", "lo", "up")
 
+	wheel := makeWheel(t)
 	caPEM, cert := makeCerts(t, u.Addr, names)
 	u.CAPEM = caPEM
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
 		u.hits = append(u.hits, Hit{Host: r.Host, Path: r.URL.Path, TLS: r.TLS != nil})
 		u.mu.Unlock()
-		if r.URL.Path == "/big" {
+		switch r.URL.Path {
+		case "/big":
 			fmt.Fprint(w, Payload)
+			return
+		case "/simple/tinypkg/":
+			fmt.Fprintf(w, `<html><body><a href="/packages/%s#sha256=%x">%s</a></body></html>`, WheelName, sha256.Sum256(wheel), WheelName)
+			return
+		case "/packages/" + WheelName:
+			w.Write(wheel)
 			return
 		}
 		fmt.Fprintf(w, "hello from upstream %s%s\n", r.Host, r.URL.Path)
@@ -137,6 +149,34 @@ func Start(t testing.TB, names ...string) *Upstream {
 		ts.Shutdown(ctx)
 	})
 	return u
+}
+
+// WheelName is the one package of the upstream's PEP 503 index
+// (/simple/tinypkg/), for pip download --index-url.
+const WheelName = "tinypkg-1.0-py3-none-any.whl"
+
+// makeWheel builds a minimal valid wheel of tinypkg 1.0.
+func makeWheel(t testing.TB) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	files := [][2]string{
+		{"tinypkg/__init__.py", "VALUE = 1\n"},
+		{"tinypkg-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: tinypkg\nVersion: 1.0\n"},
+		{"tinypkg-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: behavediff-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
+		{"tinypkg-1.0.dist-info/RECORD", ""},
+	}
+	for _, f := range files {
+		fw, err := zw.Create(f[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(fw, f[1])
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // pickSubnet derives N of 10.231.N.0/30 from the test's name and skips
