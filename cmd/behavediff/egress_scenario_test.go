@@ -83,6 +83,13 @@ func TestScenarioEgressEnforce(t *testing.T) {
 	if f := egressFinding(r); f == nil || f.Level != diff.High || !strings.Contains(f.Reason, "fail") {
 		t.Errorf("check --enforce: evil.test finding %+v, want high, failed attempt; all %+v", f, r.Specs[0].Findings)
 	}
+	// The finding's query hint lists the denied request.
+	if f := egressFinding(r); f != nil {
+		q := strings.TrimSuffix(strings.TrimPrefix(f.Query, `behavediff query "`), `"`)
+		if code, out, stderr := runCLI(t, "query", "--format", "csv", q); code != 0 || !strings.Contains(out, "/usr/bin/curl,connect,evil.test,8443,,not in the approved baseline") {
+			t.Errorf("query hint %s: exit %d\n%s%s", f.Query, code, out, stderr)
+		}
+	}
 	if n := evilHits(); n != 1 {
 		t.Errorf("check --enforce let the call through (%d hits)", n)
 	}
