@@ -152,6 +152,16 @@ func (a *app) record(ctx context.Context, args []string) (int, error) {
 	if f.enforce && f.name == "" {
 		return exitUsage, usageError("--enforce needs --name NAME: it enforces that spec's approved baseline")
 	}
+	if f.enforce {
+		// Refuse before anything (the spec file, the run) is written.
+		p, err := project()
+		if err != nil {
+			return exitUsage, err
+		}
+		if _, err := policy.FromBaselines(p.BaselinePath, nil)(spec); err != nil {
+			return exitUsage, err
+		}
+	}
 	var stdin io.Reader
 	if f.stdin {
 		stdin = a.stdin
