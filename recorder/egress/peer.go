@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 func readlink(p string) (string, error) { return os.Readlink(p) }
@@ -35,6 +36,20 @@ func (s *Server) peerPid(proto string, client net.Addr) int32 {
 		return 0
 	}
 	return s.pidOfSocket(inode)
+}
+
+// peerPidAsync starts peerPid beside the request (it scans /proc, which
+// costs milliseconds); the result is waited for when the request is
+// recorded — the client holds its socket until the answer, so it is found.
+func (s *Server) peerPidAsync(proto string, client net.Addr) func() int32 {
+	c := make(chan int32, 1)
+	go func() { c <- s.peerPid(proto, client) }()
+	var pid int32
+	var once sync.Once
+	return func() int32 {
+		once.Do(func() { pid = <-c })
+		return pid
+	}
 }
 
 // socketInode returns the inode of the socket whose local address is local
@@ -82,20 +97,66 @@ func parseProcAddr(s string) (netip.AddrPort, bool) {
 	return netip.AddrPortFrom(a.Unmap(), uint16(port)), true
 }
 
-// pidOfSocket scans the processes in the sandbox's network namespace for a
-// descriptor of socket inode.
-func (s *Server) pidOfSocket(inode string) int32 {
-	want := "socket:[" + inode + "]"
+// candidates lists the pids that may hold a sandbox socket: the sandbox's
+// cgroup members when its cgroup.procs is known (a handful), else every
+// process of the host (a scan that costs milliseconds on a busy machine).
+func (s *Server) candidates() []string {
+	if s.procsFile != "" {
+		if b, err := os.ReadFile(s.procsFile); err == nil {
+			return strings.Fields(string(b))
+		}
+	}
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0
+		return nil
 	}
+	names := make([]string, 0, len(ents))
 	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// cgroupProcs returns the cgroup.procs file of pid's cgroup v2, or "".
+func cgroupProcs(pid uint32) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return ""
+	}
+	rel := ""
+	for _, l := range strings.Split(string(b), "\n") {
+		if r, ok := strings.CutPrefix(l, "0::"); ok {
+			rel = r
+		}
+	}
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if rel == "" || err != nil {
+		return ""
+	}
+	for _, l := range strings.Split(string(mi), "\n") {
+		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS... - FSTYPE SOURCE SUPER
+		pre, post, ok := strings.Cut(l, " - ")
+		f, g := strings.Fields(pre), strings.Fields(post)
+		if ok && len(f) >= 5 && len(g) >= 1 && g[0] == "cgroup2" && f[3] == "/" {
+			p := filepath.Join(f[4], rel, "cgroup.procs")
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// pidOfSocket looks through the processes in the sandbox's network
+// namespace for a descriptor of socket inode.
+func (s *Server) pidOfSocket(inode string) int32 {
+	want := "socket:[" + inode + "]"
+	for _, name := range s.candidates() {
+		pid, err := strconv.Atoi(name)
 		if err != nil {
 			continue
 		}
-		dir := filepath.Join("/proc", e.Name())
+		dir := filepath.Join("/proc", name)
 		if l, err := os.Readlink(dir + "/ns/net"); err != nil || l != s.nsLink {
 			continue
 		}

@@ -33,7 +33,7 @@ func (s *Server) handleProxyConn(c net.Conn) {
 	if err != nil {
 		return
 	}
-	r := Request{Time: monotonic(), Via: ProxyAddr, Pid: s.peerPid("tcp", c.RemoteAddr())}
+	r := Request{Time: monotonic(), Via: ProxyAddr, pid: s.peerPidAsync("tcp", c.RemoteAddr())}
 	if first[0] == 5 {
 		r.Protocol = ProtoSOCKS5
 		s.socks(c, br, lr, r)

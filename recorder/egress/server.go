@@ -60,6 +60,8 @@ type Request struct {
 	Status int    // HTTP status (or SOCKS reply, or DNS rcode) given to the client
 	Pid    int32  // host pid of the client process, 0 when not found
 	Via    string // the listener the client used (ProxyAddr or DNSAddr)
+
+	pid func() int32 // set while the pid lookup runs beside the request
 }
 
 // Config configures a Server.
@@ -86,18 +88,21 @@ func (s *Server) denyReason() string {
 
 // Server is a running proxy and resolver for one sandbox.
 type Server struct {
-	cfg     Config
-	ls      *listeners
-	nsLink  string // readlink of the sandbox's ns/net, to find its processes
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	sem     chan struct{}
-	mu      sync.Mutex
-	reqs    []Request
-	dropped int64
-	conns   map[net.Conn]struct{}
-	closed  bool
+	cfg    Config
+	ls     *listeners
+	nsLink string // readlink of the sandbox's ns/net, to find its processes
+	// procsFile is the cgroup.procs of the sandbox's cgroup: the processes
+	// to look through for a client socket ("" = all of /proc).
+	procsFile string
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	sem       chan struct{}
+	mu        sync.Mutex
+	reqs      []Request
+	dropped   int64
+	conns     map[net.Conn]struct{}
+	closed    bool
 }
 
 // Start opens the listeners inside the namespace of cfg.NetnsPid and serves
@@ -124,7 +129,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Server{cfg: cfg, ls: ls, nsLink: link, ctx: sctx, cancel: cancel,
+	s := &Server{cfg: cfg, ls: ls, nsLink: link, procsFile: cgroupProcs(cfg.NetnsPid), ctx: sctx, cancel: cancel,
 		sem: make(chan struct{}, maxConns), conns: map[net.Conn]struct{}{}}
 	s.wg.Add(3)
 	go s.acceptLoop(ls.proxy, s.handleProxyConn)
@@ -184,6 +189,9 @@ func (s *Server) Requests() ([]Request, int64) {
 }
 
 func (s *Server) record(r Request) {
+	if r.pid != nil {
+		r.Pid, r.pid = r.pid(), nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.reqs) >= s.cfg.MaxRequests {

@@ -26,7 +26,7 @@ import (
 
 // sandboxNetns makes a network namespace with only loopback, like the
 // sandbox's, with a process in it to name it by pid.
-func sandboxNetns(t *testing.T) (name string, pid uint32) {
+func sandboxNetns(t testing.TB) (name string, pid uint32) {
 	t.Helper()
 	name = fmt.Sprintf("bd-sb-%d-%d", os.Getpid(), time.Now().UnixNano()%100000)
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
