@@ -339,6 +339,12 @@ func fromNet(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
 	// a new destination behind an approved name.
 	answered := map[string]string{}
 	lastBind := map[int32]store.NetEvent{}
+	// In a --net proxy run the connects to the proxy are plumbing: the
+	// egress is what the proxy was asked for (fromProxy).
+	viaProxy := map[string]bool{}
+	for _, r := range t.Proxy {
+		viaProxy[r.Via] = true
+	}
 
 	for _, e := range t.Net {
 		failed := e.Result < 0
@@ -368,6 +374,9 @@ func fromNet(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
 				}
 				host := hostText(e.Address)
 				port := portText(e.Port, false)
+				if isLoopback(e.Address) && viaProxy[host+":"+port] {
+					continue
+				}
 				if isLoopback(e.Address) && isEphemeral(e.Port) {
 					port = PhAny
 				}
@@ -409,7 +418,24 @@ func fromNet(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
 			listen.add(Entry{Value: hostText(addr) + ":" + portText(port, true) + protoSuffix(e.SockType), Failed: failed, proc: proc})
 		}
 	}
+	fromProxy(egress, t, n, pt)
 	b.Network = Network{Egress: egress.list(), Listen: listen.list(), DNS: dns.list(), Unix: unix.list(), Socket: sock.list()}
+}
+
+// fromProxy adds what a --net proxy run asked its egress proxy for, by
+// the name it asked (so the addresses behind a CDN name never matter), as
+// failed when the proxy denied it or could not reach it.
+func fromProxy(egress *acc, t *store.Trace, n *normaliser, pt *procTable) {
+	for _, r := range t.Proxy {
+		if r.Protocol == store.ProxyDNS || r.Host == "" || r.Port == 0 {
+			continue
+		}
+		host := hostText(r.Host)
+		if _, err := netip.ParseAddr(r.Host); err != nil {
+			host = n.domain(r.Host)
+		}
+		egress.add(Entry{Value: host + ":" + portText(r.Port, false), Failed: !r.Allowed || r.Reason != "", proc: pt.chainOf(r.Proc)})
+	}
 }
 
 func hostText(a string) string {

@@ -418,6 +418,13 @@ func query(b *baseline.Baseline, id int64, section string, e baseline.Entry) str
 				c += " AND exe LIKE " + like(exe)
 			}
 			sql = fmt.Sprintf("SELECT exe, op, address, port, domain, error FROM net_events WHERE run_id = %d AND ((op = 'dns' AND domain LIKE %s) OR (%s))", id, like(host), c)
+			// A --net proxy run asked its egress proxy by name: those
+			// requests (with their decision) are in proxy_requests.
+			pc := ""
+			if port != "*" && port != "" {
+				pc = " AND port = " + port
+			}
+			sql += fmt.Sprintf(" UNION ALL SELECT exe, protocol, host, port, sni, reason FROM proxy_requests WHERE run_id = %d AND protocol <> 'dns' AND host LIKE %s%s", id, like(host), pc)
 			return "behavediff query " + shellQuote(sql)
 		}
 		if port != "*" && port != "" {

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/behavediff/behavediff/bpf"
+	"github.com/behavediff/behavediff/recorder/egress"
 	"github.com/behavediff/behavediff/recorder/sandbox"
 	"github.com/behavediff/behavediff/store"
 )
@@ -44,6 +45,9 @@ type Options struct {
 	// Protect lists host paths the command must neither see nor change (the
 	// trace database and its journal files, the project's .behavediff).
 	Protect []string
+	// Enforce, when set, gives the policy of an approved baseline for the
+	// spec (--enforce), applied to this run; the stored spec is unchanged.
+	Enforce func(Spec) (*Enforcement, error)
 }
 
 // Result summarises a finished recording.
@@ -89,6 +93,17 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		progress = io.Discard
 	}
 	cleanupCtx := context.WithoutCancel(ctx)
+	var enforce *Enforcement
+	if o.Enforce != nil {
+		var err error
+		if enforce, err = o.Enforce(o.Spec); err != nil {
+			return Result{}, err
+		}
+	}
+	net, err := planNet(o.Spec, enforce)
+	if err != nil {
+		return Result{}, err
+	}
 
 	client, err := sandbox.Connect(ctx, o.Address, progress)
 	if err != nil {
@@ -97,7 +112,11 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	defer client.Close()
 
 	rootfs := o.Spec.Rootfs
-	if o.Spec.Image != "" {
+	if sandbox.IsImageRef(o.Spec.Image) {
+		if rootfs, err = client.PullRootfs(ctx, o.Spec.Image, o.Spec.InsecureRegistries, ImageCacheDir, progress); err != nil {
+			return Result{}, err
+		}
+	} else if o.Spec.Image != "" {
 		if rootfs, err = imageRootfs(ctx, o.Spec.Image, progress); err != nil {
 			return Result{}, err
 		}
@@ -115,7 +134,7 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	sbOpts := sandbox.Options{
 		ID:              "bd-" + randomID(),
 		Args:            o.Spec.Args,
-		Env:             BaseEnv(o.Spec.Env),
+		Env:             net.env(o.Spec.Env),
 		Workspace:       o.Spec.Workspace,
 		Rootfs:          rootfs,
 		Timeout:         time.Duration(o.Spec.Timeout),
@@ -127,17 +146,21 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		TmpfsBytes:      o.Spec.TmpfsBytes,
 		CPUs:            o.Spec.CPUs,
 		User:            o.Spec.User,
-		Network:         o.Spec.Network,
+		Network:         net.mode == NetHost,
 		HideHostSecrets: true,
 		Protect:         append(o.Protect, dbFiles(db.Path())...),
+	}
+	if enforce != nil {
+		sbOpts.Seccomp = enforce.Seccomp
 	}
 	if stdin != nil {
 		sbOpts.Stdin = stdin
 	}
-	if !o.Spec.Network {
-		// Point the resolver at loopback so a lookup is really sent (and seen)
-		// even though nothing can answer it in the isolated namespace.
-		sbOpts.ResolvConf = "nameserver 127.0.0.53\noptions timeout:1 attempts:1\n"
+	if net.mode != NetHost {
+		// Point the resolver at loopback so a lookup is really sent (and
+		// seen): in proxy mode behavediff's resolver answers there, in none
+		// mode nothing does.
+		sbOpts.ResolvConf = egress.ResolvConf
 	}
 	sb, err := client.Create(ctx, sbOpts)
 	if err != nil {
@@ -149,6 +172,16 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		return Result{}, fmt.Errorf("create sandbox: %w", err)
 	}
 	defer sb.Close(cleanupCtx)
+
+	// The proxy's sockets are opened in the sandbox's namespace now, while
+	// runc init waits: nothing of the command can have taken the ports.
+	proxy, err := net.start(ctx, sb.Pid())
+	if err != nil {
+		return Result{}, err
+	}
+	if proxy != nil {
+		defer proxy.Close()
+	}
 
 	sensor, err := bpf.Load(bpf.Config{CgroupID: sb.CgroupID(), RingBufBytes: o.RingBufBytes})
 	if err != nil {
@@ -186,8 +219,10 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		res.Status = store.StatusError
 		outB, outT := stdout.result()
 		errB, errT := stderr.result()
+		procs := tr.processes()
+		rows, _ := proxyRows(proxy, base, procs)
 		ferr := w.Finish(cleanupCtx, store.Final{
-			Processes: tr.processes(), ExitCode: -1, Status: store.StatusError, Error: cause.Error(),
+			Processes: procs, Proxy: rows, ExitCode: -1, Status: store.StatusError, Error: cause.Error(),
 			Stdout: outB, Stderr: errB, StdoutTrunc: outT, StderrTrunc: errT,
 		})
 		if ferr != nil {
@@ -241,12 +276,20 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		}
 	}
 
+	syscalls := tr.counts(counts) // may add orphan images: before processes()
+	procs := tr.processes()
+	proxyReqs, proxyLost := proxyRows(proxy, base, procs)
+
 	lostBy := map[string]int64{}
 	for k, v := range lost {
 		if v > 0 {
 			lostBy[k] = int64(v)
 			res.Lost += int64(v)
 		}
+	}
+	if proxyLost > 0 {
+		lostBy["proxy"] = proxyLost
+		res.Lost += proxyLost
 	}
 	res.Signal, res.TimedOut, res.Duration, res.Changes = sr.Signal, sr.TimedOut, sr.Duration, len(changes)
 	res.ExitCode = sr.ExitCode
@@ -275,9 +318,9 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 			specJSON = b
 		}
 	}
-	syscalls := tr.counts(counts) // may add orphan images: before processes()
 	err = w.Finish(cleanupCtx, store.Final{
-		Processes:   tr.processes(),
+		Processes:   procs,
+		Proxy:       proxyReqs,
 		Syscalls:    syscalls,
 		Changes:     changes,
 		ExitCode:    res.ExitCode,

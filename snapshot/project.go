@@ -187,7 +187,9 @@ func (p Project) LoadSpec(name string) (recorder.Spec, error) {
 		s.Workspace = "."
 	}
 	s.Workspace = p.abs(s.Workspace)
-	s.Image = p.abs(s.Image)
+	if _, err := os.Stat(p.abs(s.Image)); err == nil || !recorder.IsImageRef(s.Image) {
+		s.Image = p.abs(s.Image) // a tarball; a registry reference stays as is
+	}
 	s.Rootfs = p.abs(s.Rootfs)
 	return s, nil
 }

@@ -199,4 +199,5 @@ type Trace struct {
 	Priv      []PrivEvent
 	Syscalls  []SyscallCount
 	Changes   []FSChange
+	Proxy     []ProxyRequest // --net proxy runs: requests and DNS queries, in arrival order
 }

@@ -516,5 +516,8 @@ func (l *loader) load(id int64) (*Trace, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := l.loadProxy(id, &t); err != nil {
+		return nil, err
+	}
 	return &t, nil
 }

@@ -68,6 +68,8 @@ type Final struct {
 	StderrTrunc bool
 	EndedAt     time.Time // zero: now
 	Spec        []byte    // nil: keep the spec given to BeginRun
+	// Proxy holds a --net proxy run's requests and DNS queries.
+	Proxy []ProxyRequest
 	// Error is why the run failed (status error), kept in runs.error; empty
 	// otherwise. Unlike Abort, a failed run finished this way keeps its
 	// process table, so its events still name their programs.
@@ -707,7 +709,7 @@ func (w *RunWriter) writeFinal(ctx context.Context, f *Final) error {
 	}); err != nil {
 		return fmt.Errorf("store lost counts: %w", err)
 	}
-	return nil
+	return w.writeProxy(ctx, f.Proxy)
 }
 
 // Abort ends the run without Finish: events written so far are kept (the

@@ -139,7 +139,7 @@ decided: no baseline yet, a run with lost events, an error; 130 when
 interrupted (the specs not run are listed as skipped).`
 
 func (a *app) check(ctx context.Context, args []string) (int, error) {
-	fs := a.newFlags("check", "[--fail-on LEVEL] [--jobs N] [--format text|json] [NAME...]", checkAbout)
+	fs := a.newFlags("check", "[--fail-on LEVEL] [--jobs N] [--enforce] [--format text|json] [NAME...]", checkAbout)
 	dbFlag := fs.String("db", "", "trace database `file` (default .behavediff/traces.db in the project)")
 	var rf reportFlags
 	cfg, cfgErr := a.config()
@@ -147,6 +147,7 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 	address := fs.String("address", "", "containerd socket `path`; empty = behavediff's private daemon")
 	jobs := fs.Int("jobs", 1, "replay up to `N` specs at once")
 	unref := fs.String("unreferenced", "warn", "baselines without a spec: `warn` or fail")
+	enforce := fs.Bool("enforce", false, "replay each spec under its approved baseline's policy: egress only to its endpoints, its syscalls only; blocked attempts are recorded denied and are findings")
 	names, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitUsage, err
@@ -166,6 +167,9 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 	p, r, err := a.runner(*dbFlag, *address, true)
 	if err != nil {
 		return exitUsage, err
+	}
+	if *enforce {
+		r.Options.Enforce = a.enforceApproved(p)
 	}
 	if len(names) == 0 {
 		if names, err = p.SpecNames(); err != nil {

@@ -346,6 +346,8 @@ func writeShow(w io.Writer, tr *store.Trace, limit int) error {
 		bw.printf("  %s\n", line)
 	}
 
+	writeProxy(bw, tr, limit)
+
 	if len(tr.Priv) > 0 {
 		bw.printf("\nPrivilege events (%d):\n", len(tr.Priv))
 		for i, e := range tr.Priv {

@@ -44,12 +44,14 @@ Usage:
   behavediff replay RUN|NAME                     run a stored spec again, linked to the original
   behavediff approve [--yes] [--runs N] REF... | --all
                                                  write the baseline .behavediff/baselines/NAME.yaml
-  behavediff check  [--fail-on LEVEL] [--jobs N] [NAME...]
+  behavediff check  [--fail-on LEVEL] [--jobs N] [--enforce] [NAME...]
                                                  replay specs and compare with their baselines
   behavediff review [NAME...] | --accept NAME... | --reject NAME...
                                                  accept or reject pending changes one finding at a time
   behavediff diff   RUN_A RUN_B | --baseline NAME RUN
                                                  list behaviour differences with risk levels
+  behavediff policy [--format allowlist|json|seccomp] NAME
+                                                 print what --enforce applies for NAME
   behavediff completion bash|zsh|fish            print a shell completion script
   behavediff version | help [COMMAND]
 
@@ -69,7 +71,7 @@ was called wrongly.
 
 // commands lists every command once: dispatch, "did you mean" and
 // completion all read it.
-var commands = []string{"init", "record", "runs", "show", "query", "replay", "approve", "check", "review", "diff", "completion", "version", "help"}
+var commands = []string{"init", "record", "runs", "show", "query", "replay", "approve", "check", "review", "diff", "policy", "completion", "version", "help"}
 
 // app carries the process-wide I/O so commands stay testable.
 type app struct {
@@ -122,6 +124,8 @@ func (a *app) run(ctx context.Context, args []string) int {
 		code, err = a.review(ctx, rest)
 	case "completion":
 		code, err = a.completion(ctx, rest)
+	case "policy":
+		code, err = a.policy(ctx, rest)
 	case "version", "--version":
 		fmt.Fprintln(a.stdout, "behavediff", versionString())
 		return exitOK

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 
+	"github.com/behavediff/behavediff/policy"
 	"github.com/behavediff/behavediff/recorder"
 	"github.com/behavediff/behavediff/snapshot"
 )
@@ -19,6 +21,7 @@ func (a *app) replay(ctx context.Context, args []string) (int, error) {
 	dbFlag := fs.String("db", "", "trace database `file` (default .behavediff/traces.db in the project)")
 	address := fs.String("address", "", "containerd socket `path`; empty = behavediff's private daemon")
 	allowLoss := fs.Bool("allow-loss", false, "exit with the command's code even if events were lost")
+	enforce := fs.Bool("enforce", false, "enforce the spec's approved baseline: egress only to its endpoints; blocked attempts are recorded denied")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitUsage, err
@@ -33,6 +36,9 @@ func (a *app) replay(ctx context.Context, args []string) (int, error) {
 	spec, replayOf, err := p.SpecFor(ctx, r, pos[0])
 	if err != nil {
 		return exitUsage, err
+	}
+	if *enforce {
+		r.Options.Enforce = policy.FromBaselines(p.BaselinePath, a.stderr)
 	}
 	res, err := r.Replay(ctx, spec, replayOf)
 	if err != nil {
@@ -53,7 +59,8 @@ func (a *app) runner(dbFlag, address string, quiet bool) (snapshot.Project, *sna
 	if err != nil {
 		return p, nil, err
 	}
-	o := recorder.Options{Address: address, Stdout: a.stdout, Stderr: a.stderr, Progress: a.stderr, ToolVersion: versionString()}
+	o := recorder.Options{Address: address, Stdout: a.stdout, Stderr: a.stderr, Progress: a.stderr, ToolVersion: versionString(),
+		Protect: []string{p.Dir()}}
 	if quiet {
 		o.Stdout, o.Stderr, o.Progress = io.Discard, io.Discard, io.Discard
 	}
@@ -62,4 +69,18 @@ func (a *app) runner(dbFlag, address string, quiet bool) (snapshot.Project, *sna
 		s.Project = p // the default database lives in the project folder
 	}
 	return p, s, nil
+}
+
+// enforceApproved is --enforce for check: each spec runs under its approved
+// baseline's policy; a spec without a baseline yet runs unenforced (check
+// reports it as new anyway).
+func (a *app) enforceApproved(p snapshot.Project) func(recorder.Spec) (*recorder.Enforcement, error) {
+	enf := policy.FromBaselines(p.BaselinePath, a.stderr)
+	return func(s recorder.Spec) (*recorder.Enforcement, error) {
+		e, err := enf(s)
+		if errors.Is(err, policy.ErrNoBaseline) {
+			return nil, nil
+		}
+		return e, err
+	}
 }

@@ -42,6 +42,9 @@ type Options struct {
 	// Network false (the default) gives the sandbox a new network namespace
 	// with only loopback, up. true shares the host's network namespace.
 	Network bool
+	// Seccomp, when set, replaces containerd's default seccomp profile
+	// (record --enforce: the approved baseline's syscalls).
+	Seccomp *specs.LinuxSeccomp
 	// ResolvConf, if non-empty, is bind-mounted read-only as /etc/resolv.conf.
 	// The recorder sets "nameserver 127.0.0.53" so that DNS lookups in the
 	// no-network sandbox are really sent (to loopback) and so get recorded.
@@ -237,6 +240,12 @@ func (c *Client) Create(ctx context.Context, o Options) (_ *Sandbox, retErr erro
 	}
 	if o.Network {
 		specOpts = append(specOpts, oci.WithHostNamespace(specs.NetworkNamespace))
+	}
+	if o.Seccomp != nil {
+		specOpts = append(specOpts, func(_ context.Context, _ oci.Client, _ *containers.Container, sp *oci.Spec) error {
+			sp.Linux.Seccomp = o.Seccomp
+			return nil
+		})
 	}
 	cont, err := c.cd.NewContainer(ctx, o.ID, client.WithNewSpec(specOpts...), client.WithContainerLabels(ownerLabels()))
 	if err != nil {
