@@ -29,15 +29,13 @@ var Formats = []Format{Text, JSON, SARIF, JUnitXML, Markdown}
 // ErrUnknownFormat is returned for a format name that is not one of Formats.
 var ErrUnknownFormat = errors.New("unknown report format")
 
-// ParseFormat reads a format name ("md" and "xml" are accepted aliases).
+// ParseFormat reads a format name ("md" is accepted for markdown).
 func ParseFormat(s string) (Format, error) {
 	switch f := Format(strings.ToLower(strings.TrimSpace(s))); f {
 	case Text, JSON, SARIF, JUnitXML, Markdown:
 		return f, nil
 	case "md":
 		return Markdown, nil
-	case "xml":
-		return JUnitXML, nil
 	}
 	return "", fmt.Errorf("%w %q (want one of %s)", ErrUnknownFormat, s, formatList())
 }

@@ -230,10 +230,12 @@ type reportFlags struct {
 	format, failOn string
 	verbose        bool
 	level          diff.Level
+	out            reportOutputs
 }
 
 func (r *reportFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&r.format, "format", "text", "output `format`: text or json")
+	fs.StringVar(&r.format, "format", "text", "output `format`: text, json, sarif, junit or markdown (docs/report.md)")
+	r.out.register(fs)
 	fs.StringVar(&r.failOn, "fail-on", "medium", "fail on differences at or above this `level` (none, low, medium, high, critical)")
 	fs.BoolVar(&r.verbose, "verbose", false, "also list informational differences")
 }
@@ -245,10 +247,7 @@ func (r *reportFlags) validate() error {
 		return err
 	}
 	r.level = lvl
-	if r.format != "text" && r.format != "json" {
-		return usageError("unknown --format %q (want text or json)", r.format)
-	}
-	return nil
+	return r.out.validate(r.format)
 }
 
 // shown drops informational findings unless --verbose.
@@ -358,7 +357,7 @@ func (a *app) diff(ctx context.Context, args []string) (int, error) {
 	if res.Status == "" {
 		res.Status = diff.StatusFor(res.Findings, rf.level)
 	}
-	if err := a.writeReport(rf.format, diff.Report{Specs: []diff.SpecResult{res}}); err != nil {
+	if err := a.writeReport(rf, "diff", diff.Report{Specs: []diff.SpecResult{res}}); err != nil {
 		return exitUsage, err
 	}
 	return exitFor([]diff.SpecResult{res}), nil
@@ -373,11 +372,9 @@ func statusOf(tr *store.Trace) string {
 	return diff.StatusInconclusive
 }
 
-func (a *app) writeReport(format string, r diff.Report) error {
-	if format == "json" {
-		return diff.WriteJSON(a.stdout, r)
-	}
-	return diff.WriteText(a.stdout, r)
+func (a *app) writeReport(rf reportFlags, command string, r diff.Report) error {
+	_, err := a.emit(rf.out, command, rf.level, r)
+	return err
 }
 
 // exitFor: 2 when any spec could not be decided, else 1 when any failed.
@@ -439,7 +436,11 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 			break
 		}
 	}
-	if err := a.writeReport(rf.format, report); err != nil {
+	d, err := a.emit(rf.out, "check", rf.level, report)
+	if err != nil {
+		return exitUsage, err
+	}
+	if err := a.storeChecks(ctx, *dbFlag, d); err != nil {
 		return exitUsage, err
 	}
 	return exitFor(report.Specs), nil

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/behavediff/behavediff/diff"
+	"github.com/behavediff/behavediff/report"
+)
+
+// A risky check writes its report in every format at once while the
+// terminal gets text, appends the job summary, and stores its verdict and
+// findings in the trace database.
+func TestCheckReportsAndStoredFindings(t *testing.T) {
+	requireRoot(t)
+	dir := newProject(t)
+	app := scenarioFile(t, "benign.sh") + "\n" + scenarioFile(t, filepath.Join("risky", "secret-egress.sh"))
+	if err := os.WriteFile(filepath.Join(dir, "app.sh"), []byte(app), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	summary := filepath.Join(out, "summary.md")
+	if err := os.WriteFile(summary, []byte("# earlier step\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, "check",
+		"--output", "sarif="+filepath.Join(out, "r.sarif"),
+		"--output", "junit="+filepath.Join(out, "r.xml"),
+		"--output", filepath.Join(out, "r.json"),
+		"--summary-file", summary)
+	if code != exitFindings {
+		t.Fatalf("exit %d, want 1\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "✗ app") {
+		t.Errorf("terminal did not get the text report:\n%s", stdout)
+	}
+	d, err := report.ReadDocument(filepath.Join(out, "r.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Verdict != diff.StatusFail || len(d.Specs) != 1 || d.Specs[0].BaselineFile != ".behavediff/baselines/app.yaml" {
+		t.Errorf("JSON report: verdict %s, specs %+v", d.Verdict, d.Specs)
+	}
+	sarif, _ := os.ReadFile(filepath.Join(out, "r.sarif"))
+	if !strings.Contains(string(sarif), `"ruleId": "BD-SECRET-READ"`) {
+		t.Errorf("SARIF lacks the secret read:\n%s", sarif)
+	}
+	var j report.JUnitSuites
+	if b, _ := os.ReadFile(filepath.Join(out, "r.xml")); xml.Unmarshal(b, &j) != nil || j.Tests != 1 || j.Failures != 1 {
+		t.Errorf("JUnit: %+v", j)
+	}
+	sum, _ := os.ReadFile(summary)
+	if !strings.HasPrefix(string(sum), "# earlier step\n## behavediff check: ❌ fail") {
+		t.Errorf("summary was not appended:\n%s", sum)
+	}
+
+	code, q, stderr := runCLI(t, "query", "--format", "json",
+		"SELECT c.spec, c.status, c.run_id, f.rule_id, f.fingerprint FROM checks c JOIN findings f ON f.check_id = c.id WHERE f.kind = 'secret-read'")
+	if code != 0 {
+		t.Fatalf("query: exit %d: %s", code, stderr)
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(q), &rows); err != nil {
+		t.Fatalf("%v\n%s", err, q)
+	}
+	if len(rows) != 1 || rows[0]["status"] != "fail" || int64(rows[0]["run_id"].(float64)) != d.Specs[0].RunID {
+		t.Errorf("stored check: %v, want one failed check of run %d", rows, d.Specs[0].RunID)
+	}
+	for _, f := range d.Specs[0].Findings {
+		if f.Kind == "secret-read" && rows[0]["fingerprint"] != f.Fingerprint {
+			t.Errorf("stored fingerprint %v, report %s", rows[0]["fingerprint"], f.Fingerprint)
+		}
+	}
+}
