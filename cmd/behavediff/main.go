@@ -47,6 +47,7 @@ Usage:
   behavediff diff   RUN_A RUN_B | --baseline NAME RUN
                                                 list behaviour differences with risk levels
   behavediff check  [--fail-on LEVEL] [NAME...]  replay specs and compare with their baselines
+  behavediff merge  -o OUT INPUT...             combine shards' trace databases or reports
   behavediff version
 
 Run "behavediff COMMAND --help" for the flags of one command.
@@ -95,6 +96,8 @@ func (a *app) run(ctx context.Context, args []string) int {
 		code, err = a.diff(ctx, rest)
 	case "check":
 		code, err = a.check(ctx, rest)
+	case "merge":
+		code, err = a.merge(ctx, rest)
 	case "version", "--version":
 		fmt.Fprintln(a.stdout, "behavediff", version)
 		return exitOK

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,5 +75,50 @@ func TestCheckReportsAndStoredFindings(t *testing.T) {
 		if f.Kind == "secret-read" && rows[0]["fingerprint"] != f.Fingerprint {
 			t.Errorf("stored fingerprint %v, report %s", rows[0]["fingerprint"], f.Fingerprint)
 		}
+	}
+}
+
+// Two matrix shards check into their own databases and reports; merge
+// makes one database and one report with the spec exactly once.
+func TestShardedCheckMerge(t *testing.T) {
+	requireRoot(t)
+	dir := newProject(t)
+	var dbs, jsons []string
+	ran := 0
+	for k := 1; k <= 2; k++ {
+		db := filepath.Join(dir, fmt.Sprintf("shard-%d.db", k))
+		js := filepath.Join(dir, fmt.Sprintf("shard-%d.json", k))
+		code, out, stderr := runCLI(t, "check", "--shard", fmt.Sprintf("%d/2", k), "--db", db, "--output", js)
+		if code != exitOK {
+			t.Fatalf("shard %d: exit %d\n%s\n%s", k, code, out, stderr)
+		}
+		d, err := report.ReadDocument(js)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ran += len(d.Specs)
+		dbs, jsons = append(dbs, db), append(jsons, js)
+	}
+	if ran != 1 {
+		t.Fatalf("spec app ran in %d shards, want exactly 1", ran)
+	}
+	all := filepath.Join(dir, "all.db")
+	if code, _, stderr := runCLI(t, append([]string{"merge", "-o", all}, dbs...)...); code != exitOK {
+		t.Fatalf("merge dbs: exit %d: %s", code, stderr)
+	}
+	code, q, stderr := runCLI(t, "query", "--db", all, "--format", "csv",
+		"SELECT c.spec, c.status, o.source FROM checks c JOIN run_origins o ON o.run_id = c.run_id")
+	if code != exitOK || strings.Count(q, "app,pass,") != 1 {
+		t.Errorf("merged checks: exit %d\n%s\n%s", code, q, stderr)
+	}
+	md := filepath.Join(dir, "all.md")
+	if code, _, stderr := runCLI(t, append([]string{"merge", "-o", md}, jsons...)...); code != exitOK {
+		t.Fatalf("merge reports: exit %d: %s", code, stderr)
+	}
+	if b, _ := os.ReadFile(md); !strings.Contains(string(b), "1 specs: 1 passed") {
+		t.Errorf("merged summary:\n%s", b)
+	}
+	if code, _, _ := runCLI(t, "check", "--shard", "3/2"); code != exitUsage {
+		t.Errorf("--shard 3/2: exit %d, want %d", code, exitUsage)
 	}
 }

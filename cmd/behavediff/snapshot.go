@@ -407,6 +407,8 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 	var rf reportFlags
 	rf.register(fs)
 	address := fs.String("address", "", "containerd socket `path`; empty = behavediff's private daemon")
+	var sh shardFlag
+	sh.register(fs)
 	names, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitUsage, err
@@ -426,6 +428,7 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 			return exitCheckErr, fmt.Errorf("no specs in %s/specs: record one with: behavediff record --name NAME -- CMD", p.Dir())
 		}
 	}
+	names = sh.filter(a.stderr, names)
 	var report diff.Report
 	for i, name := range names {
 		fmt.Fprintf(a.stderr, "check: [%d/%d] replaying %s\n", i+1, len(names), name)
