@@ -48,6 +48,8 @@ Usage:
                                                 list behaviour differences with risk levels
   behavediff check  [--fail-on LEVEL] [NAME...]  replay specs and compare with their baselines
   behavediff merge  -o OUT INPUT...             combine shards' trace databases or reports
+  behavediff export --format parquet|jsonl --out DIR [RUN...]
+                                                write the views as files for a warehouse
   behavediff version
 
 Run "behavediff COMMAND --help" for the flags of one command.
@@ -98,6 +100,8 @@ func (a *app) run(ctx context.Context, args []string) int {
 		code, err = a.check(ctx, rest)
 	case "merge":
 		code, err = a.merge(ctx, rest)
+	case "export":
+		code, err = a.export(ctx, rest)
 	case "version", "--version":
 		fmt.Fprintln(a.stdout, "behavediff", version)
 		return exitOK

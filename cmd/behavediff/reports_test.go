@@ -118,6 +118,18 @@ func TestShardedCheckMerge(t *testing.T) {
 	if b, _ := os.ReadFile(md); !strings.Contains(string(b), "1 specs: 1 passed") {
 		t.Errorf("merged summary:\n%s", b)
 	}
+	wh := filepath.Join(dir, "warehouse")
+	if code, _, stderr := runCLI(t, "export", "--db", all, "--format", "parquet", "--out", wh); code != exitOK {
+		t.Fatalf("export: exit %d: %s", code, stderr)
+	}
+	for _, v := range []string{"runs", "processes", "file_events", "syscalls", "checks"} {
+		if fs, _ := filepath.Glob(filepath.Join(wh, v, "date=*", "run=*", v+".parquet")); len(fs) != 1 {
+			t.Errorf("export %s: files %v, want one: the shard's replay", v, fs)
+		}
+	}
+	if code, _, _ := runCLI(t, "export", "--db", all, "--format", "csv", "--out", wh); code != exitUsage {
+		t.Errorf("export --format csv: exit %d", code)
+	}
 	if code, _, _ := runCLI(t, "check", "--shard", "3/2"); code != exitUsage {
 		t.Errorf("--shard 3/2: exit %d, want %d", code, exitUsage)
 	}
