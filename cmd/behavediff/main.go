@@ -50,6 +50,7 @@ Usage:
   behavediff merge  -o OUT INPUT...             combine shards' trace databases or reports
   behavediff export --format parquet|jsonl --out DIR [RUN...]
                                                 write the views as files for a warehouse
+  behavediff report RUN -o FILE                 one self-contained HTML page about a run
   behavediff version
 
 Run "behavediff COMMAND --help" for the flags of one command.
@@ -102,6 +103,8 @@ func (a *app) run(ctx context.Context, args []string) int {
 		code, err = a.merge(ctx, rest)
 	case "export":
 		code, err = a.export(ctx, rest)
+	case "report":
+		code, err = a.htmlReport(ctx, rest)
 	case "version", "--version":
 		fmt.Fprintln(a.stdout, "behavediff", version)
 		return exitOK

@@ -32,7 +32,7 @@ func TestCheckReportsAndStoredFindings(t *testing.T) {
 		"--output", "sarif="+filepath.Join(out, "r.sarif"),
 		"--output", "junit="+filepath.Join(out, "r.xml"),
 		"--output", filepath.Join(out, "r.json"),
-		"--summary-file", summary)
+		"--summary-file", summary, "--report", filepath.Join(out, "html"))
 	if code != exitFindings {
 		t.Fatalf("exit %d, want 1\n%s\n%s", code, stdout, stderr)
 	}
@@ -53,6 +53,12 @@ func TestCheckReportsAndStoredFindings(t *testing.T) {
 	var j report.JUnitSuites
 	if b, _ := os.ReadFile(filepath.Join(out, "r.xml")); xml.Unmarshal(b, &j) != nil || j.Tests != 1 || j.Failures != 1 {
 		t.Errorf("JUnit: %+v", j)
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "html", "app.html")); err != nil || !strings.Contains(string(b), "BD-SECRET-READ") {
+		t.Errorf("--report: %v", err)
+	}
+	if code, _, stderr := runCLI(t, "report", "app", "-o", filepath.Join(out, "last.html")); code != exitOK {
+		t.Errorf("report: exit %d: %s", code, stderr)
 	}
 	sum, _ := os.ReadFile(summary)
 	if !strings.HasPrefix(string(sum), "# earlier step\n## behavediff check: ❌ fail") {

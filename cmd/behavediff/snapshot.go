@@ -409,6 +409,8 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 	address := fs.String("address", "", "containerd socket `path`; empty = behavediff's private daemon")
 	var sh shardFlag
 	sh.register(fs)
+	var rd reportDir
+	rd.register(fs)
 	names, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitUsage, err
@@ -444,6 +446,9 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 		return exitUsage, err
 	}
 	if err := a.storeChecks(ctx, *dbFlag, d); err != nil {
+		return exitUsage, err
+	}
+	if err := rd.write(ctx, a, *dbFlag, d); err != nil {
 		return exitUsage, err
 	}
 	return exitFor(report.Specs), nil
