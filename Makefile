@@ -6,7 +6,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 # Runtime packages: the sandbox needs containerd + runc; tests use python3,
 # iproute2 and gcc (a static C helper).
-RUNTIME_PKGS := containerd runc python3 iproute2 gcc libc6-dev
+RUNTIME_PKGS := containerd runc python3 iproute2 gcc libc6-dev chromium
 # Only `make generate` needs the eBPF toolchain: the objects are committed.
 GENERATE_PKGS := clang llvm libbpf-dev
 
