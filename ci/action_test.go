@@ -103,7 +103,9 @@ func TestActionSteps(t *testing.T) {
 	// A project with an approved spec and one without a baseline.
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "behavediff")
-	run(t, root, nil, "go", "build", "-o", bin, "./cmd/behavediff")
+	// As the install step builds (CGO_ENABLED=0), so that its build reuses
+	// this one's cache.
+	run(t, root, append(os.Environ(), "CGO_ENABLED=0"), "go", "build", "-o", bin, "./cmd/behavediff")
 	proj := filepath.Join(tmp, "proj")
 	run(t, "", nil, "cp", "-a", filepath.Join(root, "testdata", "demo", "workspace"), proj)
 	if err := os.Mkdir(filepath.Join(proj, ".behavediff"), 0o755); err != nil {
@@ -135,7 +137,7 @@ func TestActionSteps(t *testing.T) {
 		outFile := filepath.Join(tmp, "output-"+st.ID)
 		os.WriteFile(outFile, nil, 0o644)
 		env := append(os.Environ(), "PATH="+r.path, "GITHUB_PATH="+ghPath, "GITHUB_OUTPUT="+outFile,
-			"GITHUB_STEP_SUMMARY="+r.summary, "RUNNER_TEMP="+r.temp, "GOPROXY=off", "GOFLAGS=-mod=mod")
+			"GITHUB_STEP_SUMMARY="+r.summary, "RUNNER_TEMP="+r.temp, "GOPROXY=off")
 		for k, v := range st.Env {
 			env = append(env, k+"="+r.eval(v))
 		}
@@ -194,7 +196,7 @@ func run(t *testing.T, dir string, env []string, name string, args ...string) {
 
 func runStep(t *testing.T, dir string, env []string, script string) int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-e", "-c", script)
 	cmd.Dir, cmd.Env = dir, env

@@ -25,10 +25,10 @@ if [ "${BD_TOTAL:-1}" != 1 ]; then
 fi
 # Flags other versions may not have: used when this behavediff has them.
 if [ "${BD_JOBS:-1}" != 1 ]; then
-  if grep -q -- '-jobs' <<<"$help"; then args+=(--jobs "$BD_JOBS"); else echo "::warning::behavediff check has no --jobs; checking one spec at a time"; fi
+  if grep -qE '^ +-jobs( |$)' <<<"$help"; then args+=(--jobs "$BD_JOBS"); else echo "::warning::behavediff check has no --jobs; checking one spec at a time"; fi
 fi
 if [ -n "${BD_NET:-}" ]; then
-  if grep -q -- '-net' <<<"$help"; then args+=(--net "$BD_NET"); else echo "::warning::behavediff check has no --net; the sandbox keeps its default network policy"; fi
+  if grep -qE '^ +-net( |$)' <<<"$help"; then args+=(--net "$BD_NET"); else echo "::warning::behavediff check has no --net; the sandbox keeps its default network policy"; fi
 fi
 # shellcheck disable=SC2206
 specs=(${BD_SPECS:-})
