@@ -20,14 +20,15 @@ func WriteMarkdown(w io.Writer, d Document) error {
 	ew := &errWriter{w: w}
 	ew.printf("## behavediff %s: %s %s\n\n", orDefault(d.Command, "check"), statusIcon[d.Verdict], d.Verdict)
 	s := d.Summary
-	ew.printf("%d specs: %d passed, %d failed", s.Specs, s.Passed, s.Failed)
-	for _, p := range []struct {
-		n    int
-		what string
-	}{{s.New, "without a baseline"}, {s.Inconclusive, "inconclusive"}, {s.Errors, "errors"}} {
-		if p.n > 0 {
-			ew.printf(", %d %s", p.n, p.what)
-		}
+	ew.printf("%s: %d passed, %d failed", plural(s.Specs, "spec", "specs"), s.Passed, s.Failed)
+	if s.New > 0 {
+		ew.printf(", %d without a baseline", s.New)
+	}
+	if s.Inconclusive > 0 {
+		ew.printf(", %d inconclusive", s.Inconclusive)
+	}
+	if s.Errors > 0 {
+		ew.printf(", %s", plural(s.Errors, "error", "errors"))
 	}
 	ew.printf(". Fails on `%s` and above.\n\n", d.FailOn)
 	if len(d.Specs) == 0 {
@@ -92,4 +93,11 @@ func (e *errWriter) printf(format string, args ...any) {
 		return
 	}
 	_, e.err = fmt.Fprintf(e.w, format, args...)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -121,7 +121,7 @@ func TestShardedCheckMerge(t *testing.T) {
 	if code, _, stderr := runCLI(t, append([]string{"merge", "-o", md}, jsons...)...); code != exitOK {
 		t.Fatalf("merge reports: exit %d: %s", code, stderr)
 	}
-	if b, _ := os.ReadFile(md); !strings.Contains(string(b), "1 specs: 1 passed") {
+	if b, _ := os.ReadFile(md); !strings.Contains(string(b), "1 spec: 1 passed") {
 		t.Errorf("merged summary:\n%s", b)
 	}
 	wh := filepath.Join(dir, "warehouse")
