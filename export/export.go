@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/behavediff/behavediff/store"
 )
@@ -48,13 +50,14 @@ type Options struct {
 
 // Stats counts what was written.
 type Stats struct {
-	Files int
-	Rows  map[string]int64 // per view
+	Files   int
+	Rows    map[string]int64 // per view
+	Escaped int64            // text values that were not UTF-8, written with \xNN escapes
 }
 
 // rowWriter is one open output file of one view.
 type rowWriter interface {
-	write(row []any) error
+	write(row []any, escaped *int64) error
 	close() error // finishes the file (footer)
 }
 
@@ -171,7 +174,7 @@ func exportPart(ctx context.Context, db *store.DB, o Options, v View, date strin
 			}
 		}
 		n++
-		return w.write(row)
+		return w.write(row, &st.Escaped)
 	})
 	if err != nil {
 		return fmt.Errorf("export %s of run %d: %w", v.Name, run, err)
@@ -218,8 +221,12 @@ func newWriter(f Format, out *os.File, v View) (rowWriter, error) {
 	return newParquetWriter(out, v)
 }
 
-// convert makes a SQLite value fit the column's type.
-func convert(t Type, v any) (any, error) {
+// convert makes a SQLite value fit the column's type. Text that is not
+// UTF-8 (Linux paths are bytes) has each invalid byte written as \xNN:
+// Parquet STRING and JSON must be UTF-8, and engines reject or silently
+// replace anything else. *escaped counts such values, so the loss of
+// exactness is reported, never silent.
+func convert(t Type, v any, escaped *int64) (any, error) {
 	switch t {
 	case Integer:
 		switch x := v.(type) {
@@ -229,14 +236,22 @@ func convert(t Type, v any) (any, error) {
 			return int64(x), nil
 		}
 	case Text:
+		var s string
 		switch x := v.(type) {
 		case string:
-			return x, nil
+			s = x
 		case []byte:
-			return string(x), nil
+			s = string(x)
 		case int64:
 			return fmt.Sprint(x), nil
+		default:
+			return nil, fmt.Errorf("value %T does not fit a %s column", v, t)
 		}
+		if !utf8.ValidString(s) {
+			*escaped++
+			s = escapeInvalid(s)
+		}
+		return s, nil
 	case Blob:
 		switch x := v.(type) {
 		case []byte:
@@ -246,4 +261,20 @@ func convert(t Type, v any) (any, error) {
 		}
 	}
 	return nil, fmt.Errorf("value %T does not fit a %s column", v, t)
+}
+
+// escapeInvalid writes each byte that is not part of valid UTF-8 as \xNN.
+func escapeInvalid(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n <= 1 {
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+			i++
+			continue
+		}
+		b.WriteString(s[i : i+n])
+		i += n
+	}
+	return b.String()
 }

@@ -287,3 +287,40 @@ func TestViewsMatchSchema(t *testing.T) {
 		}
 	}
 }
+
+// A path that is not UTF-8 (Linux paths are bytes) is written with \xNN
+// escapes, readable by any engine, and counted: never silently replaced.
+func TestExportEscapesInvalidUTF8(t *testing.T) {
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "traces.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	b := baselinetest.Benign(1)
+	b.Read(1, "/tmp/bad\xffname\xc3")
+	writeTrace(t, db, b.T)
+	for _, f := range []export.Format{export.Parquet, export.JSONL} {
+		dir := t.TempDir()
+		st, err := export.Export(ctx, db, export.Options{Format: f, Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Escaped != 1 {
+			t.Errorf("%s: %d values escaped, want 1", f, st.Escaped)
+		}
+		var v export.View
+		for _, x := range export.Views {
+			if x.Name == "file_events" {
+				v = x
+			}
+		}
+		paths := files(t, dir, "file_events", "."+string(f))
+		rows := jsonlRows
+		if f == export.Parquet {
+			rows = parquetRows
+		}
+		if got := strings.Join(rows(t, v, paths), "\n"); !strings.Contains(got, `/tmp/bad\\xffname\\xc3`) {
+			t.Errorf("%s: escaped path not found in\n%.2000s", f, got)
+		}
+	}
+}

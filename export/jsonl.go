@@ -27,7 +27,7 @@ func newJSONLWriter(w io.Writer, v View) *jsonlWriter {
 	return j
 }
 
-func (j *jsonlWriter) write(row []any) error {
+func (j *jsonlWriter) write(row []any, escaped *int64) error {
 	j.buf = append(j.buf[:0], '{')
 	for i, c := range j.v.Columns {
 		j.buf = append(j.buf, j.keys[i]...)
@@ -35,7 +35,7 @@ func (j *jsonlWriter) write(row []any) error {
 			j.buf = append(j.buf, "null"...)
 			continue
 		}
-		v, err := convert(c.Type, row[i])
+		v, err := convert(c.Type, row[i], escaped)
 		if err != nil {
 			return fmt.Errorf("column %s: %w", c.Name, err)
 		}

@@ -77,14 +77,14 @@ func newParquetWriter(out io.Writer, v View) (*parquetWriter, error) {
 	return p, nil
 }
 
-func (p *parquetWriter) write(row []any) error {
+func (p *parquetWriter) write(row []any, escaped *int64) error {
 	r := p.batch[p.n][:0]
 	for i, c := range p.v.Columns {
 		if row[i] == nil {
 			r = append(r, parquet.NullValue().Level(0, 0, i))
 			continue
 		}
-		v, err := convert(c.Type, row[i])
+		v, err := convert(c.Type, row[i], escaped)
 		if err != nil {
 			return fmt.Errorf("column %s: %w", c.Name, err)
 		}

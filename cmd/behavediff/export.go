@@ -62,6 +62,9 @@ func (a *app) export(ctx context.Context, args []string) (int, error) {
 	for _, v := range views {
 		fmt.Fprintf(a.stderr, "export: %-12s %d rows\n", v, st.Rows[v])
 	}
+	if st.Escaped > 0 {
+		fmt.Fprintf(a.stderr, "export: %d text values were not UTF-8: their invalid bytes are written as \\xNN (docs/export.md)\n", st.Escaped)
+	}
 	fmt.Fprintf(a.stderr, "export: %d files in %s\n", st.Files, *out)
 	return exitOK, nil
 }
