@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -123,5 +124,23 @@ func TestMergeDatabases(t *testing.T) {
 	}
 	if _, err := again.Merge(ctx, again.Path()); !errors.Is(err, ErrMergeSchema) {
 		t.Errorf("merge into itself: %v", err)
+	}
+}
+
+// A storage table merge cannot place (no run_id) is an error, never a silent
+// loss; the output is left as it was (the input is copied whole or not at all).
+func TestMergeRefusesUnknownTable(t *testing.T) {
+	in, pin := shardDB(t, "alpha")
+	if _, err := in.w.ExecContext(ctx, "CREATE TABLE _future (k TEXT); INSERT INTO _future VALUES ('x')"); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := openTemp(t)
+	_, err := out.Merge(ctx, pin)
+	if !errors.Is(err, ErrMergeSchema) || !strings.Contains(err.Error(), "_future") {
+		t.Fatalf("merge with an unknown table: %v", err)
+	}
+	res, _ := out.Query(ctx, "SELECT (SELECT count(*) FROM runs) + (SELECT count(*) FROM checks)")
+	if res.Rows[0][0] != int64(0) {
+		t.Errorf("a refused merge left %v rows", res.Rows[0][0])
 	}
 }
