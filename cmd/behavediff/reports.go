@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"flag"
+	"strings"
 
 	"github.com/behavediff/behavediff/diff"
 	"github.com/behavediff/behavediff/replay"
@@ -66,8 +67,9 @@ func (a *app) emit(o reportOutputs, command string, failOn diff.Level, r diff.Re
 }
 
 // specPathOf and baselinePathOf are "" for names that are not spec names
-// (diff's "run 3", "baseline build").
+// (diff's "run 3"); diff --baseline NAME reports as "baseline NAME".
 func specPathOf(p replay.Project, name string) string {
+	name = strings.TrimPrefix(name, "baseline ")
 	if replay.ValidName(name) != nil {
 		return ""
 	}
@@ -75,6 +77,7 @@ func specPathOf(p replay.Project, name string) string {
 }
 
 func baselinePathOf(p replay.Project, name string) string {
+	name = strings.TrimPrefix(name, "baseline ")
 	if replay.ValidName(name) != nil {
 		return ""
 	}
