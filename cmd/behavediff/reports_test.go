@@ -60,6 +60,14 @@ func TestCheckReportsAndStoredFindings(t *testing.T) {
 	if code, _, stderr := runCLI(t, "report", "app", "-o", filepath.Join(out, "last.html")); code != exitOK {
 		t.Errorf("report: exit %d: %s", code, stderr)
 	}
+	// diff writes the same formats; --baseline NAME locates findings in NAME's files.
+	ds := filepath.Join(out, "diff.sarif")
+	if code, _, stderr := runCLI(t, "diff", "--baseline", "app", "last", "--output", "sarif="+ds); code != exitFindings {
+		t.Errorf("diff: exit %d: %s", code, stderr)
+	}
+	if b, _ := os.ReadFile(ds); !strings.Contains(string(b), `"uri": ".behavediff/baselines/app.yaml"`) {
+		t.Errorf("diff SARIF lacks the baseline location:\n%.3000s", b)
+	}
 	sum, _ := os.ReadFile(summary)
 	if !strings.HasPrefix(string(sum), "# earlier step\n## behavediff check: ❌ fail") {
 		t.Errorf("summary was not appended:\n%s", sum)
