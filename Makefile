@@ -7,8 +7,8 @@ LDFLAGS := -X main.version=$(VERSION)
 # Runtime packages: the sandbox needs containerd + runc, and e2fsprogs
 # (mkfs.ext4) for the size-limited workspace layer; tests use python3,
 # iproute2, gcc (a static C helper), busybox-static (scratch rootfs), curl,
-# and docker-registry + skopeo (a registry on loopback).
-RUNTIME_PKGS := containerd runc e2fsprogs python3 iproute2 gcc libc6-dev busybox-static curl docker-registry skopeo
+# docker-registry + skopeo (a registry on loopback) and chromium (HTML report).
+RUNTIME_PKGS := containerd runc e2fsprogs python3 iproute2 gcc libc6-dev busybox-static curl docker-registry skopeo chromium
 # Only `make generate` needs the eBPF toolchain: the objects are committed.
 GENERATE_PKGS := clang llvm libbpf-dev
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/behavediff/behavediff/diff"
+	"github.com/behavediff/behavediff/report"
 	"github.com/behavediff/behavediff/snapshot"
 )
 
@@ -21,10 +22,12 @@ type reportFlags struct {
 	format, failOn string
 	verbose        bool
 	fail           snapshot.FailOn
+	out            reportOutputs
 }
 
 func (r *reportFlags) register(fs *flag.FlagSet, defFailOn string) {
-	fs.StringVar(&r.format, "format", "text", "output `format`: text or json")
+	fs.StringVar(&r.format, "format", "text", "output `format`: text, json, sarif, junit or markdown (docs/report.md)")
+	r.out.register(fs)
 	fs.StringVar(&r.failOn, "fail-on", defFailOn, "fail on differences at or above this `level` (low, medium, high, critical; info: any difference; none: never fail, only report)")
 	fs.BoolVar(&r.verbose, "verbose", false, "also list informational differences")
 }
@@ -36,18 +39,23 @@ func (r *reportFlags) validate() error {
 		return err
 	}
 	r.fail = f
-	if r.format != "text" && r.format != "json" {
-		return usageError("unknown --format %q (want text or json)", r.format)
-	}
-	return nil
+	return r.out.validate(r.format)
 }
 
-func (a *app) writeReport(format string, r diff.Report) error {
-	if format == "json" {
-		return diff.WriteJSON(a.stdout, r)
+// writeReport prints r in --format (text in colour on a terminal) and
+// writes every --output file and the --summary-file.
+func (a *app) writeReport(rf reportFlags, command string, r diff.Report) (report.Document, error) {
+	return a.emit(rf.out, command, rf.fail.Level, r)
+}
+
+// writeTerminal is the terminal side of emit: text goes through the
+// colour path, the other formats as rendered.
+func (a *app) writeTerminal(f report.Format, d report.Document) error {
+	if f != report.Text {
+		return report.Write(a.stdout, f, d)
 	}
 	var buf bytes.Buffer
-	if err := diff.WriteText(&buf, r); err != nil {
+	if err := report.Write(&buf, f, d); err != nil {
 		return err
 	}
 	return a.writeText(buf.String())
@@ -117,7 +125,7 @@ func (a *app) diff(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return exitUsage, err
 	}
-	if err := a.writeReport(rf.format, diff.Report{Specs: []diff.SpecResult{res}}); err != nil {
+	if _, err := a.writeReport(rf, "diff", diff.Report{Specs: []diff.SpecResult{res}}); err != nil {
 		return exitUsage, err
 	}
 	return exitFor([]diff.SpecResult{res}), nil
@@ -146,6 +154,10 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 	rf.register(fs, cfg.FailOnOr("medium"))
 	address := fs.String("address", "", "containerd socket `path`; empty = behavediff's private daemon")
 	jobs := fs.Int("jobs", 1, "replay up to `N` specs at once")
+	var sh shardFlag
+	sh.register(fs)
+	var rd reportDir
+	rd.register(fs)
 	unref := fs.String("unreferenced", "warn", "baselines without a spec: `warn` or fail")
 	enforce := fs.Bool("enforce", false, "replay each spec under its approved baseline's policy: egress only to its endpoints, its syscalls only; blocked attempts are recorded denied and are findings")
 	names, err := parseInterleaved(fs, args)
@@ -189,14 +201,22 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 			return exitCheckErr, errors.New(msg)
 		}
 	}
+	names = sh.filter(a.stderr, names)
 	prog := a.newProgress(len(names))
 	report := p.Check(ctx, r, names, snapshot.CheckOptions{FailOn: rf.fail, Verbose: rf.verbose, Jobs: *jobs, Progress: prog.event, Config: cfg})
 	prog.stop()
 	if report.Unreferenced, err = p.Unreferenced(); err != nil {
 		return exitCheckErr, err
 	}
-	if err := a.writeReport(rf.format, report); err != nil {
+	d, err := a.writeReport(rf, "check", report)
+	if err != nil {
 		return exitUsage, err
+	}
+	if err := a.storeChecks(ctx, *dbFlag, d); err != nil {
+		return exitCheckErr, err
+	}
+	if err := rd.write(ctx, a, *dbFlag, d); err != nil {
+		return exitCheckErr, err
 	}
 	if report.Interrupted {
 		var skipped []string

@@ -52,6 +52,10 @@ Usage:
                                                  list behaviour differences with risk levels
   behavediff policy [--format allowlist|json|seccomp] NAME
                                                  print what --enforce applies for NAME
+  behavediff merge  -o OUT INPUT...              combine shards' trace databases or reports
+  behavediff export --format parquet|jsonl --out DIR [RUN...]
+                                                 write the views as files for a warehouse
+  behavediff report RUN -o FILE                  one self-contained HTML page about a run
   behavediff completion bash|zsh|fish            print a shell completion script
   behavediff version | help [COMMAND]
 
@@ -71,7 +75,7 @@ was called wrongly.
 
 // commands lists every command once: dispatch, "did you mean" and
 // completion all read it.
-var commands = []string{"init", "record", "runs", "show", "query", "replay", "approve", "check", "review", "diff", "policy", "completion", "version", "help"}
+var commands = []string{"init", "record", "runs", "show", "query", "replay", "approve", "check", "review", "diff", "policy", "merge", "export", "report", "completion", "version", "help"}
 
 // app carries the process-wide I/O so commands stay testable.
 type app struct {
@@ -124,6 +128,12 @@ func (a *app) run(ctx context.Context, args []string) int {
 		code, err = a.review(ctx, rest)
 	case "completion":
 		code, err = a.completion(ctx, rest)
+	case "merge":
+		code, err = a.merge(ctx, rest)
+	case "export":
+		code, err = a.export(ctx, rest)
+	case "report":
+		code, err = a.htmlReport(ctx, rest)
 	case "policy":
 		code, err = a.policy(ctx, rest)
 	case "version", "--version":
