@@ -76,6 +76,11 @@ func Load(cfg Config) (*Sensor, error) {
 		return nil, fmt.Errorf("bpf: parse embedded object: %w", err)
 	}
 	spec.Maps["events"].MaxEntries = ringSize(cfg.RingBufBytes)
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		return nil, fmt.Errorf("bpf: count CPUs: %w", err)
+	}
+	spec.Maps["heap"].MaxEntries = uint32(ncpu) // one scratch area per CPU
 
 	table, err := syscallTable(spec)
 	if err != nil {
@@ -86,6 +91,11 @@ func Load(cfg Config) (*Sensor, error) {
 	}
 	if err := setVar(spec, "sc_table", table); err != nil {
 		return nil, err
+	}
+	if nr, ok := SyscallNr("rt_sigreturn"); ok {
+		if err := setVar(spec, "sigreturn_nr", uint32(nr)); err != nil {
+			return nil, err
+		}
 	}
 	ring := spec.Maps["events"].MaxEntries
 	if err := setVar(spec, "wakeup_bytes", uint64(min(ring/8, 256<<10))); err != nil {
@@ -385,6 +395,22 @@ var syscallNrs = func() map[string]int {
 	}
 	return m
 }()
+
+// x32SyscallBit marks an x32 syscall number.
+const x32SyscallBit = 0x40000000
+
+// CompatSyscallName names a compat syscall record's number: the i386 name
+// ("open", "socketcall", "setuid32"), "x32:NAME" for an x32 call, or
+// "syscall_NNN" when the table has no name for it.
+func CompatSyscallName(nr int) string {
+	if nr&x32SyscallBit != 0 {
+		return "x32:" + SyscallName(nr&^x32SyscallBit)
+	}
+	if n, ok := compatNames[nr]; ok {
+		return n
+	}
+	return fmt.Sprintf("syscall_%d", nr)
+}
 
 // SyscallNr returns the number of the named syscall on this GOARCH.
 func SyscallNr(name string) (int, bool) {

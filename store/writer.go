@@ -522,7 +522,7 @@ func (w *RunWriter) insertRows(ctx context.Context, table string, cols []string,
 }
 
 var (
-	fileCols = []string{"seq", "proc", "op", "path", "path2", "flags", "mode", "result", "ts", "dup"}
+	fileCols = []string{"seq", "proc", "op", "path", "path2", "flags", "mode", "result", "ts", "dup", "pflags"}
 	netCols  = []string{"seq", "proc", "op", "family", "sock_type", "addr", "port", "domain", "qtype", "result", "ts"}
 	privCols = []string{"seq", "proc", "syscall", "args", "result", "ts"}
 )
@@ -555,6 +555,10 @@ func (w *RunWriter) write(b *batch) error {
 			if !w.first(e, path, p2) {
 				a[9].Value = int64(1)
 			}
+			a[10].Value = nil
+			if e.PathState != PathKernel {
+				a[10].Value = int64(e.PathState)
+			}
 		}); err != nil {
 			return err
 		}
@@ -578,6 +582,21 @@ func (w *RunWriter) write(b *batch) error {
 		w.nFile, w.nNet, w.nPriv = nf, nn, np
 		return nil
 	})
+}
+
+// procFlags packs a process's _proc.pflags bits (see migration 004).
+func procFlags(p *Process) int64 {
+	var f int64
+	if p.ArgvTruncated {
+		f |= 1
+	}
+	if p.EnvTruncated {
+		f |= 2
+	}
+	if p.Replaced {
+		f |= 4
+	}
+	return f
 }
 
 func validFinal(status string) bool {
@@ -659,14 +678,19 @@ func (w *RunWriter) writeFinal(ctx context.Context, f *Final) error {
 	}
 	procs := f.Processes
 	argvs := make([]string, len(procs))
+	envs := make([]driver.Value, len(procs))
 	for i, p := range procs {
 		argvs[i] = jsonStrings(p.Argv)
+		if p.Env != nil {
+			envs[i] = jsonStrings(p.Env)
+		}
 	}
 	if err := w.insertRows(ctx, "_proc", []string{"idx", "pid", "ppid", "parent_idx", "exe", "argv", "cwd", "uid", "chain",
-		"started_ns", "exited_ns", "exited", "exit_code", "exit_signal"}, len(procs), func(i int, a []driver.NamedValue) {
+		"started_ns", "exited_ns", "exited", "exit_code", "exit_signal", "env", "pflags"}, len(procs), func(i int, a []driver.NamedValue) {
 		p := &procs[i]
 		set(a, int64(p.Idx), int64(p.Pid), int64(p.Ppid), int64(p.ParentIdx), sid0(p.Exe), argvs[i], sid0(p.Cwd),
-			int64(p.UID), p.Chain, p.StartedAt, p.ExitedAt, p.Exited, int64(p.ExitCode), int64(p.ExitSignal))
+			int64(p.UID), p.Chain, p.StartedAt, p.ExitedAt, p.Exited, int64(p.ExitCode), int64(p.ExitSignal),
+			envs[i], procFlags(p))
 	}); err != nil {
 		return fmt.Errorf("store processes: %w", err)
 	}
