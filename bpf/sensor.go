@@ -59,7 +59,8 @@ type Sensor struct {
 	links   []link.Link
 	stopped bool
 	closed  bool
-	drained bool // touched only by Read
+	drained bool        // touched only by Read
+	ret     retireState // touched only by Read, then by SyscallCounts after Stop
 }
 
 // Load loads the programs, sets the cgroup filter and attaches them. When it
@@ -206,7 +207,14 @@ func (s *Sensor) Read() (Event, error) {
 		if err != nil {
 			return Event{}, s.readErr(err)
 		}
-		return decode(s.rec.RawSample)
+		ev, err := decode(s.rec.RawSample)
+		if err != nil {
+			return ev, err
+		}
+		if err := s.noteEvent(&ev); err != nil {
+			return ev, err
+		}
+		return ev, nil
 	}
 }
 
@@ -269,8 +277,10 @@ type Count struct {
 
 // SyscallCounts returns the per (process, syscall) counters. Counting starts
 // with the first exec in the cgroup; exit and exit_group never return and
-// are not counted. The counts are exact once Stop has returned (while the
-// programs run, a count may be seen twice or not yet).
+// are not counted. The counts are exact once Stop has returned and Read has
+// returned ErrDrained (while the programs run, a count may be seen twice or
+// not yet). Counts of exited processes are moved out of the kernel's map
+// while Read runs (see retire.go); call it from Read's goroutine or after.
 func (s *Sensor) SyscallCounts() ([]Count, error) {
 	type key struct {
 		pid uint32
@@ -290,6 +300,9 @@ func (s *Sensor) SyscallCounts() ([]Count, error) {
 		k sensorCountKey
 		v sensorCountVal
 	)
+	for k, v := range s.ret.retired {
+		add(k.Pid, int(k.Nr), v.Count, v.Errors)
+	}
 	it := s.objs.Counts.Iterate()
 	for it.Next(&k, &v) {
 		add(k.Pid, int(k.Nr), v.Count, v.Errors)
