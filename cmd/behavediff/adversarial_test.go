@@ -128,3 +128,26 @@ func requireGCC(t *testing.T) {
 		t.Skip("gcc not installed (make deps)")
 	}
 }
+
+// A workspace file whose name is not UTF-8: record, approve and check all
+// succeed, and the baseline keeps the name byte for byte.
+func TestAdversarialNonUTF8FileName(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	name := "caf\xe9-\xff.txt"
+	if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := "#!/bin/sh\ncat caf*.txt > /dev/null\ncp caf*.txt \"$(printf 'out-\\351')\"\n"
+	dir = adversarialProjectIn(t, dir, base)
+	data, err := os.ReadFile(filepath.Join(dir, ".behavediff", "baselines", "app.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `!bytes '$WORKSPACE/caf\xe9-\xff.txt'`) {
+		t.Errorf("baseline does not hold the name escaped:\n%s", data)
+	}
+	if code, r := checkJSON(t); code != exitOK {
+		t.Fatalf("check: exit %d %+v", code, r)
+	}
+}
