@@ -350,10 +350,13 @@ func (t *tracker) syscall(ev *bpf.Event) error {
 }
 
 // openPath prefers the path of the file the kernel actually opened (symlinks
-// resolved) over the text the program passed, except for /proc/self paths,
-// which stay distinguishable from /proc/<pid>.
+// resolved) over the text the program passed. The text is kept only for a
+// /proc/self path that really opened a /proc file, which stays
+// distinguishable from /proc/<pid>; /proc/self/root/... or /proc/self/fd/N
+// naming an ordinary file records that file.
 func (t *tracker) openPath(ev *bpf.Event, i int, arg func(int) string) string {
-	if ev.Resolved != "" && ev.Ret >= 0 && !ev.Truncated && !procSelf(ev.Str[i]) {
+	if ev.Resolved != "" && ev.Ret >= 0 && !ev.Truncated &&
+		!(procSelf(ev.Str[i]) && strings.HasPrefix(ev.Resolved, "/proc/")) {
 		return ev.Resolved
 	}
 	return arg(i)

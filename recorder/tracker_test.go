@@ -82,6 +82,14 @@ func TestTrackerFileAndNet(t *testing.T) {
 			e.Str[0], e.Base[0] = "out/../a.txt", "/ws"
 			e.Resolved = "/ws/a.txt" // the kernel's path of the fd wins
 		}),
+		// /proc/self/root is a way around path globs: the kernel's file wins.
+		sys(t, 1, "openat", 4, func(e *bpf.Event) {
+			e.Str[0], e.Resolved = "/proc/self/root/root/.npmrc", "/root/.npmrc"
+		}),
+		// A /proc/self file stays /proc/self.
+		sys(t, 1, "openat", 5, func(e *bpf.Event) {
+			e.Str[0], e.Resolved = "/proc/self/status", "/proc/42/status"
+		}),
 		// Failed: the caller's string, '..' kept (out may be a symlink).
 		sys(t, 1, "openat", -2, func(e *bpf.Event) {
 			e.Args = [6]uint64{uint64(0xffffffffffffff9c)}
@@ -114,6 +122,8 @@ func TestTrackerFileAndNet(t *testing.T) {
 	wantFiles := []store.FileEvent{
 		{Proc: 0, Op: store.FileExec, Path: "/bin/sh"},
 		{Proc: 0, Op: store.FileOpen, Path: "/ws/a.txt", Flags: 0x241, Mode: 0o644, Result: 3, TS: 1000},
+		{Proc: 0, Op: store.FileOpen, Path: "/root/.npmrc", Result: 4, TS: 1000},
+		{Proc: 0, Op: store.FileOpen, Path: "/proc/self/status", Result: 5, TS: 1000},
 		{Proc: 0, Op: store.FileOpen, Path: "/tmp/l/../.bashrc", PathState: store.PathUnresolved, Result: -2, TS: 1000},
 		{Proc: 0, Op: store.FileOpen, Path: "/etc/missing", Result: -2, TS: 1000},
 		{Proc: 0, Op: store.FileRename, Path: "/ws/a.txt", Path2: "/ws/b.txt", TS: 1000},
