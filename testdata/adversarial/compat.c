@@ -8,6 +8,9 @@
  *   compat chmod PATH     i386 chmod(PATH, 04755)            (nr 15)
  *   compat connect        i386 socketcall(SYS_CONNECT, ...)  (nr 102)
  *   compat setuid32       i386 setuid32(0)                   (nr 213)
+ *   compat thread PATH    i386 open(PATH) from a second thread while the
+ *                         first lives on (a refused call kills only the
+ *                         thread: the process survives and prints "alive")
  *
  * Prints "ret=N" when the call returned; a sandbox that refuses the ABI
  * kills the process with SIGSYS instead.
@@ -15,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <unistd.h>
 
 static long int80(long nr, long a, long b, long c)
 {
@@ -30,6 +35,14 @@ static char path[256];
 static unsigned int sockargs[3];
 static unsigned int sockmk[3] = {2, 1, 0}; /* AF_INET, SOCK_STREAM */
 static unsigned char sa[16] = {2, 0, 0, 9, 127, 0, 0, 1}; /* 127.0.0.1:9 (never leaves the machine) */
+
+static void *opener(void *arg)
+{
+	(void)arg;
+	long r = int80(5, (long)path, 0, 0);
+	printf("thread ret=%ld\n", r);
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -50,6 +63,14 @@ int main(int argc, char **argv)
 		sockargs[1] = (unsigned int)(long)sa;
 		sockargs[2] = sizeof(sa);
 		r = int80(102, 3 /* SYS_CONNECT */, (long)sockargs, 0);
+	} else if (!strcmp(argv[1], "thread")) {
+		pthread_t th;
+		if (pthread_create(&th, 0, opener, 0) != 0)
+			return 3;
+		sleep(1);
+		printf("alive\n");
+		fflush(stdout);
+		_exit(0); /* the killed thread can never be joined */
 	} else if (!strcmp(argv[1], "setuid32")) {
 		r = int80(213, 0, 0, 0);
 	} else {
