@@ -394,7 +394,11 @@ func (l *loader) load(id int64) (*Trace, error) {
 			UID: uint32(vInt(v[7])), Chain: vStr(v[8]), StartedAt: vInt(v[9]), ExitedAt: vInt(v[10]), Exited: vInt(v[11]) != 0,
 			ExitCode: int32(vInt(v[12])), ExitSignal: int32(vInt(v[13])),
 			ArgvTruncated: pf&1 != 0, EnvTruncated: pf&2 != 0, Replaced: pf&4 != 0}
-		if env := vStr(v[14]); env != "" {
+		env, err := l.str(v[14])
+		if err != nil {
+			return err
+		}
+		if env != "" {
 			if err := json.Unmarshal([]byte(env), &p.Env); err != nil {
 				return fmt.Errorf("process %d: bad env: %w", p.Idx, err)
 			}
@@ -402,7 +406,6 @@ func (l *loader) load(id int64) (*Trace, error) {
 				p.Env = nil
 			}
 		}
-		var err error
 		if p.Exe, err = l.str(v[4]); err != nil {
 			return err
 		}

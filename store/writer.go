@@ -645,9 +645,16 @@ func (w *RunWriter) Finish(ctx context.Context, f Final) error {
 }
 
 func (w *RunWriter) writeFinal(ctx context.Context, f *Final) error {
+	// Environments are interned like paths: most processes of a run share
+	// one, and a 100k-process build must not store it 100k times.
+	envs := make([]string, len(f.Processes))
 	for i := range f.Processes {
 		w.want(f.Processes[i].Exe)
 		w.want(f.Processes[i].Cwd)
+		if f.Processes[i].Env != nil {
+			envs[i] = jsonStrings(f.Processes[i].Env)
+			w.want(envs[i])
+		}
 	}
 	type key struct {
 		proc int32
@@ -678,19 +685,15 @@ func (w *RunWriter) writeFinal(ctx context.Context, f *Final) error {
 	}
 	procs := f.Processes
 	argvs := make([]string, len(procs))
-	envs := make([]driver.Value, len(procs))
 	for i, p := range procs {
 		argvs[i] = jsonStrings(p.Argv)
-		if p.Env != nil {
-			envs[i] = jsonStrings(p.Env)
-		}
 	}
 	if err := w.insertRows(ctx, "_proc", []string{"idx", "pid", "ppid", "parent_idx", "exe", "argv", "cwd", "uid", "chain",
 		"started_ns", "exited_ns", "exited", "exit_code", "exit_signal", "env", "pflags"}, len(procs), func(i int, a []driver.NamedValue) {
 		p := &procs[i]
 		set(a, int64(p.Idx), int64(p.Pid), int64(p.Ppid), int64(p.ParentIdx), sid0(p.Exe), argvs[i], sid0(p.Cwd),
 			int64(p.UID), p.Chain, p.StartedAt, p.ExitedAt, p.Exited, int64(p.ExitCode), int64(p.ExitSignal),
-			envs[i], procFlags(p))
+			w.sid(envs[i]), procFlags(p))
 	}); err != nil {
 		return fmt.Errorf("store processes: %w", err)
 	}

@@ -1,9 +1,10 @@
 -- behavediff trace database, schema version 4: what the sensor knows about
 -- the truth of a fact.
 --
--- _proc.env     the environment at exec as a JSON array of "NAME=VALUE"
---               (values of secret-looking names redacted by the recorder);
---               NULL for images recorded before version 4.
+-- _proc.env     _str.id of the environment at exec as a JSON array of
+--               "NAME=VALUE" (values of secret-looking names redacted by the
+--               recorder; interned: most processes share one); NULL for
+--               images recorded before version 4.
 -- _proc.pflags  bit 1: argv was cut at the sensor's cap; bit 2: env was cut;
 --               bit 4: the image ended by exec'ing another program (it never
 --               exited, so it has no exit code).
@@ -14,7 +15,7 @@
 --               known base): it need not name the file the kernel used;
 --               2: truncated, the kernel path was deeper than the sensor walks
 --               and only its tail is known.
-ALTER TABLE _proc ADD COLUMN env TEXT;
+ALTER TABLE _proc ADD COLUMN env INTEGER;
 ALTER TABLE _proc ADD COLUMN pflags INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE _file ADD COLUMN pflags INTEGER;
 
@@ -34,13 +35,14 @@ SELECT p.run_id,
        CASE WHEN p.parent_idx >= 0 THEN p.parent_idx END AS parent_idx,
        CASE WHEN p.exited AND p.exit_signal <> 0 THEN p.exit_signal END AS exit_signal,
        p.chain,
-       p.env,
+       e.s AS env,
        (p.pflags & 1) <> 0 AS argv_truncated,
        (p.pflags & 2) <> 0 AS env_truncated,
        (p.pflags & 4) <> 0 AS replaced
 FROM _proc p
 LEFT JOIN _str x ON x.run_id = p.run_id AND x.id = p.exe
-LEFT JOIN _str c ON c.run_id = p.run_id AND c.id = p.cwd;
+LEFT JOIN _str c ON c.run_id = p.run_id AND c.id = p.cwd
+LEFT JOIN _str e ON e.run_id = p.run_id AND e.id = p.env;
 
 DROP VIEW file_events;
 CREATE VIEW file_events AS
