@@ -34,8 +34,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define TAIL_MASK 0xffff /* a field starts at an offset <= 65535 ... */
 #define STR_MAX 4096     /* ... and is at most ARGV_MAX bytes: 65535+32768 < REC_SIZE */
 #define PATH_BUF 4096    /* kernel-walked paths: at most 4095 bytes */
-#define MAX_DEPTH 256    /* dentries + mount crossings per path walk (4095 bytes
-			  * hold at most 2048 components; deeper is flagged) */
+#define MAX_DEPTH 2048  /* dentries + mount crossings per path walk: 4095 bytes
+			  * hold at most 2048 components; deeper is flagged */
 #define ARGV_MAX 32768   /* exec argv bytes kept; longer is flagged */
 #define ENV_MAX 16384    /* exec environment bytes kept; longer is flagged */
 #define TS_COMPAT 0x0002        /* x86 thread_info.status: 32-bit syscall active */
@@ -235,9 +235,66 @@ static __always_inline struct file *fd_file(__s64 fd)
 }
 
 /*
+ * walk_step is one step of walk_path, run by bpf_loop: one dentry or one
+ * mount crossing. Returns 1 to stop (c->done: reached the root or a pseudo
+ * file, else the buffer is full), 0 to go on.
+ */
+struct walk_ctx {
+	__u64 d, m; /* identities as plain numbers; KCAST only to read fields */
+	__u64 root_d, root_m, mnt_off;
+	__u32 disconnected;
+	__u32 done;
+};
+
+static long walk_step(__u64 i, struct walk_ctx *c)
+{
+	struct heap *h = get_heap();
+	if (!h)
+		return 1;
+	__u64 d = c->d, m = c->m;
+	if (d == c->root_d && m + c->mnt_off == c->root_m) {
+		c->done = 1;
+		return 1;
+	}
+	struct mount *mp = KCAST(struct mount, m);
+	struct dentry *dp = KCAST(struct dentry, d);
+	__u64 parent = (__u64)dp->d_parent;
+	if (d == (__u64)mp->mnt.mnt_root) {
+		__u64 up = (__u64)mp->mnt_parent;
+		if (up == m) {
+			c->done = 1; /* global root (or outside our root) */
+			return 1;
+		}
+		c->d = (__u64)mp->mnt_mountpoint;
+		c->m = up;
+		return 0;
+	}
+	if (d == parent) {
+		c->disconnected = 1; /* pseudo file: memfd, anon inode, ... */
+		c->done = 1;
+		return 1;
+	}
+	__u32 len = dp->d_name.len;
+	const unsigned char *name = dp->d_name.name;
+	__u32 pos = h->pos;
+	len = CLAMP(len, 255);
+	if (len + 1 > pos)
+		return 1; /* full: not done, so truncated */
+	pos -= len + 1;
+	h->pos = pos;
+	bpf_probe_read_kernel(&h->path[(pos + 1) & (PATH_BUF - 1)], len, name);
+	h->path[pos & (PATH_BUF - 1)] = '/';
+	c->d = parent;
+	return 0;
+}
+
+/*
  * walk_path writes the path of (dentry, vfsmount) as seen from the current
  * task's root to the end of heap->path and returns its length (0 if
- * unknown). Bounded: MAX_DEPTH steps, each one dentry or one mount crossing.
+ * unknown). Bounded by MAX_DEPTH steps (each one dentry or one mount
+ * crossing) and by PATH_BUF; a path cut by either sets heap->trunc. The steps
+ * run in bpf_loop, whose callback the verifier checks once, however many
+ * steps it allows.
  */
 __noinline int walk_path(__u64 dentry_p, __u64 vfsmnt_p)
 {
@@ -246,55 +303,18 @@ __noinline int walk_path(__u64 dentry_p, __u64 vfsmnt_p)
 		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct fs_struct *fs = task->fs;
-	__u64 root_d = (__u64)fs->root.dentry;
-	__u64 root_m = (__u64)fs->root.mnt;
-	__u64 mnt_off = bpf_core_field_offset(struct mount, mnt);
-	/* identities are kept as plain numbers; KCAST only to read fields */
-	__u64 d = dentry_p;
-	__u64 m = vfsmnt_p - mnt_off; /* container_of(vfsmount, struct mount, mnt) */
-	bool disconnected = false;
-	int i;
-
-	/*
-	 * The write position lives in the map, not in a register: the verifier
-	 * then sees an unknown (masked) value each round instead of tracking a
-	 * different exact range per path, and the loop verifies in linear time.
-	 */
+	struct walk_ctx c = {};
+	c.root_d = (__u64)fs->root.dentry;
+	c.root_m = (__u64)fs->root.mnt;
+	c.mnt_off = bpf_core_field_offset(struct mount, mnt);
+	c.d = dentry_p;
+	c.m = vfsmnt_p - c.mnt_off; /* container_of(vfsmount, struct mount, mnt) */
 	h->pos = PATH_BUF;
-	for (i = 0; i < MAX_DEPTH; i++) {
-		if (d == root_d && m + mnt_off == root_m)
-			break;
-		struct mount *mp = KCAST(struct mount, m);
-		struct dentry *dp = KCAST(struct dentry, d);
-		__u64 parent = (__u64)dp->d_parent;
-		if (d == (__u64)mp->mnt.mnt_root) {
-			__u64 up = (__u64)mp->mnt_parent;
-			if (up == m)
-				break; /* global root (or outside our root) */
-			d = (__u64)mp->mnt_mountpoint;
-			m = up;
-			continue;
-		}
-		if (d == parent) {
-			disconnected = true; /* pseudo file: memfd, anon inode, ... */
-			break;
-		}
-		__u32 len = dp->d_name.len;
-		const unsigned char *name = dp->d_name.name;
-		__u32 pos = h->pos;
-		len = CLAMP(len, 255);
-		if (len + 1 > pos) {
-			h->trunc = 1;
-			break;
-		}
-		pos -= len + 1;
-		h->pos = pos;
-		bpf_probe_read_kernel(&h->path[(pos + 1) & (PATH_BUF - 1)], len, name);
-		h->path[pos & (PATH_BUF - 1)] = '/';
-		d = parent;
-	}
-	if (i == MAX_DEPTH)
+	bpf_loop(MAX_DEPTH, walk_step, &c, 0);
+	if (!c.done)
 		h->trunc = 1;
+	bool disconnected = c.disconnected;
+	__u64 d = c.d;
 	__u32 pos = h->pos;
 	if (disconnected) {
 		/* "memfd:name" style: the dentry name alone, no leading slash */
