@@ -45,6 +45,7 @@ type Event struct {
 	// KindExec
 	Filename      string   // as passed to execve (bprm->filename), may be relative
 	Exe           string   // kernel path of the file the kernel opened and runs (bprm->file)
+	Interpreted   bool     // a script (#!) or binfmt_misc file: Exe is its interpreter
 	Argv          []string // from the new image's memory
 	ArgvTruncated bool     // argv exceeded the 32 KiB cap; the last element may be cut
 	Env           []string // NAME=VALUE, from the new image's memory (unredacted!)
@@ -124,6 +125,7 @@ func decode(raw []byte) (Event, error) {
 		ev.Argv = splitArgv(f[sensorExecFieldEXEC_ARGV])
 		ev.Env = splitArgv(f[sensorExecFieldEXEC_ENV])
 		ev.EnvTruncated = h.Flags&uint8(sensorHdrFlagsFLAG_ENV_TRUNC) != 0
+		ev.Interpreted = h.Flags&uint8(sensorHdrFlagsFLAG_EXEC_INTERP) != 0
 		ev.Cwd = string(f[sensorExecFieldEXEC_CWD])
 	case KindSyscall:
 		var x sensorSysEvent

@@ -1079,6 +1079,8 @@ int BPF_PROG(sched_exec, struct task_struct *p, int old_pid, struct linux_binprm
 
 	struct fs_struct *fs = BPF_CORE_READ(p, fs);
 	ev->lens[EXEC_CWD] = put_path((__u64)BPF_CORE_READ(fs, pwd.dentry), (__u64)BPF_CORE_READ(fs, pwd.mnt));
+	if (BPF_CORE_READ(bprm, interp) != BPF_CORE_READ(bprm, filename))
+		ev->h.flags |= FLAG_EXEC_INTERP;
 	/* the file the kernel opened and runs, whatever string named it */
 	ev->lens[EXEC_EXE] = put_path((__u64)BPF_CORE_READ(bprm, file, f_path.dentry),
 				      (__u64)BPF_CORE_READ(bprm, file, f_path.mnt));

@@ -91,6 +91,7 @@ const (
 	sensorHdrFlagsFLAG_COMPAT        sensorHdrFlags = 4
 	sensorHdrFlagsFLAG_COMPAT_KILLED sensorHdrFlags = 8
 	sensorHdrFlagsFLAG_ENV_TRUNC     sensorHdrFlags = 16
+	sensorHdrFlagsFLAG_EXEC_INTERP   sensorHdrFlags = 32
 )
 
 type sensorHeap struct {

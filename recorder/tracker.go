@@ -139,10 +139,11 @@ func (t *tracker) exec(ev *bpf.Event) error {
 	p := &t.procs[idx]
 	cwd := ev.Cwd
 	// The file the kernel opened; the string passed to execve only when the
-	// sensor could not walk it (it may name another file through a symlink
-	// and '..': argv[0] keeps what the caller said).
+	// sensor could not walk it or the file is a script, whose own file the
+	// kernel has let go for its interpreter's by then (the string may name
+	// another file through a symlink and '..': resolvePath marks that).
 	exe, state := ev.Exe, store.PathKernel
-	if exe == "" {
+	if exe == "" || ev.Interpreted {
 		exe, state = resolvePath(ev.Filename, cwd)
 	}
 	p.Exe, p.Argv, p.Cwd, p.UID = exe, ev.Argv, cwd, ev.UID

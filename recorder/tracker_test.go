@@ -213,11 +213,15 @@ func TestTrackerExecKernelFile(t *testing.T) {
 	tr := newTracker(s, 0)
 	tr.handle(&bpf.Event{Kind: bpf.KindExec, Pid: 1, Filename: "sub/../build.sh", Exe: "/ws/a/build.sh",
 		Argv: []string{"sub/../build.sh"}, Cwd: "/ws", Env: []string{"PATH=/bin", "NPM_TOKEN=abc", "db_password=x", "NOEQUALS"}})
+	// A script: the kernel ran its interpreter; the script's path is the
+	// string (kept with its '..', so unresolved).
+	tr.handle(&bpf.Event{Kind: bpf.KindExec, Pid: 1, Filename: "/ws/s/../run.sh", Exe: "/usr/bin/dash", Interpreted: true, Cwd: "/ws"})
 	// Without a kernel path (not walked): the string, marked unresolved.
 	tr.handle(&bpf.Event{Kind: bpf.KindExec, Pid: 1, Filename: "sub/../build.sh", Argv: []string{"x"}, Cwd: "/ws"})
 	want := []store.FileEvent{
 		{Op: store.FileExec, Path: "/ws/a/build.sh"},
-		{Proc: 1, Op: store.FileExec, Path: "/ws/sub/../build.sh", PathState: store.PathUnresolved},
+		{Proc: 1, Op: store.FileExec, Path: "/ws/s/../run.sh", PathState: store.PathUnresolved},
+		{Proc: 2, Op: store.FileExec, Path: "/ws/sub/../build.sh", PathState: store.PathUnresolved},
 	}
 	if d := cmp.Diff(want, s.files); d != "" {
 		t.Errorf("exec events (-want +got):\n%s", d)

@@ -32,6 +32,9 @@ enum hdr_flags {
 	FLAG_COMPAT = 4,
 	FLAG_COMPAT_KILLED = 8, /* ... refused: the thread died of SIGSYS in it */
 	FLAG_ENV_TRUNC = 16,    /* exec environment longer than the cap */
+	/* exec of a script (#!) or binfmt_misc file: EXEC_EXE is the
+	 * interpreter's path, the script's own file is gone by then */
+	FLAG_EXEC_INTERP = 32,
 };
 
 /* Loss counter classes (index of the per-CPU "lost" array). */

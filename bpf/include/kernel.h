@@ -170,8 +170,9 @@ struct task_struct {
 };
 
 struct linux_binprm {
-	struct file *file; /* what the kernel opened and runs */
+	struct file *file; /* what the kernel runs: the interpreter for a script */
 	const char *filename;
+	const char *interp; /* == filename unless binfmt_script/misc took over */
 };
 
 struct in6_addr {
