@@ -31,8 +31,9 @@ char LICENSE[] SEC("license") = "GPL";
 #define S_IFSOCK 0140000
 
 #define REC_SIZE 98304  /* record area of the scratch buffer */
-#define TAIL_MASK 0xffff /* a field starts at an offset <= 65535 ... */
-#define STR_MAX 4096     /* ... and is at most ARGV_MAX bytes: 65535+32768 < REC_SIZE */
+#define TAIL_MASK 0xffff /* a field starts at an offset <= 65535 and is at most
+			  * ARGV_MAX bytes long: 65535+32768 < REC_SIZE */
+#define STR_MAX 4096     /* user strings: at most 4095 bytes */
 #define PATH_BUF 4096    /* kernel-walked paths: at most 4095 bytes */
 #define MAX_DEPTH 2048  /* dentries + mount crossings per path walk: 4095 bytes
 			  * hold at most 2048 components; deeper is flagged */
@@ -240,6 +241,7 @@ static __always_inline struct file *fd_file(__s64 fd)
  * file, else the buffer is full), 0 to go on.
  */
 struct walk_ctx {
+	struct heap *h;
 	__u64 d, m; /* identities as plain numbers; KCAST only to read fields */
 	__u64 root_d, root_m, mnt_off;
 	__u32 disconnected;
@@ -248,7 +250,7 @@ struct walk_ctx {
 
 static long walk_step(__u64 i, struct walk_ctx *c)
 {
-	struct heap *h = get_heap();
+	struct heap *h = c->h;
 	if (!h)
 		return 1;
 	__u64 d = c->d, m = c->m;
@@ -304,6 +306,7 @@ __noinline int walk_path(__u64 dentry_p, __u64 vfsmnt_p)
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct fs_struct *fs = task->fs;
 	struct walk_ctx c = {};
+	c.h = h;
 	c.root_d = (__u64)fs->root.dentry;
 	c.root_m = (__u64)fs->root.mnt;
 	c.mnt_off = bpf_core_field_offset(struct mount, mnt);
