@@ -87,6 +87,11 @@ func TestRoundTrip(t *testing.T) {
 			baseline.Entry{Op: "memfd", Value: "memfd:*"})
 		b.Files.Chmod = []baseline.Entry{{Value: "$WORKSPACE/run.sh", Mode: "0755"}, {Value: "*", Mode: "4755", Failed: true}}
 		b.Files.Rename = []baseline.Entry{{Value: "$WORKSPACE/a #1", To: "$WORKSPACE/[b]"}}
+		// Byte strings YAML cannot hold as text: file names in another
+		// encoding, control characters (hostile code picks its file names).
+		b.Files.Create = append(b.Files.Create, baseline.Entry{Value: "$WORKSPACE/caf\xe9 \xff\xfe.txt"},
+			baseline.Entry{Value: "$WORKSPACE/nl\nand\x01ctl\x7f \"q\" 'q' \\x41"})
+		b.Processes = append(b.Processes, baseline.Process{Exe: "/w/\x80x", Argv: []string{"\xc3", "ok"}, Chain: "/bin/sh > /w/\x80x"})
 		b.Files.Delete = append(b.Files.Delete, baseline.Entry{Value: "no"}, baseline.Entry{Value: "~"}, baseline.Entry{Value: "0755"}, baseline.Entry{Value: "- x"}, baseline.Entry{Value: "&a"}, baseline.Entry{Value: "!tag"}, baseline.Entry{Value: " lead"})
 		b.Network.Egress = append(b.Network.Egress, baseline.Entry{Value: "*.example.com:443", Optional: true, Failed: true})
 		b.Processes[0].Optional = true

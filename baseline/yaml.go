@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -217,7 +218,42 @@ func entryNode(section string, e Entry) *yaml.Node {
 	return m
 }
 
-func str(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
+// str is a text scalar. A string YAML cannot hold as text (invalid UTF-8,
+// such as a file name in another encoding, or control characters) is written
+// as `!bytes 'ESCAPED'`: the Go-escaped form of its bytes (\xNN, \n, \", ...)
+// in a single-quoted scalar, read back byte for byte. Hostile code picks the
+// names of the files it touches; none may make a baseline unwritable.
+func str(s string) *yaml.Node {
+	if needsBytesTag(s) {
+		q := strconv.Quote(s)
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: bytesTag, Style: yaml.SingleQuotedStyle, Value: q[1 : len(q)-1]}
+	}
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+}
+
+// bytesTag marks a scalar holding a Go-escaped byte string (see str).
+const bytesTag = "!bytes"
+
+func needsBytesTag(s string) bool {
+	if !utf8.ValidString(s) {
+		return true
+	}
+	return strings.ContainsFunc(s, func(r rune) bool {
+		return (r < 0x20 && r != '\t' && r != '\n') || (r >= 0x7f && r < 0xa0) || r == 0xfeff || r >= 0xfffe && r <= 0xffff
+	})
+}
+
+// textValue is the string a text scalar stands for (see str).
+func textValue(n *yaml.Node) (string, error) {
+	if n.Tag != bytesTag {
+		return n.Value, nil
+	}
+	v, err := strconv.Unquote(`"` + n.Value + `"`)
+	if err != nil {
+		return "", fmt.Errorf("bad %s escape: %w", bytesTag, err)
+	}
+	return v, nil
+}
 func boolNode(v bool) *yaml.Node {
 	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(v)}
 }
@@ -415,7 +451,11 @@ func (p *parser) scalar(n *yaml.Node, what string) (string, error) {
 	if n.Kind != yaml.ScalarNode || isNull(n) {
 		return "", p.errf(n, "%s: want a text value, got %s", what, kindName(n))
 	}
-	return n.Value, nil
+	v, err := textValue(n)
+	if err != nil {
+		return "", p.errf(n, "%s: %v", what, err)
+	}
+	return v, nil
 }
 
 func (p *parser) strings(n *yaml.Node, what string) ([]string, error) {
@@ -565,7 +605,11 @@ func (p *parser) entries(n *yaml.Node, section string) ([]Entry, error) {
 			if isNull(c) || c.Value == "" {
 				return nil, p.errf(c, "%s: empty entry", section)
 			}
-			e.Value = c.Value
+			v, err := p.scalar(c, section)
+			if err != nil {
+				return nil, err
+			}
+			e.Value = v
 		case yaml.MappingNode:
 			f, err := p.fields(c, section, entryKeys(section))
 			if err != nil {
@@ -645,7 +689,11 @@ func (p *parser) allow(n *yaml.Node) (map[string][]string, error) {
 		var gs []string
 		var err error
 		if v.Kind == yaml.ScalarNode && !isNull(v) {
-			gs = []string{v.Value}
+			g, err := p.scalar(v, "allow: "+k.Value)
+			if err != nil {
+				return nil, err
+			}
+			gs = []string{g}
 		} else if gs, err = p.strings(v, "allow: "+k.Value); err != nil {
 			return nil, err
 		}

@@ -63,3 +63,41 @@ func TestSyscallTable(t *testing.T) {
 		t.Errorf("unknown nr: %q", got)
 	}
 }
+
+// Exec records carry the kernel's file and the environment after argv and
+// cwd; compat records are flagged.
+func TestDecodeExecAndCompat(t *testing.T) {
+	var x sensorExecEvent
+	x.H.Kind = uint8(KindExec)
+	x.H.Flags = uint8(sensorHdrFlagsFLAG_ENV_TRUNC)
+	fields := []string{"sub/../b.sh", "b.sh\x00-x\x00", "/w", "/w/a/b.sh", "A=1\x00B=2\x00"}
+	var tail []byte
+	for i, f := range fields {
+		x.Lens[i] = uint16(len(f))
+		tail = append(tail, f...)
+	}
+	raw := append(unsafe.Slice((*byte)(unsafe.Pointer(&x)), unsafe.Sizeof(x)), tail...)
+	ev, err := decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Filename != "sub/../b.sh" || ev.Exe != "/w/a/b.sh" || ev.Cwd != "/w" || len(ev.Argv) != 2 || len(ev.Env) != 2 || ev.Env[1] != "B=2" ||
+		!ev.EnvTruncated || ev.ArgvTruncated {
+		t.Errorf("exec decoded %+v", ev)
+	}
+
+	var s sensorSysEvent
+	s.H.Kind = uint8(KindSyscall)
+	s.H.Flags = uint8(sensorHdrFlagsFLAG_COMPAT | sensorHdrFlagsFLAG_COMPAT_KILLED)
+	s.Nr = 5
+	ev, err = decode(unsafe.Slice((*byte)(unsafe.Pointer(&s)), unsafe.Sizeof(s)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ev.Compat || !ev.CompatKilled || ev.Nr != 5 {
+		t.Errorf("compat decoded %+v", ev)
+	}
+	if CompatSyscallName(0x40000000|2) != "x32:"+SyscallName(2) || CompatSyscallName(99999) != "syscall_99999" {
+		t.Errorf("compat names %q %q", CompatSyscallName(0x40000000|2), CompatSyscallName(99999))
+	}
+}

@@ -44,8 +44,12 @@ type Event struct {
 
 	// KindExec
 	Filename      string   // as passed to execve (bprm->filename), may be relative
+	Exe           string   // kernel path of the file the kernel opened and runs (bprm->file)
+	Interpreted   bool     // a script (#!) or binfmt_misc file: Exe is its interpreter
 	Argv          []string // from the new image's memory
-	ArgvTruncated bool     // argv exceeded the 1 KiB cap; the last element may be cut
+	ArgvTruncated bool     // argv exceeded the 32 KiB cap; the last element may be cut
+	Env           []string // NAME=VALUE, from the new image's memory (unredacted!)
+	EnvTruncated  bool     // the environment exceeded the 16 KiB cap
 	Cwd           string   // kernel-walked working directory
 	UID           uint32   // real uid after the exec (host kuid)
 	PPid          uint32   // real parent tgid
@@ -72,6 +76,12 @@ type Event struct {
 
 	// Truncated is set when a string or path did not fit and was cut or dropped.
 	Truncated bool
+
+	// Compat marks a syscall made through a non-native ABI (i386 int $0x80,
+	// x32, aarch32): Nr is that ABI's number (x32: with bit 30 set), Args its
+	// argument registers, Str[0] the string Args[0] points at if any.
+	// CompatKilled: the sandbox refused it and the thread died of SIGSYS.
+	Compat, CompatKilled bool
 }
 
 func decode(raw []byte) (Event, error) {
@@ -111,7 +121,11 @@ func decode(raw []byte) (Event, error) {
 		ev.PPid, ev.UID = x.Ppid, x.Uid
 		ev.ArgvTruncated = h.Flags&uint8(sensorHdrFlagsFLAG_ARGV_TRUNC) != 0
 		ev.Filename = string(f[sensorExecFieldEXEC_FILENAME])
+		ev.Exe = string(f[sensorExecFieldEXEC_EXE])
 		ev.Argv = splitArgv(f[sensorExecFieldEXEC_ARGV])
+		ev.Env = splitArgv(f[sensorExecFieldEXEC_ENV])
+		ev.EnvTruncated = h.Flags&uint8(sensorHdrFlagsFLAG_ENV_TRUNC) != 0
+		ev.Interpreted = h.Flags&uint8(sensorHdrFlagsFLAG_EXEC_INTERP) != 0
 		ev.Cwd = string(f[sensorExecFieldEXEC_CWD])
 	case KindSyscall:
 		var x sensorSysEvent
@@ -123,6 +137,8 @@ func decode(raw []byte) (Event, error) {
 			return ev, err
 		}
 		ev.Nr, ev.Ret, ev.Args = x.Nr, x.Ret, x.Args
+		ev.Compat = h.Flags&uint8(sensorHdrFlagsFLAG_COMPAT) != 0
+		ev.CompatKilled = h.Flags&uint8(sensorHdrFlagsFLAG_COMPAT_KILLED) != 0
 		ev.SockFamily, ev.SockType = x.SockFamily, x.SockType
 		ev.Str = [2]string{string(f[sensorSysFieldSF_STR0]), string(f[sensorSysFieldSF_STR1])}
 		ev.Base = [2]string{string(f[sensorSysFieldSF_BASE0]), string(f[sensorSysFieldSF_BASE1])}

@@ -30,12 +30,20 @@ char LICENSE[] SEC("license") = "GPL";
 #define S_IFMT 0170000
 #define S_IFSOCK 0140000
 
-#define REC_SIZE 20480   /* record area of the scratch buffer */
-#define TAIL_MASK 0x3fff /* a field starts at an offset <= 16383 ... */
-#define STR_MAX 4096     /* ... and is at most 4096 bytes: 16383+4096 < REC_SIZE */
+#define REC_SIZE 98304  /* record area of the scratch buffer */
+#define TAIL_MASK 0xffff /* a field starts at an offset <= 65535 and is at most
+			  * ARGV_MAX bytes long: 65535+32768 < REC_SIZE */
+#define STR_MAX 4096     /* user strings: at most 4095 bytes */
 #define PATH_BUF 4096    /* kernel-walked paths: at most 4095 bytes */
-#define MAX_DEPTH 64     /* dentries + mount crossings per path walk */
-#define ARGV_MAX 1024
+#define MAX_DEPTH 2048  /* dentries + mount crossings per path walk: 4095 bytes
+			  * hold at most 2048 components; deeper is flagged */
+#define ARGV_MAX 32768   /* exec argv bytes kept; longer is flagged */
+#define ENV_MAX 16384    /* exec environment bytes kept; longer is flagged */
+#define TS_COMPAT 0x0002        /* x86 thread_info.status: 32-bit syscall active */
+#define X32_SYSCALL_BIT 0x40000000
+#define PSR_MODE32_BIT 0x10     /* arm64 pstate: aarch32 */
+#define SIGSYS 31
+#define SECCOMP_MODE_DEAD 3     /* task->seccomp.mode after a seccomp kill */
 #define ADDR_MAX 128
 #define DNS_MAX 512
 #define ABS_BIT 0x10000  /* put_ustr: string starts with '/' */
@@ -89,6 +97,11 @@ const volatile __u8 sc_table[NR_TABLE] = {};
  * producing the record.
  */
 const volatile __u64 wakeup_bytes = 256 << 10;
+/*
+ * rt_sigreturn restores the registers it returns to, orig_ax/syscallno = -1
+ * included, so at sys_exit it has no number: the loader sets the native one.
+ */
+const volatile __u32 sigreturn_nr = 0;
 
 /* Set by the first exec in the target cgroup; nothing is emitted before. */
 volatile __u32 started = 0;
@@ -135,9 +148,14 @@ struct heap {
 	__u8 path[PATH_BUF + 256];
 };
 
+/*
+ * One scratch area per CPU. A plain array indexed by CPU (the loader sizes it
+ * to the possible CPUs), not a per-CPU array: per-CPU values are limited to
+ * 32 KiB and an exec record with its argv and environment is larger.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* overridden by the loader: possible CPUs */
 	__type(key, __u32);
 	__type(value, struct heap);
 } heap SEC(".maps");
@@ -157,8 +175,8 @@ struct u_msghdr {
 
 static __always_inline struct heap *get_heap(void)
 {
-	__u32 zero = 0;
-	return bpf_map_lookup_elem(&heap, &zero);
+	__u32 cpu = bpf_get_smp_processor_id();
+	return bpf_map_lookup_elem(&heap, &cpu);
 }
 
 static __always_inline void count_lost_n(__u32 cls, __u64 n)
@@ -218,9 +236,67 @@ static __always_inline struct file *fd_file(__s64 fd)
 }
 
 /*
+ * walk_step is one step of walk_path, run by bpf_loop: one dentry or one
+ * mount crossing. Returns 1 to stop (c->done: reached the root or a pseudo
+ * file, else the buffer is full), 0 to go on.
+ */
+struct walk_ctx {
+	struct heap *h;
+	__u64 d, m; /* identities as plain numbers; KCAST only to read fields */
+	__u64 root_d, root_m, mnt_off;
+	__u32 disconnected;
+	__u32 done;
+};
+
+static long walk_step(__u64 i, struct walk_ctx *c)
+{
+	struct heap *h = c->h;
+	if (!h)
+		return 1;
+	__u64 d = c->d, m = c->m;
+	if (d == c->root_d && m + c->mnt_off == c->root_m) {
+		c->done = 1;
+		return 1;
+	}
+	struct mount *mp = KCAST(struct mount, m);
+	struct dentry *dp = KCAST(struct dentry, d);
+	__u64 parent = (__u64)dp->d_parent;
+	if (d == (__u64)mp->mnt.mnt_root) {
+		__u64 up = (__u64)mp->mnt_parent;
+		if (up == m) {
+			c->done = 1; /* global root (or outside our root) */
+			return 1;
+		}
+		c->d = (__u64)mp->mnt_mountpoint;
+		c->m = up;
+		return 0;
+	}
+	if (d == parent) {
+		c->disconnected = 1; /* pseudo file: memfd, anon inode, ... */
+		c->done = 1;
+		return 1;
+	}
+	__u32 len = dp->d_name.len;
+	const unsigned char *name = dp->d_name.name;
+	__u32 pos = h->pos;
+	len = CLAMP(len, 255);
+	if (len + 1 > pos)
+		return 1; /* full: not done, so truncated */
+	pos -= len + 1;
+	h->pos = pos;
+	bpf_probe_read_kernel(&h->path[(pos + 1) & (PATH_BUF - 1)], len, name);
+	h->path[pos & (PATH_BUF - 1)] = '/';
+	c->d = parent;
+	return 0;
+}
+
+/*
  * walk_path writes the path of (dentry, vfsmount) as seen from the current
  * task's root to the end of heap->path and returns its length (0 if
- * unknown). Bounded: MAX_DEPTH steps, each one dentry or one mount crossing.
+ * unknown). Bounded by MAX_DEPTH steps (each one dentry or one mount
+ * crossing) and by PATH_BUF; a path cut by either sets heap->trunc. The steps
+ * run in bpf_loop, whose callback the verifier checks once, however many
+ * steps it allows.
  */
 __noinline int walk_path(__u64 dentry_p, __u64 vfsmnt_p)
 {
@@ -229,55 +305,19 @@ __noinline int walk_path(__u64 dentry_p, __u64 vfsmnt_p)
 		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct fs_struct *fs = task->fs;
-	__u64 root_d = (__u64)fs->root.dentry;
-	__u64 root_m = (__u64)fs->root.mnt;
-	__u64 mnt_off = bpf_core_field_offset(struct mount, mnt);
-	/* identities are kept as plain numbers; KCAST only to read fields */
-	__u64 d = dentry_p;
-	__u64 m = vfsmnt_p - mnt_off; /* container_of(vfsmount, struct mount, mnt) */
-	bool disconnected = false;
-	int i;
-
-	/*
-	 * The write position lives in the map, not in a register: the verifier
-	 * then sees an unknown (masked) value each round instead of tracking a
-	 * different exact range per path, and the loop verifies in linear time.
-	 */
+	struct walk_ctx c = {};
+	c.h = h;
+	c.root_d = (__u64)fs->root.dentry;
+	c.root_m = (__u64)fs->root.mnt;
+	c.mnt_off = bpf_core_field_offset(struct mount, mnt);
+	c.d = dentry_p;
+	c.m = vfsmnt_p - c.mnt_off; /* container_of(vfsmount, struct mount, mnt) */
 	h->pos = PATH_BUF;
-	for (i = 0; i < MAX_DEPTH; i++) {
-		if (d == root_d && m + mnt_off == root_m)
-			break;
-		struct mount *mp = KCAST(struct mount, m);
-		struct dentry *dp = KCAST(struct dentry, d);
-		__u64 parent = (__u64)dp->d_parent;
-		if (d == (__u64)mp->mnt.mnt_root) {
-			__u64 up = (__u64)mp->mnt_parent;
-			if (up == m)
-				break; /* global root (or outside our root) */
-			d = (__u64)mp->mnt_mountpoint;
-			m = up;
-			continue;
-		}
-		if (d == parent) {
-			disconnected = true; /* pseudo file: memfd, anon inode, ... */
-			break;
-		}
-		__u32 len = dp->d_name.len;
-		const unsigned char *name = dp->d_name.name;
-		__u32 pos = h->pos;
-		len = CLAMP(len, 255);
-		if (len + 1 > pos) {
-			h->trunc = 1;
-			break;
-		}
-		pos -= len + 1;
-		h->pos = pos;
-		bpf_probe_read_kernel(&h->path[(pos + 1) & (PATH_BUF - 1)], len, name);
-		h->path[pos & (PATH_BUF - 1)] = '/';
-		d = parent;
-	}
-	if (i == MAX_DEPTH)
+	bpf_loop(MAX_DEPTH, walk_step, &c, 0);
+	if (!c.done)
 		h->trunc = 1;
+	bool disconnected = c.disconnected;
+	__u64 d = c.d;
 	__u32 pos = h->pos;
 	if (disconnected) {
 		/* "memfd:name" style: the dentry name alone, no leading slash */
@@ -561,6 +601,85 @@ static __always_inline void ustr(struct heap *h, struct sys_event *ev, int slot,
 	FIELD(slot, (r = put_ustr(uptr)) < 0 ? 0 : r & 0xffff);
 }
 
+/*
+ * compat_nr returns the syscall number when the task's current (or last)
+ * syscall came through a non-native ABI, else -1. x86: TS_COMPAT is set on
+ * entry through int $0x80/sysenter/32-bit syscall and cleared only on the way
+ * back to user mode, after sys_exit and after a fatal signal; x32 calls carry
+ * X32_SYSCALL_BIT in their number. arm64: an aarch32 task's pstate.
+ */
+static __always_inline __s64 compat_nr(struct task_struct *t, struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+	__s64 nr = (__s64)regs->orig_ax;
+	if (t->thread_info.status & TS_COMPAT)
+		return nr < 0 ? -1 : (__u32)nr;
+	if (nr >= 0 && (nr & X32_SYSCALL_BIT))
+		return (__u32)nr;
+#elif defined(__TARGET_ARCH_arm64)
+	if (regs->pstate & PSR_MODE32_BIT)
+		return regs->syscallno < 0 ? -1 : regs->syscallno;
+#endif
+	return -1;
+}
+
+/*
+ * record_compat reports a compat syscall: its number, the argument registers
+ * of that ABI and, best effort, the string the first one points at (most
+ * compat calls an attacker wants take a path first). Never counted with the
+ * native calls, whose table would give it another name.
+ */
+static __always_inline int record_compat(struct pt_regs *regs, __s64 nr, long ret, __u8 flags)
+{
+	struct heap *h = get_heap();
+	if (!h)
+		return 0;
+	struct sys_event *ev = (void *)h->rec;
+	__builtin_memset(ev, 0, sizeof(*ev));
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	ev->h.ts = bpf_ktime_get_ns();
+	ev->h.pid = pid_tgid >> 32;
+	ev->h.tid = (__u32)pid_tgid;
+	ev->h.kind = KIND_SYSCALL;
+	ev->h.flags = FLAG_COMPAT | flags;
+	ev->nr = nr;
+	ev->ret = ret;
+#if defined(__TARGET_ARCH_x86)
+	/* i386 order: ebx ecx edx esi edi ebp (x32 uses the native one) */
+	if (nr & X32_SYSCALL_BIT) {
+		ev->args[0] = regs->di;
+		ev->args[1] = regs->si;
+		ev->args[2] = regs->dx;
+		ev->args[3] = regs->r10;
+		ev->args[4] = regs->r8;
+		ev->args[5] = regs->r9;
+	} else {
+		ev->args[0] = (__u32)regs->bx;
+		ev->args[1] = (__u32)regs->cx;
+		ev->args[2] = (__u32)regs->dx;
+		ev->args[3] = (__u32)regs->si;
+		ev->args[4] = (__u32)regs->di;
+		ev->args[5] = (__u32)regs->bp;
+	}
+#elif defined(__TARGET_ARCH_arm64)
+	ev->args[0] = (__u32)regs->orig_x0;
+	ev->args[1] = (__u32)regs->regs[1];
+	ev->args[2] = (__u32)regs->regs[2];
+	ev->args[3] = (__u32)regs->regs[3];
+	ev->args[4] = (__u32)regs->regs[4];
+	ev->args[5] = (__u32)regs->regs[5];
+#endif
+	h->off = sizeof(*ev);
+	h->trunc = 0;
+	ustr(h, ev, SF_STR0, ev->args[0]);
+	__u64 sz = CLAMP(h->off, REC_SIZE);
+	if (h->trunc)
+		ev->h.flags |= FLAG_TRUNC;
+	if (bpf_ringbuf_output(&events, h->rec, sz, rb_flags_h(h)) < 0)
+		count_lost(LOSS_PRIV);
+	return 0;
+}
+
 static __always_inline __u32 loss_class(__u8 id)
 {
 	if (id >= SC_DNS_FIRST)
@@ -634,10 +753,15 @@ static __always_inline int record(__u8 id, __u64 nr, long ret, struct pt_regs *r
 	case SC_utime:
 	case SC_utimes:
 	case SC_mknod:
-	case SC_chdir:
 	case SC_chroot:
 	case SC_umount2:
 		path_at(h, ev, SF_STR0, AT_FDCWD, a0);
+		break;
+	case SC_chdir:
+		path_at(h, ev, SF_STR0, AT_FDCWD, a0);
+		/* where the kernel moved the cwd (symlinks and .. resolved) */
+		if (ret == 0)
+			FIELD(SF_RESOLVED, put_fd_path(AT_FDCWD));
 		break;
 	/* one path relative to a dirfd */
 	case SC_unlinkat:
@@ -678,10 +802,14 @@ static __always_inline int record(__u8 id, __u64 nr, long ret, struct pt_regs *r
 	case SC_fchmod:
 	case SC_fchown:
 	case SC_ftruncate:
-	case SC_fchdir:
 	case SC_setns:
 	case SC_fsmount:
 		FIELD(SF_BASE0, put_fd_path(a0));
+		break;
+	case SC_fchdir:
+		FIELD(SF_BASE0, put_fd_path(a0));
+		if (ret == 0)
+			FIELD(SF_RESOLVED, put_fd_path(AT_FDCWD));
 		break;
 	case SC_finit_module:
 		ustr(h, ev, SF_STR0, a1); /* module params */
@@ -791,9 +919,7 @@ resolved:
 	if (ret >= 0 && want_resolved)
 		FIELD(SF_RESOLVED, put_fd_path(ret));
 out:;
-	__u32 sz = h->off;
-	if (sz > REC_SIZE)
-		sz = REC_SIZE;
+	__u64 sz = CLAMP(h->off, REC_SIZE);
 	if (h->trunc)
 		ev->h.flags |= FLAG_TRUNC;
 	if (bpf_ringbuf_output(&events, h->rec, sz, rb_flags_h(h)) < 0)
@@ -827,7 +953,18 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	if (!started)
 		return 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	__s64 cnr = compat_nr(task, regs);
+	if (cnr >= 0) {
+		/* refused by seccomp: the thread dies of SIGSYS, sched_exit
+		 * reports it (also when it dies without reaching sys_exit) */
+		if (task->seccomp.mode == SECCOMP_MODE_DEAD)
+			return 0;
+		return record_compat(regs, cnr, ret, 0);
+	}
 	__u64 nr = SC_NR(regs);
+	if (nr == (__u64)-1)
+		nr = sigreturn_nr; /* see sigreturn_nr */
 	if (nr >= NR_TABLE)
 		return 0;
 	__u8 id = sc_table[nr];
@@ -835,7 +972,6 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	if (ret == 0 && (id == SC_clone || id == SC_clone3 || id == SC_fork || id == SC_vfork))
 		return 0;
 
-	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 pid_tgid = (__u64)(__u32)task->tgid << 32 | (__u32)task->pid;
 	__u32 zero = 0;
 	struct count_cache *cc = bpf_map_lookup_elem(&pcounts, &zero);
@@ -922,13 +1058,14 @@ int BPF_PROG(sched_exec, struct task_struct *p, int old_pid, struct linux_binprm
 	h->trunc = 0;
 
 	__u32 off = h->off;
-	long n = bpf_probe_read_kernel_str(&h->rec[off & TAIL_MASK], STR_MAX, BPF_CORE_READ(bprm, filename));
+	long n = bpf_probe_read_kernel_str(&h->rec[off & 0xfff], STR_MAX, BPF_CORE_READ(bprm, filename));
 	if (n > 0) {
 		n = (n - 1) & 0xfff;
 		ev->lens[EXEC_FILENAME] = n;
 		off += n;
 	}
 
+	/* off <= sizeof(*ev) + 4095 here: the argv copy ends below REC_SIZE */
 	__u64 start = BPF_CORE_READ(p, mm, arg_start);
 	__u64 end = BPF_CORE_READ(p, mm, arg_end);
 	__u64 alen = end > start ? end - start : 0;
@@ -937,7 +1074,7 @@ int BPF_PROG(sched_exec, struct task_struct *p, int old_pid, struct linux_binprm
 		ev->h.flags |= FLAG_ARGV_TRUNC;
 	}
 	alen = CLAMP(alen, ARGV_MAX);
-	if (alen && bpf_probe_read_user(&h->rec[off & TAIL_MASK], alen, (void *)start) == 0) {
+	if (alen && bpf_probe_read_user(&h->rec[off & 0x1fff], alen, (void *)start) == 0) {
 		ev->lens[EXEC_ARGV] = alen;
 		off += alen;
 	}
@@ -945,10 +1082,28 @@ int BPF_PROG(sched_exec, struct task_struct *p, int old_pid, struct linux_binprm
 
 	struct fs_struct *fs = BPF_CORE_READ(p, fs);
 	ev->lens[EXEC_CWD] = put_path((__u64)BPF_CORE_READ(fs, pwd.dentry), (__u64)BPF_CORE_READ(fs, pwd.mnt));
+	if (BPF_CORE_READ(bprm, interp) != BPF_CORE_READ(bprm, filename))
+		ev->h.flags |= FLAG_EXEC_INTERP;
+	/* the file the kernel opened and runs, whatever string named it */
+	ev->lens[EXEC_EXE] = put_path((__u64)BPF_CORE_READ(bprm, file, f_path.dentry),
+				      (__u64)BPF_CORE_READ(bprm, file, f_path.mnt));
 
-	__u32 sz = h->off;
-	if (sz > REC_SIZE)
-		sz = REC_SIZE;
+	start = BPF_CORE_READ(p, mm, env_start);
+	end = BPF_CORE_READ(p, mm, env_end);
+	__u64 elen = end > start ? end - start : 0;
+	if (elen > ENV_MAX) {
+		elen = ENV_MAX;
+		ev->h.flags |= FLAG_ENV_TRUNC;
+	}
+	elen = CLAMP(elen, ENV_MAX);
+	off = h->off;
+	if (elen && off <= TAIL_MASK &&
+	    bpf_probe_read_user(&h->rec[off & TAIL_MASK], elen, (void *)start) == 0) {
+		ev->lens[EXEC_ENV] = elen;
+		h->off = off + elen;
+	}
+
+	__u64 sz = CLAMP(h->off, REC_SIZE);
 	if (h->trunc)
 		ev->h.flags |= FLAG_TRUNC;
 	if (bpf_ringbuf_output(&events, h->rec, sz, rb_flags_h(h)) < 0)
@@ -963,6 +1118,19 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 		return 0;
 	if (!started)
 		return 0;
+	/*
+	 * A compat syscall the sandbox's seccomp filter refused (bad arch) never
+	 * reaches sys_exit: the thread dies of SIGSYS inside it. Report it here,
+	 * also when other threads live on.
+	 */
+	if ((p->exit_code & 0x7f) == SIGSYS) {
+		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(p);
+		if (regs) {
+			__s64 cnr = compat_nr(p, regs);
+			if (cnr >= 0)
+				record_compat(regs, cnr, 0, FLAG_COMPAT_KILLED);
+		}
+	}
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0; /* other threads remain */
 	struct exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);

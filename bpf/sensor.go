@@ -59,7 +59,8 @@ type Sensor struct {
 	links   []link.Link
 	stopped bool
 	closed  bool
-	drained bool // touched only by Read
+	drained bool        // touched only by Read
+	ret     retireState // touched only by Read, then by SyscallCounts after Stop
 }
 
 // Load loads the programs, sets the cgroup filter and attaches them. When it
@@ -76,6 +77,11 @@ func Load(cfg Config) (*Sensor, error) {
 		return nil, fmt.Errorf("bpf: parse embedded object: %w", err)
 	}
 	spec.Maps["events"].MaxEntries = ringSize(cfg.RingBufBytes)
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		return nil, fmt.Errorf("bpf: count CPUs: %w", err)
+	}
+	spec.Maps["heap"].MaxEntries = uint32(ncpu) // one scratch area per CPU
 
 	table, err := syscallTable(spec)
 	if err != nil {
@@ -86,6 +92,11 @@ func Load(cfg Config) (*Sensor, error) {
 	}
 	if err := setVar(spec, "sc_table", table); err != nil {
 		return nil, err
+	}
+	if nr, ok := SyscallNr("rt_sigreturn"); ok {
+		if err := setVar(spec, "sigreturn_nr", uint32(nr)); err != nil {
+			return nil, err
+		}
 	}
 	ring := spec.Maps["events"].MaxEntries
 	if err := setVar(spec, "wakeup_bytes", uint64(min(ring/8, 256<<10))); err != nil {
@@ -196,7 +207,14 @@ func (s *Sensor) Read() (Event, error) {
 		if err != nil {
 			return Event{}, s.readErr(err)
 		}
-		return decode(s.rec.RawSample)
+		ev, err := decode(s.rec.RawSample)
+		if err != nil {
+			return ev, err
+		}
+		if err := s.noteEvent(&ev); err != nil {
+			return ev, err
+		}
+		return ev, nil
 	}
 }
 
@@ -259,8 +277,10 @@ type Count struct {
 
 // SyscallCounts returns the per (process, syscall) counters. Counting starts
 // with the first exec in the cgroup; exit and exit_group never return and
-// are not counted. The counts are exact once Stop has returned (while the
-// programs run, a count may be seen twice or not yet).
+// are not counted. The counts are exact once Stop has returned and Read has
+// returned ErrDrained (while the programs run, a count may be seen twice or
+// not yet). Counts of exited processes are moved out of the kernel's map
+// while Read runs (see retire.go); call it from Read's goroutine or after.
 func (s *Sensor) SyscallCounts() ([]Count, error) {
 	type key struct {
 		pid uint32
@@ -280,6 +300,9 @@ func (s *Sensor) SyscallCounts() ([]Count, error) {
 		k sensorCountKey
 		v sensorCountVal
 	)
+	for k, v := range s.ret.retired {
+		add(k.Pid, int(k.Nr), v.Count, v.Errors)
+	}
 	it := s.objs.Counts.Iterate()
 	for it.Next(&k, &v) {
 		add(k.Pid, int(k.Nr), v.Count, v.Errors)
@@ -385,6 +408,22 @@ var syscallNrs = func() map[string]int {
 	}
 	return m
 }()
+
+// x32SyscallBit marks an x32 syscall number.
+const x32SyscallBit = 0x40000000
+
+// CompatSyscallName names a compat syscall record's number: the i386 name
+// ("open", "socketcall", "setuid32"), "x32:NAME" for an x32 call, or
+// "syscall_NNN" when the table has no name for it.
+func CompatSyscallName(nr int) string {
+	if nr&x32SyscallBit != 0 {
+		return "x32:" + SyscallName(nr&^x32SyscallBit)
+	}
+	if n, ok := compatNames[nr]; ok {
+		return n
+	}
+	return fmt.Sprintf("syscall_%d", nr)
+}
 
 // SyscallNr returns the number of the named syscall on this GOARCH.
 func SyscallNr(name string) (int, bool) {

@@ -43,8 +43,8 @@ type sensorExecEvent struct {
 	H    sensorHdr
 	Ppid uint32
 	Uid  uint32
-	Lens [3]uint16
-	Pad  uint16
+	Lens [5]uint16
+	Pad  [3]uint16
 }
 
 type sensorExecField uint32
@@ -53,7 +53,9 @@ const (
 	sensorExecFieldEXEC_FILENAME sensorExecField = 0
 	sensorExecFieldEXEC_ARGV     sensorExecField = 1
 	sensorExecFieldEXEC_CWD      sensorExecField = 2
-	sensorExecFieldEXEC_NFIELDS  sensorExecField = 3
+	sensorExecFieldEXEC_EXE      sensorExecField = 3
+	sensorExecFieldEXEC_ENV      sensorExecField = 4
+	sensorExecFieldEXEC_NFIELDS  sensorExecField = 5
 )
 
 type sensorExitEvent struct {
@@ -84,8 +86,12 @@ type sensorHdr struct {
 type sensorHdrFlags uint32
 
 const (
-	sensorHdrFlagsFLAG_ARGV_TRUNC sensorHdrFlags = 1
-	sensorHdrFlagsFLAG_TRUNC      sensorHdrFlags = 2
+	sensorHdrFlagsFLAG_ARGV_TRUNC    sensorHdrFlags = 1
+	sensorHdrFlagsFLAG_TRUNC         sensorHdrFlags = 2
+	sensorHdrFlagsFLAG_COMPAT        sensorHdrFlags = 4
+	sensorHdrFlagsFLAG_COMPAT_KILLED sensorHdrFlags = 8
+	sensorHdrFlagsFLAG_ENV_TRUNC     sensorHdrFlags = 16
+	sensorHdrFlagsFLAG_EXEC_INTERP   sensorHdrFlags = 32
 )
 
 type sensorHeap struct {
@@ -94,7 +100,7 @@ type sensorHeap struct {
 	Trunc uint32
 	Pos   uint32
 	Nrec  uint32
-	Rec   [20480]uint8
+	Rec   [98304]uint8
 	Path  [4352]uint8
 }
 
@@ -264,6 +270,7 @@ const (
 	sensorProgSysExit        = "sys_exit"
 	sensorVarDnsSeen         = "dns_seen"
 	sensorVarScTable         = "sc_table"
+	sensorVarSigreturnNr     = "sigreturn_nr"
 	sensorVarStarted         = "started"
 	sensorVarTargetCgroup    = "target_cgroup"
 	sensorVarUnusedBtfAnchor = "unused_btf_anchor"
@@ -336,6 +343,7 @@ type sensorMapSpecs struct {
 type sensorVariableSpecs struct {
 	DnsSeen         *ebpf.VariableSpec `ebpf:"dns_seen"`
 	ScTable         *ebpf.VariableSpec `ebpf:"sc_table"`
+	SigreturnNr     *ebpf.VariableSpec `ebpf:"sigreturn_nr"`
 	Started         *ebpf.VariableSpec `ebpf:"started"`
 	TargetCgroup    *ebpf.VariableSpec `ebpf:"target_cgroup"`
 	UnusedBtfAnchor *ebpf.VariableSpec `ebpf:"unused_btf_anchor"`
@@ -386,6 +394,7 @@ func (m *sensorMaps) Close() error {
 type sensorVariables struct {
 	DnsSeen         *ebpf.Variable `ebpf:"dns_seen"`
 	ScTable         *ebpf.Variable `ebpf:"sc_table"`
+	SigreturnNr     *ebpf.Variable `ebpf:"sigreturn_nr"`
 	Started         *ebpf.Variable `ebpf:"started"`
 	TargetCgroup    *ebpf.Variable `ebpf:"target_cgroup"`
 	UnusedBtfAnchor *ebpf.Variable `ebpf:"unused_btf_anchor"`

@@ -2,6 +2,7 @@ package diff
 
 import (
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -198,6 +199,14 @@ var Rules = []Rule{
 		Reason: "sets a loader variable that injects code into programs",
 		Peers:  []string{"tracee:TRC-107", "falco:Potential Local Privilege Escalation via Environment Variables Misuse"},
 		cond:   func(f *fact) (bool, string) { return f.envIn(InjectEnv) }},
+	{ID: "BD-UNRESOLVED-PATH", Kind: "unresolved-path", Level: Critical, Sections: append([]string{"files.exec"}, allFileWrites...),
+		When:   "the path is not the kernel's: a `..` after a component that may be a symlink, relative, or cut at the top (`...`); it could be any file",
+		Reason: "changes or runs a file whose real path is unknown (could be any file)",
+		cond:   func(f *fact) (bool, string) { return f.unresolved(), "" }},
+	{ID: "BD-COMPAT-SYSCALL", Kind: "compat-syscall", Level: Critical, Sections: []string{"privileged"},
+		When:   "a syscall through a non-native ABI (`compat:NAME`: i386 `int $0x80`, x32), refused by the sandbox or not",
+		Reason: "makes a syscall through a non-native ABI, a way around syscall monitoring",
+		cond:   func(f *fact) (bool, string) { return strings.HasPrefix(f.entry.Value, "compat:"), "" }},
 	{ID: "BD-PRIV-DROP", Kind: "priv", Level: Low, Sections: []string{"privileged"},
 		When:   "prctl that only gives up privileges (PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP)",
 		Reason: "gives up privileges",
@@ -259,6 +268,10 @@ var Rules = []Rule{
 		When:   "loopback destination (127.0.0.0/8, ::1)",
 		Reason: "connects to a new local service",
 		cond:   func(f *fact) (bool, string) { return isLocal(f.entry.Value), "" }},
+	{ID: "BD-UNRESOLVED-READ", Kind: "unresolved-path", Level: High, Sections: []string{"files.read"},
+		When:   "a read of a path that is not the kernel's (`..` after a possible symlink, relative, `...`); a secret-looking one is critical above",
+		Reason: "reads a file whose real path is unknown (could be any file)",
+		cond:   func(f *fact) (bool, string) { return f.unresolved(), "" }},
 	{ID: "BD-EGRESS", Kind: "egress", Level: High, Sections: []string{"network.egress"},
 		When:   "any other destination",
 		Reason: "connects to a new destination",
@@ -423,6 +436,28 @@ func (f *fact) targets() []string {
 	}
 	return []string{f.entry.Value}
 }
+
+// unresolved reports whether a target is not a path the kernel resolved
+// (see store.PathState): the recorder keeps such a path as written, so it
+// holds a ".." component, is relative, or starts with "..." (cut at the top).
+// Globs must not rate it as the plausible absolute path it looks like.
+func (f *fact) unresolved() bool {
+	// For a symlink, targets is the new link's path (Value): its text (To)
+	// is not a path the kernel used now, and relative texts are normal.
+	for _, v := range f.targets() {
+		if strings.Contains(v, "/../") || strings.HasSuffix(v, "/..") || strings.HasPrefix(v, "...") || strings.HasPrefix(v, "../") {
+			return true
+		}
+		// relative: not "/...", a placeholder ($WORKSPACE/...) or a kernel
+		// name of a pseudo file (pipe:[*], memfd:x, anon_inode:...)
+		if v != "" && !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "$") && !pseudoFile.MatchString(v) {
+			return true
+		}
+	}
+	return false
+}
+
+var pseudoFile = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*:`)
 
 func (f *fact) matchTable(t []Pattern) (bool, string) {
 	for _, v := range f.targets() {

@@ -92,6 +92,10 @@ var Views = []View{
 		{"parent_idx", Integer},
 		{"exit_signal", Integer},
 		{"chain", Text},
+		{"env", Text},
+		{"argv_truncated", Integer},
+		{"env_truncated", Integer},
+		{"replaced", Integer},
 	}},
 	{Name: "file_events", Columns: []Column{
 		{"run_id", Integer},
@@ -108,6 +112,7 @@ var Views = []View{
 		{"seq", Integer},
 		{"proc_idx", Integer},
 		{"access", Text},
+		{"path_state", Text},
 	}},
 	{Name: "net_events", Columns: []Column{
 		{"run_id", Integer},

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/behavediff/behavediff/bpf"
+	"github.com/behavediff/behavediff/store"
 )
 
 // Namespace clone flags (linux/sched.h).
@@ -140,3 +143,25 @@ func decodePriv(name string, a [6]uint64, str [2]string) (string, bool) {
 	}
 	return "", false
 }
+
+// compatEvent reports a syscall made through a non-native ABI (i386
+// int $0x80, x32, aarch32) as the privilege event "compat:NAME": the
+// sandbox refuses these ABIs (the thread dies of SIGSYS), so the call did
+// not happen, but trying it is an attempt to act where syscall monitoring
+// may not look, and the diff rates it critical.
+func compatEvent(ev *bpf.Event, idx int32, ts int64) store.PrivEvent {
+	name := bpf.CompatSyscallName(int(ev.Nr))
+	a := ev.Args
+	args := fmt.Sprintf("nr=%d args=%#x,%#x,%#x", ev.Nr, a[0], a[1], a[2])
+	if ev.Str[0] != "" && strings.ToValidUTF8(ev.Str[0], "") == ev.Str[0] && !strings.ContainsFunc(ev.Str[0], isCtl) {
+		args += fmt.Sprintf(" str0=%q", ev.Str[0])
+	}
+	res := ev.Ret
+	if ev.CompatKilled {
+		args += " refused=SIGSYS"
+		res = -1 // EPERM: the sandbox refused it before it ran
+	}
+	return store.PrivEvent{Proc: idx, Syscall: "compat:" + name, Args: args, Result: res, TS: ts}
+}
+
+func isCtl(r rune) bool { return r < 0x20 || r == 0x7f }

@@ -1,7 +1,6 @@
 package recorder
 
 import (
-	"path"
 	"strings"
 
 	"github.com/behavediff/behavediff/bpf"
@@ -35,6 +34,11 @@ type tracker struct {
 	procs []store.Process
 	cur   map[uint32]int32 // host tgid → index of its current image
 	execd []bool           // per image: has it exec'd its own program
+	// forked, per image: has it forked a child. An image that forked before
+	// its first exec stays in the tree as the child's parent (the exec then
+	// starts a new image), so a child is never blamed on the program its
+	// parent became later.
+	forked []bool
 	sent  map[sendKey]struct{}
 	// answered holds the (name, address) pairs of DNS answers recorded.
 	answered map[[2]string]struct{}
@@ -81,11 +85,13 @@ func (t *tracker) newImage(pid, ppid uint32, parent int32, ts uint64) int32 {
 	p := store.Process{Idx: idx, Pid: int32(pid), Ppid: int32(ppid), ParentIdx: parent, StartedAt: t.rel(ts)}
 	if parent >= 0 {
 		pp := t.procs[parent]
-		p.Exe, p.Argv, p.Cwd, p.UID = pp.Exe, pp.Argv, pp.Cwd, pp.UID
+		p.Exe, p.Argv, p.Env, p.Cwd, p.UID = pp.Exe, pp.Argv, pp.Env, pp.Cwd, pp.UID
+		p.ArgvTruncated, p.EnvTruncated = pp.ArgvTruncated, pp.EnvTruncated
 		p.Ppid = pp.Pid
 	}
 	t.procs = append(t.procs, p)
 	t.execd = append(t.execd, false)
+	t.forked = append(t.forked, false)
 	t.cur[pid] = idx
 	return idx
 }
@@ -94,6 +100,7 @@ func (t *tracker) handle(ev *bpf.Event) error {
 	switch ev.Kind {
 	case bpf.KindFork:
 		parent := t.proc(ev.Pid, ev.TS)
+		t.forked[parent] = true
 		t.newImage(ev.Child, ev.Pid, parent, ev.TS)
 		return nil
 	case bpf.KindExec:
@@ -120,111 +127,191 @@ func (t *tracker) exec(ev *bpf.Event) error {
 			parent = pi
 		}
 		idx = t.newImage(ev.Pid, ev.PPid, parent, ev.TS)
-	case t.execd[idx]:
-		// A second exec replaces an image that ran its own program: keep the
-		// old one in the tree and start a new image under the same parent.
+	case t.execd[idx] || t.forked[idx]:
+		// A second exec replaces an image that ran its own program, and an
+		// exec after a fork replaces the parent of that child: keep the old
+		// image in the tree (it never exited: no exit code) and start a new
+		// one under the same parent.
 		old := &t.procs[idx]
-		old.Exited, old.ExitedAt = true, t.rel(ev.TS)
+		old.Exited, old.ExitedAt, old.Replaced = true, t.rel(ev.TS), true
 		idx = t.newImage(ev.Pid, uint32(old.Ppid), old.ParentIdx, ev.TS)
 	}
 	p := &t.procs[idx]
 	cwd := ev.Cwd
-	exe := resolvePath(ev.Filename, cwd)
+	// The file the kernel opened; the string passed to execve only when the
+	// sensor could not walk it or the file is a script, whose own file the
+	// kernel has let go for its interpreter's by then (the string may name
+	// another file through a symlink and '..': resolvePath marks that).
+	exe, state := ev.Exe, store.PathKernel
+	if exe == "" || ev.Interpreted {
+		exe, state = resolvePath(ev.Filename, cwd)
+	}
 	p.Exe, p.Argv, p.Cwd, p.UID = exe, ev.Argv, cwd, ev.UID
+	p.Env, p.ArgvTruncated, p.EnvTruncated = redactEnv(ev.Env), ev.ArgvTruncated, ev.EnvTruncated
 	if ev.PPid != 0 && p.ParentIdx < 0 {
 		p.Ppid = int32(ev.PPid)
 	}
 	t.execd[idx] = true
-	return t.sink.AddFile(store.FileEvent{Proc: idx, Op: store.FileExec, Path: exe, Result: 0, TS: t.rel(ev.TS)})
+	return t.sink.AddFile(store.FileEvent{Proc: idx, Op: store.FileExec, Path: exe, PathState: state, Result: 0, TS: t.rel(ev.TS)})
 }
 
-// resolvePath makes a path absolute the way the kernel saw it: an absolute
-// path is cleaned; a relative one is joined to the kernel-walked base (the
-// cwd or dirfd path). Without a base the relative text is kept as is rather
-// than guessed.
-func resolvePath(p, base string) string {
+// redactEnv returns env with the values of secret-looking names (see
+// IsSecretName) replaced by RedactedValue: the environment of every process
+// is stored, and a token in it must not be.
+func redactEnv(env []string) []string {
+	if env == nil {
+		return nil
+	}
+	out := make([]string, len(env))
+	for i, kv := range env {
+		if k, _, ok := strings.Cut(kv, "="); ok && IsSecretName(k) {
+			kv = k + "=" + RedactedValue
+		}
+		out[i] = kv
+	}
+	return out
+}
+
+// resolvePath makes a caller's path string absolute: a relative one is
+// joined to the kernel-walked base (the cwd or dirfd path). It never cleans
+// '..' away: the component before it may be a symlink, so "/tmp/l/../x" is
+// not "/tmp/x" (with /tmp/l -> /root/.cache it is /root/x). Such a path, and
+// a relative one without a base, is returned as written with
+// PathUnresolved. Only "." components and repeated slashes are dropped,
+// which never changes the file named.
+func resolvePath(p, base string) (string, store.PathState) {
 	switch {
 	case p == "":
-		return base
+		return base, store.PathKernel
 	case strings.HasPrefix(p, "/"):
-		return path.Clean(p)
 	case base == "":
-		return p
+		return p, store.PathUnresolved
+	default:
+		p = base + "/" + p
 	}
-	return path.Clean(base + "/" + p)
+	return lexicalTidy(p)
 }
 
-// pathArg resolves string argument i of a syscall record.
-func pathArg(ev *bpf.Event, i int) string { return resolvePath(ev.Str[i], ev.Base[i]) }
+// lexicalTidy drops "." components, repeated and trailing slashes; it
+// reports PathUnresolved when a ".." remains.
+func lexicalTidy(p string) (string, store.PathState) {
+	parts := strings.Split(p, "/")
+	out := parts[:0]
+	state := store.PathKernel
+	for _, c := range parts {
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			state = store.PathUnresolved
+		}
+		out = append(out, c)
+	}
+	return "/" + strings.Join(out, "/"), state
+}
+
+// truncatedPath marks a kernel path cut at the top: "..." then its tail, so
+// it can never pass for a plausible absolute path.
+func truncatedPath(p string) string {
+	return "..." + p
+}
+
+// pathArg resolves string argument i of a syscall record. A record whose
+// fields did not all fit marks every path it has truncated: the sensor cuts
+// kernel walks at the top, so a cut path would pass for another one.
+func pathArg(ev *bpf.Event, i int) (string, store.PathState) {
+	p, st := resolvePath(ev.Str[i], ev.Base[i])
+	if ev.Truncated && p != "" {
+		return truncatedPath(p), store.PathTruncated
+	}
+	return p, st
+}
 
 func (t *tracker) syscall(ev *bpf.Event) error {
-	name := t.name(int(ev.Nr))
 	idx := t.proc(ev.Pid, ev.TS)
 	ts := t.rel(ev.TS)
+	if ev.Compat {
+		return t.sink.AddPriv(compatEvent(ev, idx, ts))
+	}
+	name := t.name(int(ev.Nr))
+	// state is the least trustworthy PathState of the paths taken below.
+	state := store.PathKernel
+	arg := func(i int) string {
+		p, st := pathArg(ev, i)
+		state = max(state, st)
+		return p
+	}
 	file := func(op store.FileOp, p, p2 string, flags, mode uint32) error {
-		return t.sink.AddFile(store.FileEvent{Proc: idx, Op: op, Path: p, Path2: p2, Flags: flags, Mode: mode, Result: ev.Ret, TS: ts})
+		return t.sink.AddFile(store.FileEvent{Proc: idx, Op: op, Path: p, Path2: p2, PathState: state, Flags: flags, Mode: mode, Result: ev.Ret, TS: ts})
 	}
 	a := ev.Args
 	switch name {
 	case "open":
-		return file(store.FileOpen, t.openPath(ev, 0), "", uint32(a[1]), uint32(a[2]))
+		return file(store.FileOpen, t.openPath(ev, 0, arg), "", uint32(a[1]), uint32(a[2]))
 	case "openat":
-		return file(store.FileOpen, t.openPath(ev, 0), "", uint32(a[2]), uint32(a[3]))
+		return file(store.FileOpen, t.openPath(ev, 0, arg), "", uint32(a[2]), uint32(a[3]))
 	case "openat2":
 		// open_how lives in user memory; the sensor delivers its flags and
 		// mode in Args[4] and Args[5] when it could read them.
-		return file(store.FileOpen, t.openPath(ev, 0), "", uint32(a[4]), uint32(a[5]))
+		return file(store.FileOpen, t.openPath(ev, 0, arg), "", uint32(a[4]), uint32(a[5]))
 	case "creat":
-		return file(store.FileOpen, t.openPath(ev, 0), "", oCreat|oWronly|oTrunc, uint32(a[1]))
+		return file(store.FileOpen, t.openPath(ev, 0, arg), "", oCreat|oWronly|oTrunc, uint32(a[1]))
 	case "unlink":
-		return file(store.FileUnlink, pathArg(ev, 0), "", 0, 0)
+		return file(store.FileUnlink, arg(0), "", 0, 0)
 	case "unlinkat":
 		if a[2]&atRemovedir != 0 {
-			return file(store.FileRmdir, pathArg(ev, 0), "", uint32(a[2]), 0)
+			return file(store.FileRmdir, arg(0), "", uint32(a[2]), 0)
 		}
-		return file(store.FileUnlink, pathArg(ev, 0), "", uint32(a[2]), 0)
+		return file(store.FileUnlink, arg(0), "", uint32(a[2]), 0)
 	case "rmdir":
-		return file(store.FileRmdir, pathArg(ev, 0), "", 0, 0)
+		return file(store.FileRmdir, arg(0), "", 0, 0)
 	case "rename", "renameat", "renameat2":
 		var flags uint32
 		if name == "renameat2" {
 			flags = uint32(a[4])
 		}
-		return file(store.FileRename, pathArg(ev, 0), pathArg(ev, 1), flags, 0)
+		return file(store.FileRename, arg(0), arg(1), flags, 0)
 	case "mkdir":
-		return file(store.FileMkdir, pathArg(ev, 0), "", 0, uint32(a[1]))
+		return file(store.FileMkdir, arg(0), "", 0, uint32(a[1]))
 	case "mkdirat":
-		return file(store.FileMkdir, pathArg(ev, 0), "", 0, uint32(a[2]))
+		return file(store.FileMkdir, arg(0), "", 0, uint32(a[2]))
 	case "link", "linkat":
-		return file(store.FileLink, pathArg(ev, 0), pathArg(ev, 1), 0, 0)
+		return file(store.FileLink, arg(0), arg(1), 0, 0)
 	case "symlink", "symlinkat":
 		// The target is link text, not a path the kernel resolves now.
-		return file(store.FileSymlink, ev.Str[0], pathArg(ev, 1), 0, 0)
+		return file(store.FileSymlink, ev.Str[0], arg(1), 0, 0)
 	case "chmod":
-		return file(store.FileChmod, pathArg(ev, 0), "", 0, uint32(a[1]))
+		return file(store.FileChmod, arg(0), "", 0, uint32(a[1]))
 	case "fchmod":
-		return file(store.FileChmod, pathArg(ev, 0), "", 0, uint32(a[1]))
+		return file(store.FileChmod, arg(0), "", 0, uint32(a[1]))
 	case "fchmodat", "fchmodat2":
-		return file(store.FileChmod, pathArg(ev, 0), "", 0, uint32(a[2]))
+		return file(store.FileChmod, arg(0), "", 0, uint32(a[2]))
 	case "chown", "lchown", "fchown", "fchownat":
-		return file(store.FileChown, pathArg(ev, 0), "", 0, 0)
+		return file(store.FileChown, arg(0), "", 0, 0)
 	case "truncate", "ftruncate":
-		return file(store.FileTruncate, pathArg(ev, 0), "", 0, 0)
+		return file(store.FileTruncate, arg(0), "", 0, 0)
 	case "utime", "utimes", "utimensat", "futimesat":
-		return file(store.FileUtimes, pathArg(ev, 0), "", 0, 0)
+		return file(store.FileUtimes, arg(0), "", 0, 0)
 	case "mknod":
-		return file(store.FileMknod, pathArg(ev, 0), "", 0, uint32(a[1]))
+		return file(store.FileMknod, arg(0), "", 0, uint32(a[1]))
 	case "mknodat":
-		return file(store.FileMknod, pathArg(ev, 0), "", 0, uint32(a[2]))
+		return file(store.FileMknod, arg(0), "", 0, uint32(a[2]))
 	case "execve", "execveat":
 		if ev.Ret == 0 {
 			return nil // a successful exec was recorded from the exec event itself
 		}
-		return file(store.FileExec, pathArg(ev, 0), "", 0, 0)
+		return file(store.FileExec, arg(0), "", 0, 0)
 	case "memfd_create":
 		return file(store.FileMemfd, "memfd:"+ev.Str[0], "", uint32(a[1]), 0)
 	case "chdir", "fchdir":
-		p := pathArg(ev, 0)
+		// the cwd the kernel moved to, walked after the call; the caller's
+		// string only for a failed call
+		p := ev.Resolved
+		if p == "" || ev.Ret != 0 {
+			p = arg(0)
+		} else if ev.Truncated {
+			p, state = truncatedPath(p), store.PathTruncated
+		}
 		if ev.Ret == 0 && p != "" {
 			t.procs[idx].Cwd = p
 		}
@@ -264,13 +351,28 @@ func (t *tracker) syscall(ev *bpf.Event) error {
 }
 
 // openPath prefers the path of the file the kernel actually opened (symlinks
-// resolved) over the text the program passed, except for /proc/self paths,
-// which stay distinguishable from /proc/<pid>.
-func (t *tracker) openPath(ev *bpf.Event, i int) string {
-	if ev.Resolved != "" && ev.Ret >= 0 && !strings.HasPrefix(ev.Str[i], "/proc/self") && !strings.HasPrefix(ev.Str[i], "/proc/thread-self") {
+// resolved) over the text the program passed. The text is kept only for a
+// /proc/self path that really opened a /proc file, which stays
+// distinguishable from /proc/<pid>; /proc/self/root/... or /proc/self/fd/N
+// naming an ordinary file records that file.
+func (t *tracker) openPath(ev *bpf.Event, i int, arg func(int) string) string {
+	if ev.Resolved != "" && ev.Ret >= 0 && !ev.Truncated &&
+		!(procSelf(ev.Str[i]) && strings.HasPrefix(ev.Resolved, "/proc/")) {
 		return ev.Resolved
 	}
-	return pathArg(ev, i)
+	return arg(i)
+}
+
+// procSelf reports whether p names the caller's own /proc directory (kept as
+// written: /proc/self/fd/N is the caller's own file, /proc/<pid>/... another
+// process's). Only the exact component counts: "/proc/selfish" is not it.
+func procSelf(p string) bool {
+	for _, pre := range []string{"/proc/self", "/proc/thread-self"} {
+		if rest, ok := strings.CutPrefix(p, pre); ok && (rest == "" || rest[0] == '/') {
+			return true
+		}
+	}
+	return false
 }
 
 // send records a DNS query when the payload parses as one, and otherwise the
@@ -327,14 +429,15 @@ func (t *tracker) answer(ev *bpf.Event, idx int32, ts int64) error {
 	return nil
 }
 
-// processes returns the process table with ancestor chains filled in.
+// processes returns the process table with ancestor chains (full exe
+// paths) filled in.
 func (t *tracker) processes() []store.Process {
 	out := make([]store.Process, len(t.procs))
 	copy(out, t.procs)
 	for i := range out {
 		var chain []string
 		for j, n := int32(i), 0; j >= 0 && n < 64; n++ {
-			chain = append(chain, path.Base(out[j].Exe))
+			chain = append(chain, out[j].Exe)
 			j = out[j].ParentIdx
 		}
 		for l, r := 0, len(chain)-1; l < r; l, r = l+1, r-1 {

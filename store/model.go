@@ -68,12 +68,20 @@ type Process struct {
 	Idx       int32
 	Pid       int32
 	Ppid      int32
-	ParentIdx int32 // -1 for the container's first process
-	Exe       string
+	ParentIdx int32  // -1 for the container's first process
+	Exe       string // the file the kernel ran (symlinks resolved)
 	Argv      []string
-	Env       []string // "NAME=VALUE" at exec; secret-looking values are "NAME=<redacted>"
-	Cwd       string
-	UID       uint32
+	// Env is the environment at exec, "NAME=VALUE" each; the recorder
+	// redacts the values of secret-looking names to "NAME=<redacted>".
+	Env []string
+	Cwd string
+	UID uint32
+	// ArgvTruncated, EnvTruncated: the sensor kept only the first 32 KiB of
+	// argv / 16 KiB of the environment.
+	ArgvTruncated, EnvTruncated bool
+	// Replaced: the image ended by exec'ing another program; it never
+	// exited, so it has no exit code (Exited and ExitedAt say when it ended).
+	Replaced bool
 	// Chain is the ancestor exe chain up to the first process, e.g.
 	// "/bin/sh > /usr/bin/python3 > /usr/bin/curl" (includes Exe itself).
 	Chain      string
@@ -117,15 +125,32 @@ var FileOpNames = map[FileOp]string{
 // FileEvent is one file syscall. Result is the syscall's return value: >= 0 on
 // success, -errno on failure (a failed attempt is still an event).
 type FileEvent struct {
-	Proc   int32 // Process.Idx
-	Op     FileOp
-	Path   string // absolute, cleaned
-	Path2  string // second path for rename/link/symlink
-	Flags  uint32 // open flags
-	Mode   uint32 // mode for open(O_CREAT)/chmod/mkdir/mknod
-	Result int64
-	TS     int64 // ns since run start
+	Proc  int32 // Process.Idx
+	Op    FileOp
+	Path  string // absolute; see PathState
+	Path2 string // second path for rename/link/symlink
+	// PathState says how far Path and Path2 can be trusted (PathKernel: as
+	// the kernel resolved it, or an absolute string without '..').
+	PathState PathState
+	Flags     uint32 // open flags
+	Mode      uint32 // mode for open(O_CREAT)/chmod/mkdir/mknod
+	Result    int64
+	TS        int64 // ns since run start
 }
+
+// PathState is how a FileEvent's path is known.
+type PathState uint8
+
+const (
+	PathKernel PathState = iota
+	// PathUnresolved: the caller's string kept as written ('..' after a
+	// component that may be a symlink, or relative without a known base). It
+	// need not name the file the kernel used.
+	PathUnresolved
+	// PathTruncated: the kernel path was deeper than the sensor walks; the
+	// path starts with "..." and holds only the tail.
+	PathTruncated
+)
 
 // NetOp names a network operation.
 type NetOp uint8

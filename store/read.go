@@ -399,11 +399,24 @@ func (l *loader) load(id int64) (*Trace, error) {
 	}
 
 	err = l.query(`SELECT idx, pid, ppid, parent_idx, exe, argv, cwd, uid, chain, started_ns, exited_ns,
-		exited, exit_code, exit_signal FROM _proc WHERE run_id = ? ORDER BY idx`, arg(id), func(v []driver.Value) error {
+		exited, exit_code, exit_signal, env, pflags FROM _proc WHERE run_id = ? ORDER BY idx`, arg(id), func(v []driver.Value) error {
+		pf := vInt(v[15])
 		p := Process{Idx: int32(vInt(v[0])), Pid: int32(vInt(v[1])), Ppid: int32(vInt(v[2])), ParentIdx: int32(vInt(v[3])),
 			UID: uint32(vInt(v[7])), Chain: vStr(v[8]), StartedAt: vInt(v[9]), ExitedAt: vInt(v[10]), Exited: vInt(v[11]) != 0,
-			ExitCode: int32(vInt(v[12])), ExitSignal: int32(vInt(v[13]))}
-		var err error
+			ExitCode: int32(vInt(v[12])), ExitSignal: int32(vInt(v[13])),
+			ArgvTruncated: pf&1 != 0, EnvTruncated: pf&2 != 0, Replaced: pf&4 != 0}
+		env, err := l.str(v[14])
+		if err != nil {
+			return err
+		}
+		if env != "" {
+			if err := json.Unmarshal([]byte(env), &p.Env); err != nil {
+				return fmt.Errorf("process %d: bad env: %w", p.Idx, err)
+			}
+			if len(p.Env) == 0 {
+				p.Env = nil
+			}
+		}
 		if p.Exe, err = l.str(v[4]); err != nil {
 			return err
 		}
@@ -427,7 +440,7 @@ func (l *loader) load(id int64) (*Trace, error) {
 	if nf > 0 {
 		t.Files = make([]FileEvent, 0, nf)
 	}
-	q := `SELECT (proc << 8) | op, path, path2, flags | (mode << 32), result, ts FROM _file WHERE run_id = ? ORDER BY seq`
+	q := `SELECT (proc << 8) | op, path, path2, flags | (mode << 32), result, ts, pflags FROM _file WHERE run_id = ? ORDER BY seq`
 	if l.distinct {
 		q = strings.Replace(q, "run_id = ?", "run_id = ? AND dup IS NULL", 1)
 		nf = 0 // unknown; a fraction
@@ -435,7 +448,7 @@ func (l *loader) load(id int64) (*Trace, error) {
 	err = l.query(q,
 		arg(id), func(v []driver.Value) error {
 			po, fm := vInt(v[0]), vInt(v[3])
-			e := FileEvent{Proc: int32(po >> 8), Op: FileOp(po & 0xff), Flags: uint32(fm), Mode: uint32(fm >> 32), Result: vInt(v[4]), TS: vInt(v[5])}
+			e := FileEvent{Proc: int32(po >> 8), Op: FileOp(po & 0xff), PathState: PathState(vInt(v[6])), Flags: uint32(fm), Mode: uint32(fm >> 32), Result: vInt(v[4]), TS: vInt(v[5])}
 			var err error
 			if e.Path, err = l.str(v[1]); err != nil {
 				return err

@@ -529,7 +529,7 @@ func (w *RunWriter) insertRows(ctx context.Context, table string, cols []string,
 }
 
 var (
-	fileCols = []string{"seq", "proc", "op", "path", "path2", "flags", "mode", "result", "ts", "dup"}
+	fileCols = []string{"seq", "proc", "op", "path", "path2", "flags", "mode", "result", "ts", "dup", "pflags"}
 	netCols  = []string{"seq", "proc", "op", "family", "sock_type", "addr", "port", "domain", "qtype", "result", "ts"}
 	privCols = []string{"seq", "proc", "syscall", "args", "result", "ts"}
 )
@@ -562,6 +562,10 @@ func (w *RunWriter) write(b *batch) error {
 			if !w.first(e, path, p2) {
 				a[9].Value = int64(1)
 			}
+			a[10].Value = nil
+			if e.PathState != PathKernel {
+				a[10].Value = int64(e.PathState)
+			}
 		}); err != nil {
 			return err
 		}
@@ -593,6 +597,21 @@ func nullCPUs(c float64) any {
 		return nil
 	}
 	return c
+}
+
+// procFlags packs a process's _proc.pflags bits (see migration 004).
+func procFlags(p *Process) int64 {
+	var f int64
+	if p.ArgvTruncated {
+		f |= 1
+	}
+	if p.EnvTruncated {
+		f |= 2
+	}
+	if p.Replaced {
+		f |= 4
+	}
+	return f
 }
 
 func validFinal(status string) bool {
@@ -642,9 +661,16 @@ func (w *RunWriter) Finish(ctx context.Context, f Final) error {
 }
 
 func (w *RunWriter) writeFinal(ctx context.Context, f *Final) error {
+	// Environments are interned like paths: most processes of a run share
+	// one, and a 100k-process build must not store it 100k times.
+	envs := make([]string, len(f.Processes))
 	for i := range f.Processes {
 		w.want(f.Processes[i].Exe)
 		w.want(f.Processes[i].Cwd)
+		if f.Processes[i].Env != nil {
+			envs[i] = jsonStrings(f.Processes[i].Env)
+			w.want(envs[i])
+		}
 	}
 	type key struct {
 		proc int32
@@ -679,10 +705,11 @@ func (w *RunWriter) writeFinal(ctx context.Context, f *Final) error {
 		argvs[i] = jsonStrings(p.Argv)
 	}
 	if err := w.insertRows(ctx, "_proc", []string{"idx", "pid", "ppid", "parent_idx", "exe", "argv", "cwd", "uid", "chain",
-		"started_ns", "exited_ns", "exited", "exit_code", "exit_signal"}, len(procs), func(i int, a []driver.NamedValue) {
+		"started_ns", "exited_ns", "exited", "exit_code", "exit_signal", "env", "pflags"}, len(procs), func(i int, a []driver.NamedValue) {
 		p := &procs[i]
 		set(a, int64(p.Idx), int64(p.Pid), int64(p.Ppid), int64(p.ParentIdx), sid0(p.Exe), argvs[i], sid0(p.Cwd),
-			int64(p.UID), p.Chain, p.StartedAt, p.ExitedAt, p.Exited, int64(p.ExitCode), int64(p.ExitSignal))
+			int64(p.UID), p.Chain, p.StartedAt, p.ExitedAt, p.Exited, int64(p.ExitCode), int64(p.ExitSignal),
+			w.sid(envs[i]), procFlags(p))
 	}); err != nil {
 		return fmt.Errorf("store processes: %w", err)
 	}

@@ -24,6 +24,17 @@ enum kind {
 enum hdr_flags {
 	FLAG_ARGV_TRUNC = 1, /* exec argv longer than the cap */
 	FLAG_TRUNC = 2,      /* some string/path field was cut short or dropped */
+	/*
+	 * sys_event: a syscall through a non-native ABI (x86: int $0x80 or
+	 * sysenter from 32-bit code, or the x32 bit; arm64: aarch32). nr is
+	 * that ABI's number, args its argument registers in order.
+	 */
+	FLAG_COMPAT = 4,
+	FLAG_COMPAT_KILLED = 8, /* ... refused: the thread died of SIGSYS in it */
+	FLAG_ENV_TRUNC = 16,    /* exec environment longer than the cap */
+	/* exec of a script (#!) or binfmt_misc file: EXEC_EXE is the
+	 * interpreter's path, the script's own file is gone by then */
+	FLAG_EXEC_INTERP = 32,
 };
 
 /* Loss counter classes (index of the per-CPU "lost" array). */
@@ -64,7 +75,9 @@ enum exec_field {
 	EXEC_FILENAME = 0,
 	EXEC_ARGV = 1, /* NUL separated, as in the process's memory */
 	EXEC_CWD = 2,
-	EXEC_NFIELDS = 3,
+	EXEC_EXE = 3, /* kernel path of the file exec'd (bprm->file) */
+	EXEC_ENV = 4, /* NUL separated NAME=VALUE, as in the process's memory */
+	EXEC_NFIELDS = 5,
 };
 
 struct exec_event {
@@ -72,7 +85,7 @@ struct exec_event {
 	__u32 ppid;
 	__u32 uid;
 	__u16 lens[EXEC_NFIELDS];
-	__u16 _pad;
+	__u16 _pad[3];
 };
 
 enum sys_field {

@@ -123,6 +123,8 @@ struct files_struct {
 struct mm_struct {
 	unsigned long arg_start;
 	unsigned long arg_end;
+	unsigned long env_start;
+	unsigned long env_end;
 };
 
 struct signal_struct {
@@ -141,7 +143,21 @@ struct css_set {
 	struct cgroup *dfl_cgrp;
 };
 
+#if defined(__TARGET_ARCH_x86)
+struct thread_info {
+	__u32 status; /* TS_COMPAT: a 32-bit syscall is active */
+};
+#endif
+
+struct seccomp {
+	int mode;
+};
+
 struct task_struct {
+	struct seccomp seccomp;
+#if defined(__TARGET_ARCH_x86)
+	struct thread_info thread_info;
+#endif
 	struct css_set *cgroups;
 	int pid;
 	int tgid;
@@ -154,7 +170,9 @@ struct task_struct {
 };
 
 struct linux_binprm {
+	struct file *file; /* what the kernel runs: the interpreter for a script */
 	const char *filename;
+	const char *interp; /* == filename unless binfmt_script/misc took over */
 };
 
 struct in6_addr {

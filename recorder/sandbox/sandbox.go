@@ -237,6 +237,7 @@ func (c *Client) Create(ctx context.Context, o Options) (_ *Sandbox, retErr erro
 		},
 		// After the capabilities: the default profile allows syscalls by caps.
 		seccomp.WithDefaultProfile(),
+		withNativeABIOnly, // compat ABIs refused: see seccomp.go
 	}
 	if o.Network {
 		specOpts = append(specOpts, oci.WithHostNamespace(specs.NetworkNamespace))
