@@ -72,6 +72,9 @@ type Event struct {
 
 	// Truncated is set when a string or path did not fit and was cut or dropped.
 	Truncated bool
+
+	// KindSockAddr, KindSAPayload: the cgroup sock_addr object's record (sockaddr.go).
+	Sock *SockAddr
 }
 
 func decode(raw []byte) (Event, error) {
@@ -129,6 +132,8 @@ func decode(raw []byte) (Event, error) {
 		ev.Resolved = string(f[sensorSysFieldSF_RESOLVED])
 		ev.Addr = clone(f[sensorSysFieldSF_ADDR])
 		ev.Payload = clone(f[sensorSysFieldSF_PAYLOAD])
+	case KindSockAddr, KindSAPayload:
+		return decodeSockAddr(raw, ev)
 	default:
 		return ev, fmt.Errorf("bpf: record of unknown kind %d", h.Kind)
 	}

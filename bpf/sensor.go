@@ -42,6 +42,12 @@ type Config struct {
 	// It is rounded up to a power of two of at least one page. Tests use a
 	// tiny buffer to provoke (and check the accounting of) losses.
 	RingBufBytes int
+	// UnixAllow lists the directories (as seen inside the sandbox) whose
+	// unix sockets the sandbox may connect or send to; any other unix
+	// address, and abstract names in the host's network namespace, are
+	// refused with EPERM and recorded denied (see sockaddr.bpf.c). nil
+	// records unix addresses without judging them.
+	UnixAllow []string
 }
 
 // ErrDrained is returned by Read after Stop, once every event that was
@@ -57,6 +63,7 @@ type Sensor struct {
 
 	mu      sync.Mutex
 	links   []link.Link
+	sa      *sockAddr // cgroup sock_addr hooks (sockaddr.go)
 	stopped bool
 	closed  bool
 	drained bool // touched only by Read
@@ -118,6 +125,10 @@ func Load(cfg Config) (*Sensor, error) {
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("bpf: ring buffer reader: %w", err)
+	}
+	if s.sa, err = loadSockAddr(cfg, s.objs.Events); err != nil {
+		s.Close()
+		return nil, err
 	}
 	return s, nil
 }
@@ -236,6 +247,11 @@ func (s *Sensor) Stop() error {
 		}
 	}
 	s.links = nil
+	if s.sa != nil {
+		if err := s.sa.detach(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	// Detaching does not wait for programs already running on other CPUs;
 	// give them time to commit their last records before marking the end.
 	time.Sleep(20 * time.Millisecond)
@@ -337,6 +353,11 @@ func (s *Sensor) Lost() (map[string]uint64, error) {
 		}
 		out[name] = sum
 	}
+	if s.sa != nil {
+		if err := s.sa.lost(out); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 
@@ -357,6 +378,11 @@ func (s *Sensor) Close() error {
 	var errs []error
 	if stopErr != nil {
 		errs = append(errs, stopErr)
+	}
+	if s.sa != nil {
+		if err := s.sa.close(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if s.rd != nil {
 		if err := s.rd.Close(); err != nil {
