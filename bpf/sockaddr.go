@@ -18,7 +18,7 @@ import (
 // Record kinds of the sockaddr object (sockaddr.bpf.c); they share the
 // sensor's ring buffer and are told apart from its records by kind.
 const (
-	KindSockAddr  Kind = Kind(sockaddrSaKindKIND_SOCKADDR)  // an address the kernel is about to use (Event.Sock)
+	KindSockAddr  Kind = Kind(sockaddrSaKindKIND_SOCKADDR)   // an address the kernel is about to use (Event.Sock)
 	KindSAPayload Kind = Kind(sockaddrSaKindKIND_SA_PAYLOAD) // one sendmmsg message sent to port 53 (Event.Sock)
 )
 

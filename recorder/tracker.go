@@ -39,6 +39,7 @@ type tracker struct {
 	// answered holds the (name, address) pairs of DNS answers recorded.
 	answered map[[2]string]struct{}
 	name     func(int) string
+	hk       hookState // cgroup sock_addr hook records (hooks.go)
 }
 
 type sendKey struct {
@@ -98,7 +99,12 @@ func (t *tracker) handle(ev *bpf.Event) error {
 		return nil
 	case bpf.KindExec:
 		return t.exec(ev)
+	case bpf.KindSockAddr, bpf.KindSAPayload:
+		return t.hookRecord(ev)
 	case bpf.KindExit:
+		if err := t.flushHooks(ev.Pid, ev.TS); err != nil {
+			return err
+		}
 		i := t.proc(ev.Pid, ev.TS)
 		p := &t.procs[i]
 		p.Exited, p.ExitedAt, p.ExitCode, p.ExitSignal = true, t.rel(ev.TS), ev.ExitCode, ev.Signal
@@ -159,6 +165,9 @@ func pathArg(ev *bpf.Event, i int) string { return resolvePath(ev.Str[i], ev.Bas
 
 func (t *tracker) syscall(ev *bpf.Event) error {
 	name := t.name(int(ev.Nr))
+	if done, err := t.pairHooks(ev, name); done || err != nil {
+		return err
+	}
 	idx := t.proc(ev.Pid, ev.TS)
 	ts := t.rel(ev.TS)
 	file := func(op store.FileOp, p, p2 string, flags, mode uint32) error {
