@@ -99,10 +99,34 @@ func Load(cfg Config) (*Sensor, error) {
 		return nil, err
 	}
 
-	s := &Sensor{}
-	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
-		return nil, loadError(err)
+	// The ring buffer is made first so that the sockaddr object
+	// (sockaddr.go), which writes into it too, loads in parallel with the
+	// sensor: loading (CO-RE, verifier) is most of the start-up time.
+	events, err := ebpf.NewMap(spec.Maps["events"])
+	if err != nil {
+		return nil, fmt.Errorf("bpf: ring buffer: %w", err)
 	}
+	defer events.Close() // each collection holds its own reference
+	var sa *sockAddr
+	saErr := make(chan error, 1)
+	go func() {
+		var err error
+		sa, err = loadSockAddr(cfg, events)
+		saErr <- err
+	}()
+	s := &Sensor{}
+	err = spec.LoadAndAssign(&s.objs, &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{"events": events}})
+	if serr := <-saErr; err != nil || serr != nil {
+		if sa != nil {
+			sa.close()
+		}
+		if err != nil {
+			return nil, loadError(err)
+		}
+		s.objs.Close()
+		return nil, serr
+	}
+	s.sa = sa
 	progs := []struct {
 		name string
 		p    *ebpf.Program
@@ -125,10 +149,6 @@ func Load(cfg Config) (*Sensor, error) {
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("bpf: ring buffer reader: %w", err)
-	}
-	if s.sa, err = loadSockAddr(cfg, s.objs.Events); err != nil {
-		s.Close()
-		return nil, err
 	}
 	return s, nil
 }

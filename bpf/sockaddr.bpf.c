@@ -581,9 +581,10 @@ int sys_exit_connect(struct sys_exit_ctx *ctx)
 
 /*
  * One sendmmsg message i: when its destination is port 53, a sa_payload
- * with its first bytes. Returns 1 when it was a DNS message.
+ * with its first bytes. Returns 1 when it was a DNS message. Global, so the
+ * verifier checks it once rather than once per loop round.
  */
-static __noinline int mmsg_dns(__u64 vec, __u32 i, __s64 ret, __u64 peer_sk)
+__noinline int mmsg_dns(__u64 vec, __u32 i, __s64 ret, __u64 peer_sk)
 {
 	struct sock *sk = KCAST(struct sock, peer_sk);
 	__u16 peer_fam = sk->__sk_common.skc_family;
@@ -657,11 +658,14 @@ int sys_exit_sendmmsg(struct sys_exit_ctx *ctx)
 	if (fam != AF_INET && fam != AF_INET6)
 		return 0;
 	__u16 dport = sk->__sk_common.skc_dport;
+	/* a global function takes scalars: pass the pointer's value */
+	__u64 skv = 0;
+	bpf_probe_read_kernel(&skv, sizeof(skv), &sock->sk);
 	int dns = 0;
 	for (__u32 i = 0; i < SA_MMSG_MAX; i++) {
 		if (i >= ret)
 			break;
-		dns |= mmsg_dns(vec, i, ret, (__u64)sk);
+		dns |= mmsg_dns(vec, i, ret, skv);
 	}
 	if (ret > SA_MMSG_MAX && (dns || dport == bpf_htons(53)))
 		count_lost(SA_LOSS_DNS, ret - SA_MMSG_MAX);
