@@ -356,9 +356,11 @@ var lossClasses = map[sensorLossClass]string{
 	sensorLossClassLOSS_COUNT: "count",
 }
 
-// Lost returns, per class (exec, fork, exit, file, net, priv, count), how
-// many records the kernel could not deliver because the ring buffer was full
-// ("count": syscalls not counted because the counter map was full). Every
+// Lost returns, per class (exec, fork, exit, file, net, priv, count, and
+// the sockaddr object's sockaddr, dns_mmsg), how many records the kernel
+// could not deliver because the ring buffer was full ("count": syscalls not
+// counted because the counter map was full; "dns_mmsg": sendmmsg messages to
+// port 53 past the 16 read per call). Every
 // class is present, zero or not. A run with any loss is incomplete.
 func (s *Sensor) Lost() (map[string]uint64, error) {
 	out := make(map[string]uint64, len(lossClasses))

@@ -98,6 +98,10 @@ func (t *tracker) handle(ev *bpf.Event) error {
 		t.newImage(ev.Child, ev.Pid, parent, ev.TS)
 		return nil
 	case bpf.KindExec:
+		// hook records of the old image belong to it, not to the new one
+		if err := t.flushHooks(ev.Pid, ev.TS); err != nil {
+			return err
+		}
 		return t.exec(ev)
 	case bpf.KindSockAddr, bpf.KindSAPayload:
 		return t.hookRecord(ev)
