@@ -289,7 +289,10 @@ func tracefsMounted() bool {
 }
 
 // unixPrefixes turns the allowed directories into the object's prefix
-// table: absolute, cleaned, ending in '/'.
+// table: absolute, cleaned, ending in '/'. A directory too long for the
+// table is left out: the paths the hook judges are at most 255 bytes of cwd
+// plus a 108-byte sun_path, and leaving it out only refuses sockets under it
+// (fails closed) instead of failing the whole recording.
 func unixPrefixes(dirs []string) ([]sockaddrSaPrefix, error) {
 	var out []sockaddrSaPrefix
 	for _, d := range dirs {
@@ -302,7 +305,7 @@ func unixPrefixes(dirs []string) ([]sockaddrSaPrefix, error) {
 		}
 		var p sockaddrSaPrefix
 		if len(d) > len(p.P) {
-			return nil, fmt.Errorf("bpf: unix allow directory %q is longer than %d bytes", d, len(p.P))
+			continue
 		}
 		for i := 0; i < len(d); i++ {
 			p.P[i] = int8(d[i])

@@ -184,3 +184,28 @@ func errStr(err error) string {
 	}
 	return err.Error()
 }
+
+func TestUnixPrefixes(t *testing.T) {
+	long := "/" + strings.Repeat("d", 300)
+	got, err := unixPrefixes([]string{"/tmp", "/run/../run/", "/", long})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range got {
+		b := make([]byte, p.Len)
+		for i := range b {
+			b[i] = byte(p.P[i])
+		}
+		names = append(names, string(b))
+	}
+	if strings.Join(names, " ") != "/tmp/ /run/ /" {
+		t.Errorf("prefixes %q, want /tmp/ /run/ / (the too-long one left out)", names)
+	}
+	if _, err := unixPrefixes([]string{"tmp"}); err == nil {
+		t.Error("relative directory accepted")
+	}
+	if _, err := unixPrefixes([]string{"/a", "/b", "/c", "/d", "/e"}); err == nil {
+		t.Error("five directories accepted (the table has four)")
+	}
+}
