@@ -123,6 +123,9 @@ exit 0
 	if !strings.Contains(r.stdout, fmt.Sprintf("rewritten-after-connect=%d of %d", races, races)) {
 		t.Errorf("the unix race did not rewrite every buffer during its connect (the test proves nothing): %s", r.stdout)
 	}
+	if !strings.Contains(r.stdout, "race-inet rewritten=10 of 10") {
+		t.Errorf("the inet race did not rewrite every buffer during its connect (the test proves nothing): %s", r.stdout)
+	}
 	if !strings.Contains(r.stdout, "echo ping") {
 		t.Errorf("a unix socket in the sandbox's /tmp no longer works")
 	}
