@@ -155,6 +155,20 @@ struct {
 	__type(value, struct sa_prefix);
 } unix_allow SEC(".maps");
 
+/*
+ * tid -> the struct sock of its unix connect in progress, set by the
+ * connect_unix hook and taken by sys_exit_connect. Going by the socket, not
+ * by the fd number, means another thread cannot dup2 a harmless socket over
+ * the fd between the connect and its sys_exit to dodge the peer check.
+ */
+#define MAP_TYPE_LRU_HASH 9 /* BPF_MAP_TYPE_LRU_HASH */
+struct {
+	__uint(type, MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} conn_sk SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SA_LOSS_MAX);
@@ -463,6 +477,11 @@ static __always_inline int unix_hook(struct bpf_sock_addr *ctx, __u8 hook)
 	if (reason != SA_R_NONE && unix_policy) {
 		ev->verdict = SA_DENY;
 		ret = 0;
+	} else if (unix_policy && hook == SA_CONNECT_UNIX) {
+		__u64 skv = 0;
+		__u32 tid = (__u32)bpf_get_current_pid_tgid();
+		bpf_probe_read_kernel(&skv, sizeof(skv), &sa->sk);
+		bpf_map_update_elem(&conn_sk, &tid, &skv, BPF_ANY);
 	}
 	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
 	return ret;
@@ -525,16 +544,18 @@ static __always_inline struct socket *fd_socket(struct task_struct *task, __s64 
 SEC("tracepoint/syscalls/sys_exit_connect")
 int sys_exit_connect(struct sys_exit_ctx *ctx)
 {
-	if (!unix_policy || ctx->ret != 0 || bpf_get_current_cgroup_id() != target_cgroup)
+	if (!unix_policy || bpf_get_current_cgroup_id() != target_cgroup)
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 *v = bpf_map_lookup_elem(&conn_sk, &tid);
+	if (!v)
+		return 0; /* not a unix connect that passed the hook */
+	__u64 skv = *v;
+	bpf_map_delete_elem(&conn_sk, &tid);
+	if (ctx->ret != 0)
 		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	struct socket *sock = fd_socket(task, SC_A0(regs));
-	if (!sock)
-		return 0;
-	struct sock *sk = sock->sk;
-	if (sk->__sk_common.skc_family != AF_UNIX)
-		return 0;
+	struct sock *sk = KCAST(struct sock, skv);
 	struct unix_sock *u = (void *)sk;
 	struct sock *peer = BPF_CORE_READ(u, peer);
 	if (!peer)
@@ -559,7 +580,7 @@ int sys_exit_connect(struct sys_exit_ctx *ctx)
 	ev->reason = SA_R_PEER_OUTSIDE;
 	ev->_pad0 = 0;
 	ev->family = AF_UNIX;
-	ev->type = sock->type;
+	ev->type = sk->sk_type;
 	ev->protocol = 0;
 	ev->path_len = 0;
 	ev->_pad1 = 0;

@@ -118,6 +118,7 @@ const (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	sockaddrMapConnSk            = "conn_sk"
 	sockaddrMapEvents            = "events"
 	sockaddrMapSaLost            = "sa_lost"
 	sockaddrMapUnixAllow         = "unix_allow"
@@ -195,6 +196,7 @@ type sockaddrProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sockaddrMapSpecs struct {
+	ConnSk    *ebpf.MapSpec `ebpf:"conn_sk"`
 	Events    *ebpf.MapSpec `ebpf:"events"`
 	SaLost    *ebpf.MapSpec `ebpf:"sa_lost"`
 	UnixAllow *ebpf.MapSpec `ebpf:"unix_allow"`
@@ -230,6 +232,7 @@ func (o *sockaddrObjects) Close() error {
 //
 // It can be passed to loadSockaddrObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sockaddrMaps struct {
+	ConnSk    *ebpf.Map `ebpf:"conn_sk"`
 	Events    *ebpf.Map `ebpf:"events"`
 	SaLost    *ebpf.Map `ebpf:"sa_lost"`
 	UnixAllow *ebpf.Map `ebpf:"unix_allow"`
@@ -237,6 +240,7 @@ type sockaddrMaps struct {
 
 func (m *sockaddrMaps) Close() error {
 	return _SockaddrClose(
+		m.ConnSk,
 		m.Events,
 		m.SaLost,
 		m.UnixAllow,

@@ -112,6 +112,8 @@ $P connect /tmp/l.sock LEAK
 echo "tmp-symlink exit $?"
 $P connect %[4]s/link.sock LEAK
 echo "ws-symlink exit $?"
+$P dup2-race /tmp/l.sock
+echo "dup2-race exit $?"
 exit 0
 `, probe, races, hostDir, ws)
 	writeFile(t, filepath.Join(ws, "run.sh"), script)
@@ -129,7 +131,7 @@ exit 0
 	if !strings.Contains(r.stdout, "echo ping") {
 		t.Errorf("a unix socket in the sandbox's /tmp no longer works")
 	}
-	for _, want := range []string{"tmp-symlink exit 137", "ws-symlink exit 137"} {
+	for _, want := range []string{"tmp-symlink exit 137", "ws-symlink exit 137", "dup2-race exit 137"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("stdout lacks %q: the symlinked host connect was not killed", want)
 		}
@@ -192,8 +194,8 @@ exit 0
 	}); n != 1 {
 		t.Errorf("%d denied sends to the host datagram socket, want 1", n)
 	}
-	if n := count(func(e store.NetEvent) bool { return conn(hostSock)(e) && e.Verdict == store.NetKilled }); n != 2 {
-		t.Errorf("%d killed connects (through a symlink) recorded with the host socket's own address, want 2", n)
+	if n := count(func(e store.NetEvent) bool { return conn(hostSock)(e) && e.Verdict == store.NetKilled }); n != 3 {
+		t.Errorf("%d killed connects (through a symlink) recorded with the host socket's own address, want 3", n)
 	}
 	if testing.Verbose() || t.Failed() {
 		for _, e := range r.trace.Net {

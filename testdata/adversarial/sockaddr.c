@@ -9,6 +9,8 @@
  *   sockaddr connect PATH [MSG]       unix stream connect, then write MSG
  *   sockaddr sendto PATH              unix datagram sendto
  *   sockaddr echo DIR                 listener in DIR, connect, round trip
+ *   sockaddr dup2-race PATH           unix connects to PATH while a thread
+ *                                     dup2()s a harmless socket over the fd
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -249,6 +251,54 @@ static int echo(const char *dir)
 	return strcmp(buf, "ping") != 0;
 }
 
+static volatile int dup_fd = -1, dup_benign = -1, dup_go;
+
+static void *dup_racer(void *arg)
+{
+	long spin = (long)arg;
+	while (!dup_go)
+		;
+	for (volatile long i = 0; i < spin; i++)
+		;
+	dup2(dup_benign, dup_fd);
+	return 0;
+}
+
+/* dup2_race: a connect to PATH (a symlink to a host socket) while another
+ * thread replaces the fd with one end of a socketpair, so that a check at
+ * sys_exit that goes by fd number sees a harmless socket. A copy of the
+ * original socket is kept to use the connection if the check misses it. */
+static int dup2_race(const char *path)
+{
+	int b[2];
+	socketpair(AF_UNIX, SOCK_STREAM, 0, b);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	strncpy(a.sun_path, path, sizeof(a.sun_path) - 1);
+	for (int i = 0; i < 400; i++) {
+		int s = socket(AF_UNIX, SOCK_STREAM, 0);
+		int keep = dup(s);
+		dup_fd = s;
+		dup_benign = b[0];
+		dup_go = 0;
+		pthread_t th;
+		pthread_create(&th, 0, dup_racer, (void *)(long)(i * 37 % 4000));
+		dup_go = 1;
+		connect(s, (void *)&a, sizeof(a));
+		pthread_join(th, 0);
+		struct sockaddr_un peer;
+		socklen_t plen = sizeof(peer);
+		if (getpeername(keep, (void *)&peer, &plen) == 0) {
+			write(keep, "LEAK", 4);
+			printf("dup2-race escaped at round %d\n", i);
+			return 0;
+		}
+		close(keep);
+		close(s);
+	}
+	printf("dup2-race never connected\n");
+	return 4;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, 0, _IONBF, 0);
@@ -262,6 +312,8 @@ int main(int argc, char **argv)
 		return do_connect(argv[2], argc > 3 ? argv[3] : 0);
 	if (argc >= 3 && !strcmp(argv[1], "sendto"))
 		return do_sendto(argv[2]);
+	if (argc >= 3 && !strcmp(argv[1], "dup2-race"))
+		return dup2_race(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "echo"))
 		return echo(argv[2]);
 	fprintf(stderr, "usage: see the comment at the top of sockaddr.c\n");
