@@ -21,22 +21,51 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-static volatile int go;
+static volatile int go, conn_done;
+static pid_t main_tid;
 static void *rewrite_target;
 static const void *decoy;
 static size_t decoy_len;
+static int rewritten_pipe = -1; /* told once the buffer names the decoy */
+
+/* in_connect waits until the main thread is blocked inside connect(2) (its
+ * /proc syscall file names the call), so the rewrite happens while the
+ * kernel holds its own copy; 0 if the connect ended first. */
+static int in_connect(void)
+{
+	char path[64], buf[64];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)main_tid);
+	while (!conn_done) {
+		FILE *f = fopen(path, "r");
+		if (f) {
+			int nr = -1;
+			if (fgets(buf, sizeof(buf), f))
+				nr = atoi(buf);
+			fclose(f);
+			if (nr == SYS_connect) {
+				usleep(2000); /* well inside the wait */
+				return 1;
+			}
+		}
+		usleep(500);
+	}
+	return 0;
+}
 
 static void *racer(void *arg)
 {
 	(void)arg;
 	while (!go)
 		;
-	usleep(20000); /* the connect is blocked by now */
-	memcpy(rewrite_target, decoy, decoy_len);
+	if (in_connect())
+		memcpy(rewrite_target, decoy, decoy_len);
+	if (rewritten_pipe >= 0)
+		write(rewritten_pipe, "x", 1);
 	return 0;
 }
 
@@ -65,7 +94,12 @@ static int race_unix(int n, const char *real, const char *decoyp)
 	static struct sockaddr_un dec = {.sun_family = AF_UNIX};
 	strncpy(dec.sun_path, decoyp, sizeof(dec.sun_path) - 1);
 	int ok = 0;
+	main_tid = syscall(SYS_gettid);
 	for (int i = 0; i < n; i++) {
+		int pp[2];
+		pipe(pp);
+		rewritten_pipe = pp[1];
+		conn_done = 0;
 		/* fill the backlog: with backlog 0 one pending connection is the max */
 		int f = socket(AF_UNIX, SOCK_STREAM, 0);
 		connect(f, (void *)&fill, sizeof(fill));
@@ -82,16 +116,21 @@ static int race_unix(int n, const char *real, const char *decoyp)
 		int c = socket(AF_UNIX, SOCK_STREAM, 0);
 		struct timeval tv = {.tv_sec = 2};
 		setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		/* make room after the rewrite: accept the filler from another thread */
+		/* make room after the rewrite: accept the filler in a child */
 		if (fork() == 0) {
-			usleep(60000);
-			int x = accept(l, 0, 0);
-			close(x);
+			char x;
+			read(pp[0], &x, 1);
+			int y = accept(l, 0, 0);
+			close(y);
 			_exit(0);
 		}
 		go = 1;
 		int r = connect(c, (void *)a, sizeof(*a));
+		conn_done = 1;
 		pthread_join(th, 0);
+		close(pp[0]);
+		close(pp[1]);
+		rewritten_pipe = -1;
 		if (r == 0 && strcmp(a->sun_path, decoyp) == 0)
 			ok++; /* connected, and the buffer now names the decoy */
 		int x = accept(l, 0, 0); /* the raced connection itself */
@@ -124,7 +163,9 @@ static int race_inet(int n, int port, int decoyport)
 	dec = la;
 	dec.sin_port = htons(decoyport);
 	int rewritten = 0;
+	main_tid = syscall(SYS_gettid);
 	for (int i = 0; i < n; i++) {
+		conn_done = 0;
 		struct sockaddr_in *a = malloc(sizeof(*a));
 		*a = la;
 		rewrite_target = a;
@@ -134,10 +175,11 @@ static int race_inet(int n, int port, int decoyport)
 		pthread_t th;
 		pthread_create(&th, 0, racer, 0);
 		int c = socket(AF_INET, SOCK_STREAM, 0);
-		struct timeval tv = {.tv_usec = 100000};
+		struct timeval tv = {.tv_usec = 300000};
 		setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		go = 1;
 		connect(c, (void *)a, sizeof(*a));
+		conn_done = 1;
 		pthread_join(th, 0);
 		if (a->sin_port == htons(decoyport))
 			rewritten++;
