@@ -174,6 +174,11 @@ func loadSockAddr(cfg Config, events *ebpf.Map) (_ *sockAddr, err error) {
 	if err != nil {
 		return nil, err
 	}
+	var table [4]sockaddrSaPrefix // N_PREFIX
+	copy(table[:], prefixes)
+	if err := setVar(spec, "unix_allow", table); err != nil {
+		return nil, err
+	}
 	if cfg.UnixAllow != nil {
 		if err := setVar(spec, "unix_policy", uint8(1)); err != nil {
 			return nil, err
@@ -196,11 +201,6 @@ func loadSockAddr(cfg Config, events *ebpf.Map) (_ *sockAddr, err error) {
 			sa.close()
 		}
 	}()
-	for i, p := range prefixes {
-		if err := sa.objs.UnixAllow.Put(uint32(i), p); err != nil {
-			return nil, fmt.Errorf("bpf: set unix_allow: %w", err)
-		}
-	}
 	cg, err := openCgroup(cfg.CgroupID)
 	if err != nil {
 		return nil, err
@@ -304,7 +304,7 @@ func unixPrefixes(dirs []string) ([]sockaddrSaPrefix, error) {
 			d += "/"
 		}
 		var p sockaddrSaPrefix
-		if len(d) > len(p.P) {
+		if len(d) >= len(p.P) { // room for the NUL bpf_strncmp needs
 			continue
 		}
 		for i := 0; i < len(d); i++ {

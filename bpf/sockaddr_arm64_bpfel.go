@@ -121,7 +121,6 @@ const (
 	sockaddrMapConnSk            = "conn_sk"
 	sockaddrMapEvents            = "events"
 	sockaddrMapSaLost            = "sa_lost"
-	sockaddrMapUnixAllow         = "unix_allow"
 	sockaddrProgBind4            = "bind4"
 	sockaddrProgBind6            = "bind6"
 	sockaddrProgConnect4         = "connect4"
@@ -134,6 +133,7 @@ const (
 	sockaddrProgSysExitSendmmsg  = "sys_exit_sendmmsg"
 	sockaddrVarHostNetnsCookie   = "host_netns_cookie"
 	sockaddrVarTargetCgroup      = "target_cgroup"
+	sockaddrVarUnixAllow         = "unix_allow"
 	sockaddrVarUnixPolicy        = "unix_policy"
 	sockaddrVarUnusedSaBtfAnchor = "unused_sa_btf_anchor"
 )
@@ -196,10 +196,9 @@ type sockaddrProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sockaddrMapSpecs struct {
-	ConnSk    *ebpf.MapSpec `ebpf:"conn_sk"`
-	Events    *ebpf.MapSpec `ebpf:"events"`
-	SaLost    *ebpf.MapSpec `ebpf:"sa_lost"`
-	UnixAllow *ebpf.MapSpec `ebpf:"unix_allow"`
+	ConnSk *ebpf.MapSpec `ebpf:"conn_sk"`
+	Events *ebpf.MapSpec `ebpf:"events"`
+	SaLost *ebpf.MapSpec `ebpf:"sa_lost"`
 }
 
 // sockaddrVariableSpecs contains global variables before they are loaded into the kernel.
@@ -208,6 +207,7 @@ type sockaddrMapSpecs struct {
 type sockaddrVariableSpecs struct {
 	HostNetnsCookie   *ebpf.VariableSpec `ebpf:"host_netns_cookie"`
 	TargetCgroup      *ebpf.VariableSpec `ebpf:"target_cgroup"`
+	UnixAllow         *ebpf.VariableSpec `ebpf:"unix_allow"`
 	UnixPolicy        *ebpf.VariableSpec `ebpf:"unix_policy"`
 	UnusedSaBtfAnchor *ebpf.VariableSpec `ebpf:"unused_sa_btf_anchor"`
 }
@@ -232,10 +232,9 @@ func (o *sockaddrObjects) Close() error {
 //
 // It can be passed to loadSockaddrObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sockaddrMaps struct {
-	ConnSk    *ebpf.Map `ebpf:"conn_sk"`
-	Events    *ebpf.Map `ebpf:"events"`
-	SaLost    *ebpf.Map `ebpf:"sa_lost"`
-	UnixAllow *ebpf.Map `ebpf:"unix_allow"`
+	ConnSk *ebpf.Map `ebpf:"conn_sk"`
+	Events *ebpf.Map `ebpf:"events"`
+	SaLost *ebpf.Map `ebpf:"sa_lost"`
 }
 
 func (m *sockaddrMaps) Close() error {
@@ -243,7 +242,6 @@ func (m *sockaddrMaps) Close() error {
 		m.ConnSk,
 		m.Events,
 		m.SaLost,
-		m.UnixAllow,
 	)
 }
 
@@ -253,6 +251,7 @@ func (m *sockaddrMaps) Close() error {
 type sockaddrVariables struct {
 	HostNetnsCookie   *ebpf.Variable `ebpf:"host_netns_cookie"`
 	TargetCgroup      *ebpf.Variable `ebpf:"target_cgroup"`
+	UnixAllow         *ebpf.Variable `ebpf:"unix_allow"`
 	UnixPolicy        *ebpf.Variable `ebpf:"unix_policy"`
 	UnusedSaBtfAnchor *ebpf.Variable `ebpf:"unused_sa_btf_anchor"`
 }

@@ -2,7 +2,7 @@
 /*
  * Unix path judgement of sockaddr.bpf.c (included once, from there): the
  * kernel-walked cwd for relative paths, ".." components, and the allowed
- * directory prefixes (map unix_allow). Split out to keep each file to one
+ * directory prefixes (unix_allow). Split out to keep each file to one
  * concern; it uses the maps and helpers sockaddr.bpf.c defines before it.
  */
 #ifndef BEHAVEDIFF_SOCKADDR_UNIX_H
@@ -67,25 +67,26 @@ __noinline int walk_cwd(struct sa_event *ev)
 	if (bad || !top)
 		return -1;
 	int n = ev->path_len;
-	__u32 off = 0;
+	ev->path_len = 0; /* now the write position (in memory, as above) */
 	FOR_RANGE(itf, i, 0, CWD_DEPTH)
 	{
 		if (i >= n)
 			break;
 		struct dentry *dp = KCAST(struct dentry, comps[(n - 1 - i) & (CWD_DEPTH - 1)]);
 		__u32 len = dp->d_name.len;
-		if (len > 255 || off + 1 + len >= CWD_MAX) {
+		__u32 pos = ev->path_len;
+		if (len > 255 || pos + 1 + len >= CWD_MAX) {
 			bad = 1;
 			break;
 		}
-		buf[off & (CWD_MAX - 1)] = '/';
-		off++;
-		bpf_probe_read_kernel(&buf[off & (CWD_MAX - 1)], len & 0xff, dp->d_name.name);
-		off += len;
+		buf[pos & (CWD_MAX - 1)] = '/';
+		bpf_probe_read_kernel(&buf[(pos + 1) & (CWD_MAX - 1)], len & 0xff, dp->d_name.name);
+		ev->path_len = pos + 1 + len;
 	}
 	ITER_END(itf);
 	if (bad)
 		return -1;
+	__u32 off = ev->path_len;
 	if (off == 0) {
 		buf[0] = '/';
 		off = 1;
@@ -119,32 +120,15 @@ static __always_inline bool has_dotdot(const char *p, __u32 n)
 /* allowed reports whether path[0..n) lies under one of the unix_allow prefixes. */
 static __always_inline bool allowed(const char *p, __u32 n)
 {
-	int k = 0;
-	bool ok = false;
-	FOR_RANGE(itk, k, 0, N_PREFIX)
-	{
-		__u32 key = k;
-		struct sa_prefix *pre = bpf_map_lookup_elem(&unix_allow, &key);
-		if (!pre || pre->len == 0 || pre->len > sizeof(pre->p) || pre->len > n)
+#pragma unroll
+	for (int k = 0; k < N_PREFIX; k++) {
+		__u32 len = unix_allow[k].len;
+		if (len == 0 || len >= sizeof(unix_allow[k].p) || len > n)
 			continue;
-		bool match = true;
-		int j = 0;
-		FOR_RANGE(itj, j, 0, (int)pre->len)
-		{
-			__u32 q = (__u32)j;
-			if (q >= sizeof(pre->p) || p[q & (SA_PATH_MAX - 1)] != pre->p[q]) {
-				match = false;
-				break;
-			}
-		}
-		ITER_END(itj);
-		if (match) {
-			ok = true;
-			break;
-		}
+		if (bpf_strncmp(p, len, (const char *)unix_allow[k].p) == 0)
+			return true;
 	}
-	ITER_END(itk);
-	return ok;
+	return false;
 }
 
 /*

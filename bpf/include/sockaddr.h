@@ -103,7 +103,7 @@ struct sa_payload {
 	__u8 data[SA_PAYLOAD_MAX];
 };
 
-/* One allowed unix path prefix (map "unix_allow"); p ends with '/'. */
+/* One allowed unix path prefix (rodata unix_allow); p ends with '/', NUL after. */
 struct sa_prefix {
 	__u32 len;
 	char p[252];
