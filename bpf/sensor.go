@@ -106,16 +106,17 @@ func Load(cfg Config) (*Sensor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bpf: ring buffer: %w", err)
 	}
-	defer events.Close() // each collection holds its own reference
+	defer events.Close()     // each collection holds its own reference
+	kernel := btf.NewCache() // both loads relocate against one decoding of the kernel's BTF
 	var sa *sockAddr
 	saErr := make(chan error, 1)
 	go func() {
 		var err error
-		sa, err = loadSockAddr(cfg, events)
+		sa, err = loadSockAddr(cfg, events, kernel)
 		saErr <- err
 	}()
 	s := &Sensor{}
-	err = spec.LoadAndAssign(&s.objs, &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{"events": events}})
+	err = spec.LoadAndAssign(&s.objs, &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{"events": events}, Cache: kernel})
 	if serr := <-saErr; err != nil || serr != nil {
 		if sa != nil {
 			sa.close()

@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 )
@@ -158,10 +159,11 @@ var saLossClasses = map[sockaddrSaLoss]string{
 	sockaddrSaLossSA_LOSS_DNS:  "dns_mmsg",
 }
 
-// loadSockAddr loads the sockaddr object with events as its ring buffer and
+// loadSockAddr loads the sockaddr object with events as its ring buffer
+// (kernel: the kernel BTF cache it shares with the sensor's load) and
 // attaches its cgroup hooks to the cgroup with id cfg.CgroupID and its
 // syscall tracepoints.
-func loadSockAddr(cfg Config, events *ebpf.Map) (_ *sockAddr, err error) {
+func loadSockAddr(cfg Config, events *ebpf.Map, kernel *btf.Cache) (_ *sockAddr, err error) {
 	spec, err := loadSockaddr()
 	if err != nil {
 		return nil, fmt.Errorf("bpf: parse embedded sockaddr object: %w", err)
@@ -192,7 +194,7 @@ func loadSockAddr(cfg Config, events *ebpf.Map) (_ *sockAddr, err error) {
 		}
 	}
 	sa := &sockAddr{}
-	opts := &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{"events": events}}
+	opts := &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{"events": events}, Cache: kernel}
 	if err := spec.LoadAndAssign(&sa.objs, opts); err != nil {
 		return nil, loadError(err)
 	}
