@@ -82,6 +82,9 @@ type Event struct {
 	// argument registers, Str[0] the string Args[0] points at if any.
 	// CompatKilled: the sandbox refused it and the thread died of SIGSYS.
 	Compat, CompatKilled bool
+
+	// KindSockAddr, KindSAPayload: the cgroup sock_addr object's record (sockaddr.go).
+	Sock *SockAddr
 }
 
 func decode(raw []byte) (Event, error) {
@@ -145,6 +148,8 @@ func decode(raw []byte) (Event, error) {
 		ev.Resolved = string(f[sensorSysFieldSF_RESOLVED])
 		ev.Addr = clone(f[sensorSysFieldSF_ADDR])
 		ev.Payload = clone(f[sensorSysFieldSF_PAYLOAD])
+	case KindSockAddr, KindSAPayload:
+		return decodeSockAddr(raw, ev)
 	default:
 		return ev, fmt.Errorf("bpf: record of unknown kind %d", h.Kind)
 	}

@@ -4,3 +4,6 @@ package bpf
 // committed; CI checks that regenerating them changes nothing.
 //
 //go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror" -target amd64,arm64 -type hdr -type fork_event -type exit_event -type exec_event -type sys_event -type count_key -type count_val -type count_slot -type kind -type hdr_flags -type loss_class -type exec_field -type sys_field -type sc_id sensor sensor.bpf.c -- -I./include
+//
+// The cgroup sock_addr object (sockaddr.bpf.c): addresses from the kernel's copy.
+//go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror" -target amd64,arm64 -type sa_event -type sa_payload -type sa_kind -type sa_hook -type sa_verdict -type sa_reason -type sa_loss sockaddr sockaddr.bpf.c -- -I./include

@@ -42,6 +42,12 @@ type Config struct {
 	// It is rounded up to a power of two of at least one page. Tests use a
 	// tiny buffer to provoke (and check the accounting of) losses.
 	RingBufBytes int
+	// UnixAllow lists the directories (as seen inside the sandbox) whose
+	// unix sockets the sandbox may connect or send to; any other unix
+	// address, and abstract names in the host's network namespace, are
+	// refused with EPERM and recorded denied (see sockaddr.bpf.c). nil
+	// records unix addresses without judging them.
+	UnixAllow []string
 }
 
 // ErrDrained is returned by Read after Stop, once every event that was
@@ -57,6 +63,7 @@ type Sensor struct {
 
 	mu      sync.Mutex
 	links   []link.Link
+	sa      *sockAddr // cgroup sock_addr hooks (sockaddr.go)
 	stopped bool
 	closed  bool
 	drained bool        // touched only by Read
@@ -103,10 +110,35 @@ func Load(cfg Config) (*Sensor, error) {
 		return nil, err
 	}
 
-	s := &Sensor{}
-	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
-		return nil, loadError(err)
+	// The ring buffer is made first so that the sockaddr object
+	// (sockaddr.go), which writes into it too, loads in parallel with the
+	// sensor: loading (CO-RE, verifier) is most of the start-up time.
+	events, err := ebpf.NewMap(spec.Maps["events"])
+	if err != nil {
+		return nil, fmt.Errorf("bpf: ring buffer: %w", err)
 	}
+	defer events.Close()     // each collection holds its own reference
+	kernel := btf.NewCache() // both loads relocate against one decoding of the kernel's BTF
+	var sa *sockAddr
+	saErr := make(chan error, 1)
+	go func() {
+		var err error
+		sa, err = loadSockAddr(cfg, events, kernel)
+		saErr <- err
+	}()
+	s := &Sensor{}
+	err = spec.LoadAndAssign(&s.objs, &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{"events": events}, Cache: kernel})
+	if serr := <-saErr; err != nil || serr != nil {
+		if sa != nil {
+			sa.close()
+		}
+		if err != nil {
+			return nil, loadError(err)
+		}
+		s.objs.Close()
+		return nil, serr
+	}
+	s.sa = sa
 	progs := []struct {
 		name string
 		p    *ebpf.Program
@@ -254,6 +286,11 @@ func (s *Sensor) Stop() error {
 		}
 	}
 	s.links = nil
+	if s.sa != nil {
+		if err := s.sa.detach(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	// Detaching does not wait for programs already running on other CPUs;
 	// give them time to commit their last records before marking the end.
 	time.Sleep(20 * time.Millisecond)
@@ -343,9 +380,11 @@ var lossClasses = map[sensorLossClass]string{
 	sensorLossClassLOSS_COUNT: "count",
 }
 
-// Lost returns, per class (exec, fork, exit, file, net, priv, count), how
-// many records the kernel could not deliver because the ring buffer was full
-// ("count": syscalls not counted because the counter map was full). Every
+// Lost returns, per class (exec, fork, exit, file, net, priv, count, and
+// the sockaddr object's sockaddr, dns_mmsg), how many records the kernel
+// could not deliver because the ring buffer was full ("count": syscalls not
+// counted because the counter map was full; "dns_mmsg": sendmmsg messages to
+// port 53 past the 16 read per call). Every
 // class is present, zero or not. A run with any loss is incomplete.
 func (s *Sensor) Lost() (map[string]uint64, error) {
 	out := make(map[string]uint64, len(lossClasses))
@@ -359,6 +398,11 @@ func (s *Sensor) Lost() (map[string]uint64, error) {
 			sum += n
 		}
 		out[name] = sum
+	}
+	if s.sa != nil {
+		if err := s.sa.lost(out); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -380,6 +424,11 @@ func (s *Sensor) Close() error {
 	var errs []error
 	if stopErr != nil {
 		errs = append(errs, stopErr)
+	}
+	if s.sa != nil {
+		if err := s.sa.close(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if s.rd != nil {
 		if err := s.rd.Close(); err != nil {

@@ -250,6 +250,8 @@ func helper(mode string, args []string) int {
 		}
 		fmt.Printf("loop_ns=%d\n", time.Since(t0).Nanoseconds())
 		return 0
+	case "sockaddr":
+		return sockaddrHelper(args)
 	case "missing": // args: count, path
 		var n int
 		fmt.Sscan(args[0], &n)

@@ -130,6 +130,7 @@ var Views = []View{
 		{"qtype", Text},
 		{"seq", Integer},
 		{"proc_idx", Integer},
+		{"verdict", Text},
 	}},
 	{Name: "priv_events", Columns: []Column{
 		{"run_id", Integer},

@@ -183,7 +183,7 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		defer proxy.Close()
 	}
 
-	sensor, err := bpf.Load(bpf.Config{CgroupID: sb.CgroupID(), RingBufBytes: o.RingBufBytes})
+	sensor, err := bpf.Load(bpf.Config{CgroupID: sb.CgroupID(), RingBufBytes: o.RingBufBytes, UnixAllow: unixAllow(o.Spec.Workspace)})
 	if err != nil {
 		return Result{}, fmt.Errorf("load eBPF sensor: %w", err)
 	}

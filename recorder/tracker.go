@@ -43,6 +43,7 @@ type tracker struct {
 	// answered holds the (name, address) pairs of DNS answers recorded.
 	answered map[[2]string]struct{}
 	name     func(int) string
+	hk       hookState // cgroup sock_addr hook records (hooks.go)
 }
 
 type sendKey struct {
@@ -104,8 +105,17 @@ func (t *tracker) handle(ev *bpf.Event) error {
 		t.newImage(ev.Child, ev.Pid, parent, ev.TS)
 		return nil
 	case bpf.KindExec:
+		// hook records of the old image belong to it, not to the new one
+		if err := t.flushHooks(ev.Pid, ev.TS); err != nil {
+			return err
+		}
 		return t.exec(ev)
+	case bpf.KindSockAddr, bpf.KindSAPayload:
+		return t.hookRecord(ev)
 	case bpf.KindExit:
+		if err := t.flushHooks(ev.Pid, ev.TS); err != nil {
+			return err
+		}
 		i := t.proc(ev.Pid, ev.TS)
 		p := &t.procs[i]
 		p.Exited, p.ExitedAt, p.ExitCode, p.ExitSignal = true, t.rel(ev.TS), ev.ExitCode, ev.Signal
@@ -228,6 +238,15 @@ func pathArg(ev *bpf.Event, i int) (string, store.PathState) {
 }
 
 func (t *tracker) syscall(ev *bpf.Event) error {
+	if ev.Compat {
+		// a compat call is no native syscall: hook records held for this
+		// thread (an int $0x80 connect's) are stored unpaired
+		if _, err := t.pairHooks(ev, ""); err != nil {
+			return err
+		}
+	} else if done, err := t.pairHooks(ev, t.name(int(ev.Nr))); done || err != nil {
+		return err
+	}
 	idx := t.proc(ev.Pid, ev.TS)
 	ts := t.rel(ev.TS)
 	if ev.Compat {

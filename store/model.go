@@ -187,7 +187,20 @@ type NetEvent struct {
 	QType    uint16 // DNS query type (1=A, 28=AAAA, ...)
 	Result   int64
 	TS       int64
+	// Verdict is the kernel-side network policy's decision on this address
+	// (the cgroup sock_addr hooks): NetAllowed unless it refused the call
+	// or killed its caller.
+	Verdict NetVerdict
 }
+
+// NetVerdict is a network policy decision.
+type NetVerdict uint8
+
+const (
+	NetAllowed NetVerdict = iota // no objection (or no policy for the address)
+	NetDenied                    // refused: the call failed with EPERM
+	NetKilled                    // too late to refuse: the caller was killed at the call's return
+)
 
 // PrivEvent is a privilege or namespace related syscall with decoded args.
 type PrivEvent struct {

@@ -465,11 +465,11 @@ func (l *loader) load(id int64) (*Trace, error) {
 	if nn > 0 {
 		t.Net = make([]NetEvent, 0, nn)
 	}
-	err = l.query(`SELECT (proc << 8) | op, family | (sock_type << 16) | (port << 32) | (qtype << 48), addr, domain, result, ts
+	err = l.query(`SELECT (proc << 16) | (verdict << 8) | op, family | (sock_type << 16) | (port << 32) | (qtype << 48), addr, domain, result, ts
 		FROM _net WHERE run_id = ? ORDER BY seq`, arg(id), func(v []driver.Value) error {
 		po, x := vInt(v[0]), uint64(vInt(v[1]))
-		e := NetEvent{Proc: int32(po >> 8), Op: NetOp(po & 0xff), Family: uint16(x), SockType: uint16(x >> 16), Port: uint16(x >> 32),
-			QType: uint16(x >> 48), Result: vInt(v[4]), TS: vInt(v[5])}
+		e := NetEvent{Proc: int32(po >> 16), Op: NetOp(po & 0xff), Family: uint16(x), SockType: uint16(x >> 16), Port: uint16(x >> 32),
+			QType: uint16(x >> 48), Result: vInt(v[4]), TS: vInt(v[5]), Verdict: NetVerdict(po >> 8 & 0xff)}
 		var err error
 		if e.Address, err = l.str(v[2]); err != nil {
 			return err

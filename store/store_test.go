@@ -180,7 +180,11 @@ func TestRoundTripExtremes(t *testing.T) {
 			{Proc: -1, Op: FileStat, Path: "/ünïcödé/☃ path with spaces", Path2: "/'quote\"", Flags: 0xFFFFFFFF, Mode: 0xFFFFFFFF, Result: -4095, TS: 1<<62 + 1},
 			{Proc: 1 << 30, Op: FileOpen, Path: "/", Result: 1<<62 - 1, TS: -1},
 		},
-		Net:  []NetEvent{{Proc: 7, Op: NetDNS, Family: 0xFFFF, SockType: 0xFFFF, Port: 0xFFFF, QType: 0xFFFF, Address: "::", Domain: "a.b", Result: -1 << 40, TS: 0}},
+		Net: []NetEvent{
+			{Proc: 7, Op: NetDNS, Family: 0xFFFF, SockType: 0xFFFF, Port: 0xFFFF, QType: 0xFFFF, Address: "::", Domain: "a.b", Result: -1 << 40, TS: 0},
+			{Proc: 1 << 30, Op: NetConnect, Family: 1, SockType: 1, Address: "/var/tmp/host.sock", Result: -1, Verdict: NetDenied},
+			{Proc: 1<<31 - 1, Op: NetConnect, Family: 1, SockType: 1, Address: "/var/tmp/host.sock", Verdict: NetKilled},
+		},
 		Priv: []PrivEvent{{Proc: 3, Syscall: "bpf", Args: "", Result: 0}},
 	}
 	id := writeTrace(t, db, tr)

@@ -530,7 +530,7 @@ func (w *RunWriter) insertRows(ctx context.Context, table string, cols []string,
 
 var (
 	fileCols = []string{"seq", "proc", "op", "path", "path2", "flags", "mode", "result", "ts", "dup", "pflags"}
-	netCols  = []string{"seq", "proc", "op", "family", "sock_type", "addr", "port", "domain", "qtype", "result", "ts"}
+	netCols  = []string{"seq", "proc", "op", "family", "sock_type", "addr", "port", "domain", "qtype", "result", "ts", "verdict"}
 	privCols = []string{"seq", "proc", "syscall", "args", "result", "ts"}
 )
 
@@ -573,6 +573,7 @@ func (w *RunWriter) write(b *batch) error {
 			e := &b.nets[i]
 			a[0].Value, a[1].Value, a[2].Value, a[3].Value, a[4].Value = e.seq, int64(e.Proc), int64(e.Op), int64(e.Family), int64(e.SockType)
 			a[5].Value, a[6].Value, a[7].Value, a[8].Value, a[9].Value, a[10].Value = w.sid(e.Address), int64(e.Port), w.sid(e.Domain), int64(e.QType), e.Result, e.TS
+			a[11].Value = int64(e.Verdict)
 		}); err != nil {
 			return err
 		}
