@@ -76,7 +76,7 @@ type Spec struct {
 	// As in diff.SpecResult: the replay's exit code, the end of a failing
 	// replay's stderr, the pending baseline written for review, how long
 	// the spec took, and what to run next.
-	CommandExit *int     `json:"command_exit_code,omitempty"`
+	CommandExit *int     `json:"exit_code,omitempty"`
 	StderrTail  string   `json:"stderr_tail,omitempty"`
 	Pending     string   `json:"pending,omitempty"`
 	DurationMS  int64    `json:"duration_ms,omitempty"`

@@ -212,10 +212,13 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return exitUsage, err
 	}
-	if err := a.storeChecks(ctx, *dbFlag, d); err != nil {
+	// An interrupted check still keeps what it decided: the verdicts are
+	// stored and the pages written after Ctrl-C, not abandoned with it.
+	keep := context.WithoutCancel(ctx)
+	if err := a.storeChecks(keep, *dbFlag, d); err != nil {
 		return exitCheckErr, err
 	}
-	if err := rd.write(ctx, a, *dbFlag, d); err != nil {
+	if err := rd.write(keep, a, *dbFlag, d); err != nil {
 		return exitCheckErr, err
 	}
 	if report.Interrupted {
