@@ -10,7 +10,7 @@ RUNTIME_PKGS := containerd runc python3 iproute2 gcc libc6-dev
 # Only `make generate` needs the eBPF toolchain: the objects are committed.
 GENERATE_PKGS := clang llvm libbpf-dev
 
-.PHONY: all deps deps-generate build install demo test test-unit bench generate check-generate clean
+.PHONY: all deps deps-generate build install demo test test-unit fuzz fuzz-short bench generate check-generate clean
 
 all: build
 
@@ -57,6 +57,36 @@ demo: deps build
 test: deps
 	$(GO) vet ./...
 	$(GO) test -p 1 -count=1 -timeout 30m ./...
+	$(MAKE) fuzz-short
+
+# Fuzz targets, as package:FuzzName. Every parser of bytes the traced code
+# (or whoever wrote the image, baseline or spec) controls. `go test` always
+# runs their seed corpora (testdata/fuzz/ of each package); fuzz-short adds a
+# few seconds of mutation each (well under 2 minutes in all), fuzz a long run.
+FUZZ_TARGETS := \
+	./bpf:FuzzDecode \
+	./recorder:FuzzParseSockaddr ./recorder:FuzzParseDNSQuery ./recorder:FuzzParseDNSAnswer \
+	./recorder:FuzzResolvePath ./recorder:FuzzUnmarshalSpec \
+	./baseline:FuzzMatch ./baseline:FuzzParse \
+	./replay:FuzzLoadSpec ./replay:FuzzValidName \
+	./recorder/sandbox:FuzzImageManifest ./recorder/sandbox:FuzzImportRootfs
+FUZZ_SHORT ?= 4s
+FUZZTIME ?= 5m
+
+# A crasher makes go test write it to PKG/testdata/fuzz/NAME/: commit it
+# with the fix, it then runs as a regression case in every `go test`.
+define run-fuzz
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$pkg $$name ($(1))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(1) -fuzzminimizetime 1s $$pkg; \
+	done
+endef
+
+fuzz-short:
+	$(call run-fuzz,$(FUZZ_SHORT))
+
+fuzz:
+	$(call run-fuzz,$(FUZZTIME))
 
 test-unit:
 	$(GO) test -count=1 -short ./...
