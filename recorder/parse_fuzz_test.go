@@ -21,11 +21,11 @@ func FuzzParseSockaddr(f *testing.F) {
 	// from the sensor (bpf.TestCaptureFuzzSeeds); these add the edge cases.
 	f.Add([]byte{})
 	f.Add([]byte{2})
-	f.Add([]byte{2, 0, 0, 53, 127, 0, 0})          // AF_INET, one byte short
+	f.Add([]byte{2, 0, 0, 53, 127, 0, 0})            // AF_INET, one byte short
 	f.Add([]byte{10, 0, 0, 53, 0, 0, 0, 0, 0, 0, 0}) // AF_INET6, short
-	f.Add([]byte{1, 0, 0, 'a', 'b', 0, 'c'})        // abstract unix with a NUL inside
-	f.Add([]byte{1, 0, '/', 't', 'm', 'p'})         // unix path without a terminator
-	f.Add([]byte{0xff, 0xff, 1, 2, 3})              // unknown family
+	f.Add([]byte{1, 0, 0, 'a', 'b', 0, 'c'})         // abstract unix with a NUL inside
+	f.Add([]byte{1, 0, '/', 't', 'm', 'p'})          // unix path without a terminator
+	f.Add([]byte{0xff, 0xff, 1, 2, 3})               // unknown family
 	f.Fuzz(func(t *testing.T, b []byte) {
 		sa := parseSockaddr(b)
 		if len(b) >= 2 && sa.Family != binary.LittleEndian.Uint16(b) {

@@ -30,7 +30,9 @@ type hdr struct {
 func reg(name, body string) hdr {
 	return hdr{tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))}, []byte(body)}
 }
-func dir(name string) hdr { return hdr{tar.Header{Name: name, Typeflag: tar.TypeDir, Mode: 0o755}, nil} }
+func dir(name string) hdr {
+	return hdr{tar.Header{Name: name, Typeflag: tar.TypeDir, Mode: 0o755}, nil}
+}
 func symlink(name, target string) hdr {
 	return hdr{tar.Header{Name: name, Typeflag: tar.TypeSymlink, Linkname: target, Mode: 0o777}, nil}
 }
@@ -166,14 +168,14 @@ func requireImportRoot(t testing.TB) {
 func TestImportHostileImages(t *testing.T) {
 	requireImportRoot(t)
 	e := newHostileEnv(t)
-	abs := e.sentinel       // an absolute entry name or link target
+	abs := e.sentinel        // an absolute entry name or link target
 	up := climb + e.sentinel // a relative one climbing to it
 	upDir := climb + e.top
 
 	for _, c := range []struct {
 		name   string
 		layers [][]byte
-		want   error          // nil: imports safely
+		want   error             // nil: imports safely
 		inside map[string]string // path in the rootfs -> content ("" = must not exist)
 	}{
 		{name: "dotdot-entry", layers: [][]byte{tarOf(t, reg(up, "pwned"))}, want: ErrHostileImage},
