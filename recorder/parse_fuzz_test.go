@@ -82,14 +82,17 @@ func dnsSeeds(t testing.TB) (queries, answers [][]byte) {
 	// points forward past the end.
 	loop := append(bytes.Clone(answer[:12]), 0xc0, 12, 0, 1, 0, 1)
 	past := append(bytes.Clone(answer[:12]), 0xc0, 0xff, 0, 1, 0, 1)
-	// An answer whose record name chains through many pointers.
-	chain := bytes.Clone(answer[:12])
-	binary.BigEndian.PutUint16(chain[6:8], 1) // ANCOUNT
-	chain = append(chain, 1, 'a', 0, 0, 1, 0, 1)
+	// A question name that chains through 40 pointers (dnsmessage stops
+	// at 10).
+	chain := append(bytes.Clone(answer[:12]), 0xc0, 0, 0, 1, 0, 1)
+	prev := len(chain)
+	chain = append(chain, 1, 'a', 0)
 	for i := 0; i < 40; i++ {
-		chain = append(chain, 1, 'b', 0xc0, byte(len(chain)-2))
+		p := len(chain)
+		chain = append(chain, 1, 'b', 0xc0, byte(prev))
+		prev = p
 	}
-	chain = append(chain, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 1, 2, 3, 4)
+	chain[13] = byte(prev)
 	answers = [][]byte{answer, tcp, answer[:len(answer)-3], loop, past, chain}
 	return [][]byte{query, append(binary.BigEndian.AppendUint16(nil, uint16(len(query))), query...), query[:len(query)-1]}, answers
 }
@@ -162,8 +165,8 @@ func TestDNSSeedsParse(t *testing.T) {
 		}
 	}
 	for i, b := range as[3:] {
-		if a, ok := parseDNSAnswer(b, false); ok && len(a.Addrs) > 0 {
-			t.Errorf("hostile answer %d gave addresses: %+v", i, a)
+		if a, ok := parseDNSAnswer(b, false); ok {
+			t.Errorf("hostile answer %d parsed: %+v", i, a)
 		}
 	}
 }

@@ -53,6 +53,10 @@ type Result struct {
 	Lost     int64
 	Changes  int
 	Duration time.Duration
+
+	// Malformed counts inputs that did not parse (DNS payloads to or from
+	// port 53), by store.Malformed* kind; stored in malformed_inputs.
+	Malformed map[string]int64
 }
 
 // ErrCommandNotFound means the command does not exist inside the sandbox.
@@ -226,6 +230,7 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		}
 	}
 	res.Signal, res.TimedOut, res.Duration, res.Changes = sr.Signal, sr.TimedOut, sr.Duration, len(changes)
+	res.Malformed = tr.malformed
 	res.ExitCode = sr.ExitCode
 	if sr.Signal != 0 {
 		res.ExitCode = 128 + sr.Signal
@@ -256,6 +261,7 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		ExitCode:    res.ExitCode,
 		Status:      res.Status,
 		LostByClass: lostBy,
+		Malformed:   tr.malformed,
 		Stdout:      outB,
 		Stderr:      errB,
 		StdoutTrunc: outT,
