@@ -116,7 +116,7 @@ func FuzzParseDNSQuery(f *testing.F) {
 			if q.Name == "" || len(q.Name) > len(b) {
 				t.Fatalf("query name %q from %d bytes", q.Name, len(b))
 			}
-			if q.Name != strings.ToLower(q.Name) {
+			if strings.ContainsAny(q.Name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") {
 				t.Fatalf("query name %q not lower case", q.Name)
 			}
 		}
