@@ -66,7 +66,7 @@ test: deps
 FUZZ_TARGETS := \
 	./bpf:FuzzDecode \
 	./recorder:FuzzParseSockaddr ./recorder:FuzzParseDNSQuery ./recorder:FuzzParseDNSAnswer \
-	./recorder:FuzzResolvePath ./recorder:FuzzUnmarshalSpec \
+	./recorder:FuzzResolvePath ./recorder:FuzzUnmarshalSpec ./recorder:FuzzTrackerEvent \
 	./baseline:FuzzMatch ./baseline:FuzzParse \
 	./replay:FuzzLoadSpec ./replay:FuzzValidName \
 	./recorder/sandbox:FuzzImageManifest ./recorder/sandbox:FuzzImportRootfs
