@@ -70,7 +70,7 @@ FUZZ_TARGETS := \
 	./baseline:FuzzMatch ./baseline:FuzzParse \
 	./replay:FuzzLoadSpec ./replay:FuzzValidName \
 	./recorder/sandbox:FuzzImageManifest ./recorder/sandbox:FuzzImportRootfs
-FUZZ_SHORT ?= 4s
+FUZZ_SHORT ?= 3s
 FUZZTIME ?= 5m
 
 # Each package's test binary is built once with fuzzing instrumentation,
