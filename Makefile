@@ -4,9 +4,11 @@ GO ?= go
 BIN := bin/behavediff
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
-# Runtime packages: the sandbox needs containerd + runc; tests use python3,
-# iproute2 and gcc (a static C helper).
-RUNTIME_PKGS := containerd runc python3 iproute2 gcc libc6-dev
+# Runtime packages: the sandbox needs containerd + runc, and e2fsprogs
+# (mkfs.ext4) for the size-limited workspace layer; tests use python3,
+# iproute2, gcc (a static C helper), busybox-static (scratch rootfs), curl,
+# docker-registry + skopeo (a registry on loopback) and chromium (HTML report).
+RUNTIME_PKGS := containerd runc e2fsprogs python3 iproute2 gcc libc6-dev busybox-static curl docker-registry skopeo chromium
 # Only `make generate` needs the eBPF toolchain: the objects are committed.
 GENERATE_PKGS := clang llvm libbpf-dev
 
@@ -43,8 +45,10 @@ demo: deps build
 	cd $(DEMO) && ../../$(BIN) record --name demo -- sh demo.sh || true
 	@echo; echo "== behavediff show last"
 	cd $(DEMO) && ../../$(BIN) show last
-	@echo; echo "== behavediff approve demo --yes"
-	cd $(DEMO) && ../../$(BIN) approve --yes demo
+	@echo; echo "== behavediff approve --yes demo (refused: the demo reads an SSH key and calls out)"
+	cd $(DEMO) && ../../$(BIN) approve --yes demo || true
+	@echo; echo "== behavediff approve --yes --accept-risk critical demo"
+	cd $(DEMO) && ../../$(BIN) approve --yes --accept-risk critical demo
 	@echo; echo "== behavediff check demo (replays the spec, diffs against the baseline)"
 	cd $(DEMO) && ../../$(BIN) check demo
 	@echo; echo "Your files are untouched: the run wrote into a copy-on-write layer. Try:"
@@ -68,7 +72,7 @@ FUZZ_TARGETS := \
 	./recorder:FuzzParseSockaddr ./recorder:FuzzParseDNSQuery ./recorder:FuzzParseDNSAnswer \
 	./recorder:FuzzResolvePath ./recorder:FuzzUnmarshalSpec ./recorder:FuzzTrackerEvent \
 	./baseline:FuzzMatch ./baseline:FuzzParse \
-	./replay:FuzzLoadSpec ./replay:FuzzValidName \
+	./snapshot:FuzzLoadSpec ./snapshot:FuzzValidName \
 	./recorder/sandbox:FuzzImageManifest ./recorder/sandbox:FuzzImportRootfs
 FUZZ_SHORT ?= 3s
 FUZZTIME ?= 5m

@@ -27,8 +27,12 @@ type Baseline struct {
 	Command []string // the spec's command, normalised
 	Runs    int      // how many approved runs were merged into this baseline
 	Counts  bool     // syscalls carry order-of-magnitude counts ("read 1e3")
+	// Exit is the command's approved exit code (128+signal when killed);
+	// nil when unknown (an older file, or approved runs that disagreed).
+	Exit *int
 
 	Processes  []Process
+	Env        []Entry // environment variable names per program: "EXE NAME" (never values)
 	Files      Files
 	Network    Network
 	Privileged []Entry // "syscall decoded-args", e.g. "unshare flags=CLONE_NEWUSER"
@@ -62,6 +66,7 @@ type Network struct {
 	Listen []Entry // "address:port" listened on (ephemeral ports → *)
 	DNS    []Entry // names queried
 	Unix   []Entry // unix socket paths connected to, bound or sent to
+	Socket []Entry // unusual sockets created: "FAMILY TYPE", e.g. "packet raw", "netlink raw"
 }
 
 // Changes are the paths the run changed in its copy-on-write workspace.
@@ -147,9 +152,9 @@ type Section struct {
 // SectionNames lists every entry section in file order. Processes are
 // separate (they are not Entries) and named "processes".
 var SectionNames = []string{
-	"files.read", "files.write", "files.create", "files.delete", "files.chmod",
+	"env", "files.read", "files.write", "files.create", "files.delete", "files.chmod",
 	"files.rename", "files.exec", "files.other",
-	"network.egress", "network.listen", "network.dns", "network.unix",
+	"network.egress", "network.listen", "network.dns", "network.unix", "network.socket",
 	"privileged", "syscalls",
 	"changes.created", "changes.modified", "changes.deleted",
 }
@@ -158,12 +163,14 @@ var SectionNames = []string{
 // callers can read or fill them generically.
 func (b *Baseline) Sections() []Section {
 	return []Section{
+		{"env", &b.Env},
 		{"files.read", &b.Files.Read}, {"files.write", &b.Files.Write},
 		{"files.create", &b.Files.Create}, {"files.delete", &b.Files.Delete},
 		{"files.chmod", &b.Files.Chmod}, {"files.rename", &b.Files.Rename},
 		{"files.exec", &b.Files.Exec}, {"files.other", &b.Files.Other},
 		{"network.egress", &b.Network.Egress}, {"network.listen", &b.Network.Listen},
 		{"network.dns", &b.Network.DNS}, {"network.unix", &b.Network.Unix},
+		{"network.socket", &b.Network.Socket},
 		{"privileged", &b.Privileged}, {"syscalls", &b.Syscalls},
 		{"changes.created", &b.Changes.Created}, {"changes.modified", &b.Changes.Modified},
 		{"changes.deleted", &b.Changes.Deleted},
@@ -329,6 +336,7 @@ func Union(bs ...*Baseline) *Baseline {
 	out.Name, out.Command, out.Counts = first.Name, append([]string(nil), first.Command...), first.Counts
 	out.workspace, out.home = first.workspace, first.home
 	out.KeepUserSections(first)
+	out.Exit = sameExit(in)
 	for _, b := range in {
 		r := b.Runs
 		if r < 1 {
@@ -413,6 +421,17 @@ func Union(bs ...*Baseline) *Baseline {
 		*outSecs[si].Entries = sortEntries(es)
 	}
 	return out
+}
+
+// sameExit is the exit code every baseline agrees on, nil otherwise.
+func sameExit(bs []*Baseline) *int {
+	for _, b := range bs {
+		if b.Exit == nil || *b.Exit != *bs[0].Exit {
+			return nil
+		}
+	}
+	v := *bs[0].Exit
+	return &v
 }
 
 func (b *Baseline) String() string {

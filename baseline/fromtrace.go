@@ -70,6 +70,10 @@ func FromTrace(t *store.Trace, o Options) (*Baseline, error) {
 		workspace: n.workspace,
 		home:      n.home,
 	}
+	if t.Run.Status == store.StatusOK || t.Run.Status == store.StatusIncomplete || t.Run.Status == store.StatusTimeout {
+		exit := t.Run.ExitCode
+		b.Exit = &exit
+	}
 	for _, a := range t.Run.Command {
 		b.Command = append(b.Command, n.str(a))
 	}
@@ -85,6 +89,7 @@ func FromTrace(t *store.Trace, o Options) (*Baseline, error) {
 	}
 	b.Processes = sortProcesses(b.Processes)
 
+	fromEnv(b, t, n, pt)
 	fromFiles(b, t, n, pt)
 	fromNet(b, t, n, pt)
 
@@ -324,7 +329,7 @@ const (
 )
 
 func fromNet(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
-	egress, listen, dns, unix := newAcc(), newAcc(), newAcc(), newAcc()
+	egress, listen, dns, unix, sock := newAcc(), newAcc(), newAcc(), newAcc(), newAcc()
 
 	// The name each address was last answered for, as the events go: a
 	// connect to an answered address is named after the lookup, so the
@@ -334,11 +339,21 @@ func fromNet(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
 	// a new destination behind an approved name.
 	answered := map[string]string{}
 	lastBind := map[int32]store.NetEvent{}
+	// In a --net proxy run the connects to the proxy are plumbing: the
+	// egress is what the proxy was asked for (fromProxy).
+	viaProxy := map[string]bool{}
+	for _, r := range t.Proxy {
+		viaProxy[r.Via] = true
+	}
 
 	for _, e := range t.Net {
 		failed := e.Result < 0
 		proc := pt.chainOf(e.Proc)
 		switch e.Op {
+		case store.NetSocket:
+			if v := socketKind(e.Family, e.SockType); v != "" {
+				sock.add(Entry{Value: v, Failed: failed, proc: proc})
+			}
 		case store.NetDNS:
 			if e.Domain != "" {
 				dns.add(Entry{Value: n.domain(e.Domain), Failed: failed, proc: proc})
@@ -359,6 +374,9 @@ func fromNet(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
 				}
 				host := hostText(e.Address)
 				port := portText(e.Port, false)
+				if isLoopback(e.Address) && viaProxy[host+":"+port] {
+					continue
+				}
 				if isLoopback(e.Address) && isEphemeral(e.Port) {
 					port = PhAny
 				}
@@ -400,7 +418,24 @@ func fromNet(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
 			listen.add(Entry{Value: hostText(addr) + ":" + portText(port, true) + protoSuffix(e.SockType), Failed: failed, proc: proc})
 		}
 	}
-	b.Network = Network{Egress: egress.list(), Listen: listen.list(), DNS: dns.list(), Unix: unix.list()}
+	fromProxy(egress, t, n, pt)
+	b.Network = Network{Egress: egress.list(), Listen: listen.list(), DNS: dns.list(), Unix: unix.list(), Socket: sock.list()}
+}
+
+// fromProxy adds what a --net proxy run asked its egress proxy for, by
+// the name it asked (so the addresses behind a CDN name never matter), as
+// failed when the proxy denied it or could not reach it.
+func fromProxy(egress *acc, t *store.Trace, n *normaliser, pt *procTable) {
+	for _, r := range t.Proxy {
+		if r.Protocol == store.ProxyDNS || r.Host == "" || r.Port == 0 {
+			continue
+		}
+		host := hostText(r.Host)
+		if _, err := netip.ParseAddr(r.Host); err != nil {
+			host = n.domain(r.Host)
+		}
+		egress.add(Entry{Value: host + ":" + portText(r.Port, false), Failed: !r.Allowed || r.Reason != "", proc: pt.chainOf(r.Proc)})
+	}
 }
 
 func hostText(a string) string {

@@ -57,6 +57,8 @@ var (
 	reInode    = regexp.MustCompile(`([a-z_]+):\[\d+\]`)
 	reIPv4     = regexp.MustCompile(`\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b`)
 	reManyStar = regexp.MustCompile(`\*{2,}`)
+	reSoVer    = regexp.MustCompile(`(\.so)(\.[0-9]+)+\b`)
+	reGitObj   = regexp.MustCompile(`(/\.git/(?:modules/[^/]+/)?objects/)[0-9a-f]{2}(/|$)`)
 )
 
 // normaliser turns raw strings (paths, argv tokens, DNS names, decoded
@@ -160,6 +162,12 @@ func (n *normaliser) apply(s string) string {
 		s = reInode.ReplaceAllString(s, "$1:[*]")
 	}
 	// Cheap tests first: most strings need none of these expressions.
+	if strings.Contains(s, ".so.") {
+		s = reSoVer.ReplaceAllString(s, "$1.*") // libssl.so.3 → libssl.so.*: upgrades change the number
+	}
+	if strings.Contains(s, "/.git/") {
+		s = reGitObj.ReplaceAllString(s, "$1*$2") // loose objects: .git/objects/ab/cdef… → .git/objects/*/*
+	}
 	if dashes := strings.Count(s, "-"); dashes >= 4 {
 		s = reUUID.ReplaceAllString(s, PhAny)
 	}

@@ -54,6 +54,10 @@ func valueKey(section string) string {
 		return "name"
 	case "privileged":
 		return "call"
+	case "network.socket":
+		return "kind"
+	case "env":
+		return "var"
 	}
 	return "path"
 }
@@ -108,6 +112,9 @@ func (b *Baseline) Marshal() ([]byte, error) {
 		runs = 1
 	}
 	add("runs", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(runs)})
+	if b.Exit != nil {
+		add("exit", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(*b.Exit)})
+	}
 	if b.Counts {
 		add("counts", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})
 	}
@@ -335,10 +342,17 @@ func Parse(data []byte, name string) (*Baseline, error) {
 			b.Runs, err = p.int(val, "runs")
 		case "counts":
 			b.Counts, err = p.bool(val, "counts")
+		case "exit":
+			var v int
+			if v, err = p.int(val, "exit"); err == nil {
+				b.Exit = &v
+			}
 		case "processes":
 			b.Processes, err = p.processes(val)
 		case "files", "network", "changes":
 			err = p.group(b, k.Value, val)
+		case "env":
+			b.Env, err = p.entries(val, "env")
 		case "privileged":
 			b.Privileged, err = p.entries(val, "privileged")
 		case "syscalls":
@@ -348,7 +362,7 @@ func Parse(data []byte, name string) (*Baseline, error) {
 		case "redact":
 			b.Redact, err = p.redact(val)
 		default:
-			err = p.errf(k, "unknown key %q (want version, command, runs, counts, processes, files, network, privileged, syscalls, changes, allow or redact)", k.Value)
+			err = p.errf(k, "unknown key %q (want version, command, runs, exit, counts, processes, env, files, network, privileged, syscalls, changes, allow or redact)", k.Value)
 		}
 		if err != nil {
 			return nil, err

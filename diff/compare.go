@@ -19,7 +19,20 @@ type Finding struct {
 	Reason  string `json:"reason"`
 	Process string `json:"process,omitempty"` // process chain that did it, when known
 	Query   string `json:"query,omitempty"`   // behavediff query command that finds its events
+	// Rule is the stable id of the risk table row that rated it
+	// (BD-SECRET-READ, ...; "BD-REMOVED" for removed behaviour).
+	Rule string `json:"rule,omitempty"`
+	// Peers are the corresponding rules of other tools, "falco:RULE NAME"
+	// or "tracee:TRC-N", when there are any.
+	Peers []string `json:"peers,omitempty"`
+	// Count is how many entries a collapsed finding stands for (0: one);
+	// Examples shows a few of them and Query lists all.
+	Count    int      `json:"count,omitempty"`
+	Examples []string `json:"examples,omitempty"`
 }
+
+// RemovedRule is the rule id of removed behaviour.
+const RemovedRule = "BD-REMOVED"
 
 // Change values.
 const (
@@ -31,6 +44,7 @@ const (
 type Context struct {
 	RunID     int64 // the run cur came from: query hints for new behaviour (0: none)
 	BaseRunID int64 // the run base came from, when known: query hints for removed behaviour
+	TimedOut  bool  // cur's run was killed after its timeout (its exit code says so only as 137)
 }
 
 // view indexes one baseline for set logic and for the rules' conditions.
@@ -127,6 +141,14 @@ func (v *view) hasMatch(section string, g baseline.Entry) bool {
 		return true
 	}
 	if !baseline.IsGlob(g.Value) && !baseline.IsGlob(g.To) {
+		// A literal baseline entry the run now normalises to a glob (a
+		// baseline approved before libssl.so.3 became libssl.so.*) is
+		// still there.
+		for _, c := range v.globs[section] {
+			if covers(c, g) {
+				return true
+			}
+		}
 		return false
 	}
 	for _, e := range *sectionOf(v.b, section) {
@@ -166,7 +188,7 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 		cur = &baseline.Baseline{}
 	}
 	bv, cv := newView(base), newView(cur)
-	var out []Finding
+	out := compareOutcome(base, cur, ctx)
 
 	// Processes: identities the baseline does not have. A process whose
 	// program is itself new is reported once, as the exec of that program.
@@ -174,18 +196,22 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 		if bv.procKeys[p.Key()] || base.Allowed("processes", p.Exe) || base.Allowed("processes", p.Chain) {
 			continue
 		}
-		if !bv.exes[p.Exe] && cv.keys["files.exec"][p.Exe] {
-			continue
-		}
 		f := &fact{section: "processes", proc: p, cur: cv, base: bv}
 		r, detail, ok := classify(f)
 		if !ok {
+			continue
+		}
+		// A new program is reported once, as its exec; rows about what a
+		// process does (piped code, reverse shells, key searches) stand
+		// even when the program itself is new.
+		if (r.Kind == "process" || r.Kind == "shell") && !bv.exes[p.Exe] && cv.keys["files.exec"][p.Exe] {
 			continue
 		}
 		out = append(out, Finding{
 			Level: r.Level, Kind: r.Kind, Change: Added, Section: "processes",
 			Subject: processSubject(p), Reason: reason(r.Reason, detail, false),
 			Process: p.Chain, Query: query(cur, ctx.RunID, "processes", baseline.Entry{Value: p.Exe}),
+			Rule: r.ID, Peers: r.Peers,
 		})
 	}
 	for _, p := range base.Processes {
@@ -195,7 +221,7 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 		out = append(out, Finding{
 			Level: RemovedLevel, Kind: "removed", Change: Removed, Section: "processes",
 			Subject: processSubject(p), Reason: "no longer runs (processes)", Process: p.Chain,
-			Query: query(base, ctx.BaseRunID, "processes", baseline.Entry{Value: p.Exe}),
+			Query: query(base, ctx.BaseRunID, "processes", baseline.Entry{Value: p.Exe}), Rule: RemovedRule,
 		})
 	}
 
@@ -207,7 +233,7 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 			f := &fact{section: name, entry: e, cur: cv, base: bv}
 			r, detail, ok := classify(f)
 			if !ok {
-				r = Rule{Kind: "other", Level: None, Reason: "new behaviour"}
+				r = Rule{ID: "BD-OTHER", Kind: "other", Level: None, Reason: "new behaviour"}
 			}
 			if name == "syscalls" && base.Counts {
 				if old := countChange(base, e.Value); old != "" {
@@ -218,20 +244,27 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 				Level: r.Level, Kind: r.Kind, Change: Added, Section: name,
 				Subject: e.String(), Reason: reason(r.Reason, detail, e.Failed),
 				Process: e.Process(), Query: query(cur, ctx.RunID, name, e),
+				Rule: r.ID, Peers: r.Peers,
 			})
 		}
 		for _, e := range *sectionOf(base, name) {
 			if e.Optional || cv.hasMatch(name, e) || allowed(base, name, e) {
 				continue
 			}
+			if exe, _ := envName(e.Value); name == "env" && !cv.exes[exe] {
+				continue // the program is gone: its removal is the finding, not each variable's
+			}
 			out = append(out, Finding{
 				Level: RemovedLevel, Kind: "removed", Change: Removed, Section: name,
 				Subject: e.String(), Reason: "no longer seen (" + name + ")",
-				Query: query(base, ctx.BaseRunID, name, e),
+				Query: query(base, ctx.BaseRunID, name, e), Rule: RemovedRule,
 			})
 		}
 	}
-	return sortDedupe(out)
+	out = sortDedupe(out)
+	out = groupSyscalls(out, cur, base, ctx)
+	out = collapseDirs(out, cur, base, ctx)
+	return sortDedupe(out) // a create and a workspace change may collapse to the same DIR/**
 }
 
 func processSubject(p baseline.Process) string {
@@ -385,6 +418,13 @@ func query(b *baseline.Baseline, id int64, section string, e baseline.Entry) str
 				c += " AND exe LIKE " + like(exe)
 			}
 			sql = fmt.Sprintf("SELECT exe, op, address, port, domain, error FROM net_events WHERE run_id = %d AND ((op = 'dns' AND domain LIKE %s) OR (%s))", id, like(host), c)
+			// A --net proxy run asked its egress proxy by name: those
+			// requests (with their decision) are in proxy_requests.
+			pc := ""
+			if port != "*" && port != "" {
+				pc = " AND port = " + port
+			}
+			sql += fmt.Sprintf(" UNION ALL SELECT exe, protocol, host, port, sni, reason FROM proxy_requests WHERE run_id = %d AND protocol <> 'dns' AND host LIKE %s%s", id, like(host), pc)
 			return "behavediff query " + shellQuote(sql)
 		}
 		if port != "*" && port != "" {
@@ -398,6 +438,12 @@ func query(b *baseline.Baseline, id int64, section string, e baseline.Entry) str
 		sql = fmt.Sprintf("SELECT exe, domain, qtype, error FROM net_events WHERE run_id = %d AND op = 'dns' AND domain LIKE %s", id, like(e.Value))
 	case section == "network.unix":
 		sql = fmt.Sprintf("SELECT exe, op, address, error FROM net_events WHERE run_id = %d AND family = 'unix' AND address LIKE %s", id, like(e.Value))
+	case section == "env":
+		exe, _ := envName(e.Value)
+		sql = fmt.Sprintf("SELECT pid, exe, argv, chain FROM processes WHERE run_id = %d AND exe LIKE %s", id, like(exe))
+	case section == "network.socket":
+		fam, typ, _ := strings.Cut(e.Value, " ")
+		sql = fmt.Sprintf("SELECT exe, family, sock_type, result, error FROM net_events WHERE run_id = %d AND op = 'socket' AND family = '%s' AND sock_type = '%s'", id, sqlText(fam), sqlText(typ))
 	case section == "privileged":
 		name, _, _ := strings.Cut(e.Value, " ")
 		sql = fmt.Sprintf("SELECT exe, syscall, args, error FROM priv_events WHERE run_id = %d AND syscall = '%s'", id, name)
@@ -411,6 +457,8 @@ func query(b *baseline.Baseline, id int64, section string, e baseline.Entry) str
 	}
 	return "behavediff query " + shellQuote(sql)
 }
+
+func sqlText(s string) string { return strings.ReplaceAll(s, "'", "''") }
 
 // lastExe is the last program of a process chain.
 func lastExe(chain string) string {

@@ -14,11 +14,15 @@ const (
 	StatusInconclusive = "inconclusive" // the run cannot be judged (lost events, timeout, ...)
 	StatusError        = "error"        // behavediff could not check the spec
 	StatusNew          = "new"          // no baseline yet
+	StatusSkipped      = "skipped"      // not checked: the check was interrupted first
 )
 
 // Report is the result of checking one or more specs.
 type Report struct {
 	Specs []SpecResult `json:"specs"`
+	// Unreferenced lists baselines that no spec uses (never checked).
+	Unreferenced []string `json:"unreferenced_baselines,omitempty"`
+	Interrupted  bool     `json:"interrupted,omitempty"` // the check was stopped (Ctrl-C)
 }
 
 // SpecResult is the result for one spec.
@@ -28,10 +32,16 @@ type SpecResult struct {
 	Status   string    `json:"status"`
 	Findings []Finding `json:"findings"`
 	Error    string    `json:"error,omitempty"`
+
+	ExitCode   *int     `json:"exit_code,omitempty"`   // the replayed command's exit code
+	StderrTail string   `json:"stderr_tail,omitempty"` // last lines of a failing replay's stderr
+	Pending    string   `json:"pending,omitempty"`     // pending baseline written for review
+	DurationMS int64    `json:"duration_ms,omitempty"` // how long the spec took to check
+	Next       []string `json:"next,omitempty"`        // commands to run next (inspect, review, allow)
 }
 
 var statusMark = map[string]string{
-	StatusPass: "✓", StatusFail: "✗", StatusInconclusive: "?", StatusError: "!", StatusNew: "+",
+	StatusPass: "✓", StatusFail: "✗", StatusInconclusive: "?", StatusError: "!", StatusNew: "+", StatusSkipped: "-",
 }
 
 // WriteText renders the report for humans, snapshot-test style: one header
@@ -57,7 +67,7 @@ func WriteText(w io.Writer, r Report) error {
 		switch s.Status {
 		case StatusNew:
 			head += ": no baseline yet; review the run, then: behavediff approve " + s.Name
-		case StatusInconclusive, StatusError:
+		case StatusInconclusive, StatusError, StatusSkipped:
 			head += ": " + s.Status
 			if s.Error != "" {
 				head += ": " + s.Error
@@ -73,14 +83,38 @@ func WriteText(w io.Writer, r Report) error {
 				head += " (" + s.Error + ")"
 			}
 		}
+		if s.DurationMS > 0 {
+			head += fmt.Sprintf(" [%.1fs]", float64(s.DurationMS)/1000)
+		}
 		ew.printf("%s\n", head)
 		writeFindings(ew, s.Findings)
+		if s.StderrTail != "" {
+			ew.printf("  stderr (last lines):\n")
+			for _, l := range strings.Split(s.StderrTail, "\n") {
+				ew.printf("    | %s\n", l)
+			}
+		}
+		if s.Pending != "" {
+			ew.printf("  pending: %s\n", s.Pending)
+		}
+		for _, n := range s.Next {
+			ew.printf("  next: %s\n", n)
+		}
+	}
+	for _, u := range r.Unreferenced {
+		ew.printf("\n! baseline %s has no spec: it is never checked (delete it, or record the spec again)", u)
+	}
+	if len(r.Unreferenced) > 0 {
+		ew.printf("\n")
 	}
 	ew.printf("\n%s, %d passed, %d failed", plural(len(r.Specs), "spec", "specs"), counts[StatusPass], counts[StatusFail])
-	for _, st := range []string{StatusInconclusive, StatusError, StatusNew} {
+	for _, st := range []string{StatusInconclusive, StatusError, StatusNew, StatusSkipped} {
 		if counts[st] > 0 {
 			ew.printf(", %d %s", counts[st], st)
 		}
+	}
+	if r.Interrupted {
+		ew.printf(" (interrupted)")
 	}
 	ew.printf("\n")
 	return ew.err
@@ -107,6 +141,16 @@ func writeFindings(ew *errWriter, fs []Finding) {
 			}
 			ew.printf("    %s %s  %s\n", sign, f.Kind, f.Subject)
 			ew.printf("        %s\n", f.Reason)
+			if len(f.Examples) > 0 {
+				ew.printf("        e.g.:  %s\n", strings.Join(f.Examples, ", "))
+			}
+			if f.Rule != "" {
+				r := f.Rule
+				if len(f.Peers) > 0 {
+					r += "  (peers: " + strings.Join(f.Peers, ", ") + ")"
+				}
+				ew.printf("        rule:  %s\n", r)
+			}
 			if f.Process != "" {
 				ew.printf("        by:    %s\n", f.Process)
 			}

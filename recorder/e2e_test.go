@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -263,6 +264,17 @@ func TestRecordKeepChanges(t *testing.T) {
 	}
 }
 
+// cancelOnWrite cancels a context at the first write it sees.
+type cancelOnWrite struct {
+	once   sync.Once
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnWrite) Write(p []byte) (int, error) {
+	c.once.Do(func() { time.AfterFunc(200*time.Millisecond, c.cancel) })
+	return len(p), nil
+}
+
 // Ctrl-C (a cancelled context) kills the sandbox, and the run is kept and
 // marked interrupted with what was recorded until then.
 func TestRecordInterrupted(t *testing.T) {
@@ -273,11 +285,12 @@ func TestRecordInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	time.AfterFunc(time.Second, cancel)
-	var out bytes.Buffer
+	// Interrupt once the command is running (its first output), not after a
+	// fixed time: on a loaded machine setting up may take longer than that.
+	out := &cancelOnWrite{cancel: cancel}
 	res, err := Record(ctx, db, Options{
 		Spec:   Spec{Args: []string{"/bin/sh", "-c", "cat /etc/hostname; exec sleep 30"}, Workspace: t.TempDir()},
-		Stdout: &out, Stderr: &out,
+		Stdout: out, Stderr: out,
 	})
 	if err != nil {
 		t.Fatal(err)

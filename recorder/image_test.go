@@ -60,3 +60,28 @@ func TestRecordImage(t *testing.T) {
 		t.Errorf("exe %s", r.trace.Processes[0].Exe)
 	}
 }
+
+// A scratch image holding one static binary and no /etc runs: the resolver
+// configuration the recorder would bind over /etc/resolv.conf is skipped.
+func TestRecordScratchImage(t *testing.T) {
+	requireRoot(t)
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Skipf("needs busybox-static: %v", err)
+	}
+	dir := t.TempDir()
+	layer := tarOf(t, map[string][]byte{"busybox": bb}, map[string]int64{"busybox": 0o755})
+	image := tarOf(t, map[string][]byte{
+		"manifest.json": []byte(`[{"Config":"cfg.json","RepoTags":["scratch:test"],"Layers":["l1/layer.tar"]}]`),
+		"cfg.json":      []byte(`{}`),
+		"l1/layer.tar":  layer,
+	}, nil)
+	tarball := filepath.Join(dir, "scratch.tar")
+	if err := os.WriteFile(tarball, image, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := record(t, "", Spec{Args: []string{"/busybox", "echo", "scratch ok"}, Image: tarball}, nil)
+	if r.res.ExitCode != 0 || r.stdout != "scratch ok\n" {
+		t.Fatalf("exit %d stdout %q stderr %q", r.res.ExitCode, r.stdout, r.stderr)
+	}
+}

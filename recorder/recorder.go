@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/behavediff/behavediff/bpf"
+	"github.com/behavediff/behavediff/recorder/egress"
 	"github.com/behavediff/behavediff/recorder/sandbox"
 	"github.com/behavediff/behavediff/store"
 )
@@ -41,6 +42,12 @@ type Options struct {
 	// Tests shrink it to prove that loss is counted, never silent.
 	RingBufBytes int
 	OutputCap    int // 0 = DefaultOutputCap
+	// Protect lists host paths the command must neither see nor change (the
+	// trace database and its journal files, the project's .behavediff).
+	Protect []string
+	// Enforce, when set, gives the policy of an approved baseline for the
+	// spec (--enforce), applied to this run; the stored spec is unchanged.
+	Enforce func(Spec) (*Enforcement, error)
 }
 
 // Result summarises a finished recording.
@@ -53,6 +60,15 @@ type Result struct {
 	Lost     int64
 	Changes  int
 	Duration time.Duration
+	// LimitsHit names each sandbox bound the run reached ("disk limit 4 GiB
+	// reached", "memory limit 4 GiB reached: OOM-killed").
+	LimitsHit []string
+	// Refused lists the workspace changes --keep-changes did not apply
+	// (writes to .behavediff or the trace database, setuid bits, ...).
+	Refused []sandbox.Refusal
+	// Tampered lists behavediff's own files (.behavediff, the trace
+	// database) that the command tried to change; check rates it critical.
+	Tampered []string
 
 	// Malformed counts inputs that did not parse (DNS payloads to or from
 	// port 53), by store.Malformed* kind; stored in malformed_inputs.
@@ -81,6 +97,17 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		progress = io.Discard
 	}
 	cleanupCtx := context.WithoutCancel(ctx)
+	var enforce *Enforcement
+	if o.Enforce != nil {
+		var err error
+		if enforce, err = o.Enforce(o.Spec); err != nil {
+			return Result{}, err
+		}
+	}
+	net, err := planNet(o.Spec, enforce)
+	if err != nil {
+		return Result{}, err
+	}
 
 	client, err := sandbox.Connect(ctx, o.Address, progress)
 	if err != nil {
@@ -89,7 +116,11 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	defer client.Close()
 
 	rootfs := o.Spec.Rootfs
-	if o.Spec.Image != "" {
+	if sandbox.IsImageRef(o.Spec.Image) {
+		if rootfs, err = client.PullRootfs(ctx, o.Spec.Image, o.Spec.InsecureRegistries, ImageCacheDir, progress); err != nil {
+			return Result{}, err
+		}
+	} else if o.Spec.Image != "" {
 		if rootfs, err = imageRootfs(ctx, o.Spec.Image, progress); err != nil {
 			return Result{}, err
 		}
@@ -107,7 +138,7 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	sbOpts := sandbox.Options{
 		ID:              "bd-" + randomID(),
 		Args:            o.Spec.Args,
-		Env:             BaseEnv(o.Spec.Env),
+		Env:             net.env(o.Spec.Env),
 		Workspace:       o.Spec.Workspace,
 		Rootfs:          rootfs,
 		Timeout:         time.Duration(o.Spec.Timeout),
@@ -115,16 +146,25 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		Stderr:          stderr,
 		MemoryBytes:     o.Spec.MemoryBytes,
 		PidsLimit:       o.Spec.PidsLimit,
-		Network:         o.Spec.Network,
+		DiskBytes:       o.Spec.DiskBytes,
+		TmpfsBytes:      o.Spec.TmpfsBytes,
+		CPUs:            o.Spec.CPUs,
+		User:            o.Spec.User,
+		Network:         net.mode == NetHost,
 		HideHostSecrets: true,
+		Protect:         append(o.Protect, dbFiles(db.Path())...),
+	}
+	if enforce != nil {
+		sbOpts.Seccomp = enforce.Seccomp
 	}
 	if stdin != nil {
 		sbOpts.Stdin = stdin
 	}
-	if !o.Spec.Network {
-		// Point the resolver at loopback so a lookup is really sent (and seen)
-		// even though nothing can answer it in the isolated namespace.
-		sbOpts.ResolvConf = "nameserver 127.0.0.53\noptions timeout:1 attempts:1\n"
+	if net.mode != NetHost {
+		// Point the resolver at loopback so a lookup is really sent (and
+		// seen): in proxy mode behavediff's resolver answers there, in none
+		// mode nothing does.
+		sbOpts.ResolvConf = egress.ResolvConf
 	}
 	sb, err := client.Create(ctx, sbOpts)
 	if err != nil {
@@ -136,6 +176,16 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		return Result{}, fmt.Errorf("create sandbox: %w", err)
 	}
 	defer sb.Close(cleanupCtx)
+
+	// The proxy's sockets are opened in the sandbox's namespace now, while
+	// runc init waits: nothing of the command can have taken the ports.
+	proxy, err := net.start(ctx, sb.Pid())
+	if err != nil {
+		return Result{}, err
+	}
+	if proxy != nil {
+		defer proxy.Close()
+	}
 
 	sensor, err := bpf.Load(bpf.Config{CgroupID: sb.CgroupID(), RingBufBytes: o.RingBufBytes})
 	if err != nil {
@@ -159,6 +209,7 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		StdoutCap:   int64(outCap),
 		StderrCap:   int64(outCap),
 		ToolVersion: o.ToolVersion,
+		Limits:      limitsOf(sbOpts),
 	})
 	if err != nil {
 		return Result{}, err
@@ -172,8 +223,10 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		res.Status = store.StatusError
 		outB, outT := stdout.result()
 		errB, errT := stderr.result()
+		procs := tr.processes()
+		rows, _ := proxyRows(proxy, base, procs)
 		ferr := w.Finish(cleanupCtx, store.Final{
-			Processes: tr.processes(), ExitCode: -1, Status: store.StatusError, Error: cause.Error(),
+			Processes: procs, Proxy: rows, ExitCode: -1, Status: store.StatusError, Error: cause.Error(),
 			Stdout: outB, Stderr: errB, StdoutTrunc: outT, StderrTrunc: errT,
 		})
 		if ferr != nil {
@@ -217,10 +270,19 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		return fail(fmt.Errorf("read workspace changes: %w", err))
 	}
 	if o.KeepChanges {
-		if err := sb.ApplyChanges(); err != nil {
+		refused, err := sb.ApplyChanges()
+		for _, r := range refused {
+			fmt.Fprintf(progress, "behavediff: --keep-changes: not applied: %s: %s\n", r.Path, r.Reason)
+		}
+		res.Refused = refused
+		if err != nil {
 			return fail(fmt.Errorf("apply workspace changes: %w", err))
 		}
 	}
+
+	syscalls := tr.counts(counts) // may add orphan images: before processes()
+	procs := tr.processes()
+	proxyReqs, proxyLost := proxyRows(proxy, base, procs)
 
 	lostBy := map[string]int64{}
 	for k, v := range lost {
@@ -229,9 +291,17 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 			res.Lost += int64(v)
 		}
 	}
+	if proxyLost > 0 {
+		lostBy["proxy"] = proxyLost
+		res.Lost += proxyLost
+	}
 	res.Signal, res.TimedOut, res.Duration, res.Changes = sr.Signal, sr.TimedOut, sr.Duration, len(changes)
 	res.Malformed = tr.malformed
 	res.ExitCode = sr.ExitCode
+	res.LimitsHit = sr.LimitsHit
+	for _, l := range sr.LimitsHit {
+		fmt.Fprintf(progress, "behavediff: %s\n", l)
+	}
 	if sr.Signal != 0 {
 		res.ExitCode = 128 + sr.Signal
 	}
@@ -253,9 +323,9 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 			specJSON = b
 		}
 	}
-	syscalls := tr.counts(counts) // may add orphan images: before processes()
 	err = w.Finish(cleanupCtx, store.Final{
-		Processes:   tr.processes(),
+		Processes:   procs,
+		Proxy:       proxyReqs,
 		Syscalls:    syscalls,
 		Changes:     changes,
 		ExitCode:    res.ExitCode,
@@ -268,9 +338,17 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		StderrTrunc: errT,
 		EndedAt:     time.Now(),
 		Spec:        specJSON,
+		LimitsHit:   sr.LimitsHit,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("finish run %d: %w", res.RunID, err))
+	}
+	if res.Tampered, err = projectTamper(cleanupCtx, db, res.RunID); err != nil {
+		// The run is stored; only the warning could not be computed.
+		fmt.Fprintf(progress, "behavediff: WARNING: %v\n", err)
+	}
+	for _, p := range res.Tampered {
+		fmt.Fprintf(progress, "behavediff: WARNING: the command tried to change behavediff's own file %s (refused; check rates this critical)\n", p)
 	}
 	return res, nil
 }
@@ -359,6 +437,21 @@ func (s *stdinTee) captured() []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]byte(nil), s.buf...)
+}
+
+// limitsOf is what the run row records: the limits the sandbox really has.
+func limitsOf(o sandbox.Options) store.Limits {
+	o = o.WithDefaults()
+	return store.Limits{MemoryBytes: o.MemoryBytes, Pids: o.PidsLimit, DiskBytes: o.DiskBytes, TmpfsBytes: o.TmpfsBytes, CPUs: o.CPUs}
+}
+
+// dbFiles are the trace database and its journal files: the recorder holds
+// them open, so a run must never see or replace them.
+func dbFiles(p string) []string {
+	if a, err := filepath.Abs(p); err == nil {
+		p = a
+	}
+	return []string{p, p + "-wal", p + "-shm", p + "-journal"}
 }
 
 func monotonicNow() uint64 {

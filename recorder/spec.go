@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/behavediff/behavediff/recorder/egress"
+	"github.com/behavediff/behavediff/recorder/sandbox"
 )
 
 // SpecVersion is the format version of a stored run spec. A spec written by a
@@ -27,16 +30,86 @@ type Spec struct {
 	// environment instead, so a token never lands in a trace or a repo.
 	Env    []string `json:"env,omitempty" yaml:"env,omitempty"`
 	Rootfs string   `json:"rootfs,omitempty" yaml:"rootfs,omitempty"`
-	// Image is a local OCI-layout or docker-save tarball used as the root
-	// filesystem (unpacked once, offline, and cached by content digest).
-	Image   string   `json:"image,omitempty" yaml:"image,omitempty"`
-	Timeout Duration `json:"timeout" yaml:"timeout"`
-	Network bool     `json:"network,omitempty" yaml:"network,omitempty"`
+	// Image is the root filesystem's image: a local OCI-layout or
+	// docker-save tarball (an absolute path; unpacked once, offline, and
+	// cached by content digest), or a registry reference pulled through
+	// containerd (cached by manifest digest).
+	Image string `json:"image,omitempty" yaml:"image,omitempty"`
+	// InsecureRegistries are registry hosts (host:port) reached over plain
+	// HTTP when pulling Image.
+	InsecureRegistries []string `json:"insecure_registries,omitempty" yaml:"insecure_registries,omitempty"`
+	Timeout            Duration `json:"timeout" yaml:"timeout"`
+	// Network is the old spelling of Net "host".
+	Network bool `json:"network,omitempty" yaml:"network,omitempty"`
+	// Net is the network mode (NetNone, NetProxy, NetHost; "" = none, or
+	// proxy when Allow is set). See NetMode.
+	Net string `json:"net,omitempty" yaml:"net,omitempty"`
+	// Allow lists the endpoints the egress proxy dials in proxy mode
+	// (name:port, *.name:port, ip:port, cidr:port).
+	Allow []string `json:"allow,omitempty" yaml:"allow,omitempty"`
+	// AddHosts pins names to addresses (NAME:IP) for the proxy and the
+	// sandbox's resolver.
+	AddHosts []string `json:"add_hosts,omitempty" yaml:"add_hosts,omitempty"`
 	// Stdin is the captured standard input (capped) when -i was used.
 	Stdin       []byte `json:"stdin,omitempty" yaml:"stdin,omitempty"`
 	MemoryBytes int64  `json:"memory_bytes,omitempty" yaml:"memory_bytes,omitempty"`
 	PidsLimit   int64  `json:"pids_limit,omitempty" yaml:"pids_limit,omitempty"`
+	// DiskBytes bounds the workspace's copy-on-write layer, TmpfsBytes /tmp,
+	// CPUs the CPU bandwidth; 0 = the sandbox's defaults.
+	DiskBytes  int64   `json:"disk_bytes,omitempty" yaml:"disk_bytes,omitempty"`
+	TmpfsBytes int64   `json:"tmpfs_bytes,omitempty" yaml:"tmpfs_bytes,omitempty"`
+	CPUs       float64 `json:"cpus,omitempty" yaml:"cpus,omitempty"`
+	// User is the uid[:gid] the command runs as; "" = the workspace's owner.
+	User string `json:"user,omitempty" yaml:"user,omitempty"`
 }
+
+// Network modes.
+const (
+	NetNone  = "none"  // a network namespace with only loopback (the default)
+	NetProxy = "proxy" // no route out; an egress proxy and resolver inside decide per name:port
+	NetHost  = "host"  // the host's network namespace
+)
+
+// NetMode is the effective network mode: Network means host, an allow-list
+// without a mode means proxy, nothing means none.
+func (s *Spec) NetMode() string {
+	switch {
+	case s.Network:
+		return NetHost
+	case s.Net != "":
+		return s.Net
+	case len(s.Allow) > 0:
+		return NetProxy
+	}
+	return NetNone
+}
+
+// validateNet checks the network settings (see NetMode).
+func (s *Spec) validateNet() error {
+	switch s.Net {
+	case "", NetNone, NetProxy, NetHost:
+	default:
+		return fmt.Errorf("bad --net %q: want none, proxy or host", s.Net)
+	}
+	if s.Network && s.Net != "" && s.Net != NetHost {
+		return fmt.Errorf("--network (the host's network) conflicts with --net %s", s.Net)
+	}
+	mode := s.NetMode()
+	if len(s.Allow) > 0 && mode != NetProxy {
+		return fmt.Errorf("--allow needs --net proxy (it implies it), not --net %s", mode)
+	}
+	if len(s.AddHosts) > 0 && mode != NetProxy {
+		return fmt.Errorf("--add-host needs --net proxy, not --net %s", mode)
+	}
+	if _, err := egress.NewPolicy(s.Allow, s.AddHosts); err != nil {
+		return err
+	}
+	return nil
+}
+
+// IsImageRef reports whether an --image value names an image in a
+// registry (pulled) rather than a tarball (an absolute path).
+func IsImageRef(s string) bool { return sandbox.IsImageRef(s) }
 
 // RedactedValue replaces the value of a secret-looking variable in a stored spec.
 const RedactedValue = "<redacted>"
@@ -108,10 +181,12 @@ func (s *Spec) Validate() error {
 			return errors.New("--image and --rootfs exclude each other")
 		}
 		st, err := os.Stat(s.Image)
-		if err != nil {
+		if err != nil && sandbox.IsImageRef(s.Image) {
+			st = nil // pulled from a registry
+		} else if err != nil {
 			return fmt.Errorf("image %s: %w", s.Image, err)
 		}
-		if st.IsDir() {
+		if st != nil && st.IsDir() {
 			return fmt.Errorf("image %s is a directory: pass an image tarball, or use --rootfs for an unpacked root filesystem", s.Image)
 		}
 	}
@@ -119,6 +194,12 @@ func (s *Spec) Validate() error {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
 			return fmt.Errorf("bad --env %q: want NAME=VALUE", kv)
 		}
+	}
+	if len(s.InsecureRegistries) > 0 && !sandbox.IsImageRef(s.Image) {
+		return errors.New("--insecure-registry is for pulling --image REF from a registry")
+	}
+	if err := s.validateNet(); err != nil {
+		return err
 	}
 	if s.Timeout < 0 {
 		return fmt.Errorf("negative timeout %s", time.Duration(s.Timeout))

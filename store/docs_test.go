@@ -24,7 +24,18 @@ func docsDB(t *testing.T) *DB {
 	tr := sampleTrace()
 	tr.Run.Name = "build2"
 	tr.Files = append(tr.Files, FileEvent{Proc: 1, Op: FileOpen, Path: "/etc/hosts", Result: 5, TS: 999})
-	writeTrace(t, db, tr)
+	id2 := writeTrace(t, db, tr)
+	f := CheckFinding{Level: 4, RuleID: "BD-SECRET-READ", Kind: "secret-read", Change: "added", Section: "files.read",
+		Subject: "$HOME/.aws/credentials", Reason: "reads a secret", Fingerprint: "0123abcd"}
+	for i := 0; i < 2; i++ {
+		if _, err := db.AddChecks(ctx, []Check{{RunID: id2, Spec: "build2", Command: "check", Status: "fail", FailOn: "medium",
+			Findings: []CheckFinding{f}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.w.ExecContext(ctx, "INSERT INTO _origin VALUES (?, 'shard-1.db', 7)", id2); err != nil {
+		t.Fatal(err)
+	}
 	return db
 }
 
@@ -71,7 +82,7 @@ func TestSchemaDocColumns(t *testing.T) {
 			documented[cur] = append(documented[cur], m[1])
 		}
 	}
-	want := []string{"runs", "processes", "file_events", "net_events", "priv_events", "fs_changes", "syscalls", "lost_events", "malformed_inputs"}
+	want := []string{"runs", "processes", "file_events", "net_events", "priv_events", "fs_changes", "syscalls", "lost_events", "proxy_requests", "checks", "findings", "run_origins", "malformed_inputs"}
 	if d := cmp.Diff(want, order); d != "" {
 		t.Errorf("documented views (-want +got):\n%s", d)
 	}

@@ -34,6 +34,7 @@ func TestMigrateFromV1(t *testing.T) {
 	first, second := sampleTrace(), sampleTrace()
 	first.Run.ID = 1
 	second.Run.ID, second.Run.Name = 2, "second"
+	first.Proxy, second.Proxy = nil, nil // v1 had no proxy
 	second.Files = append(second.Files, FileEvent{Proc: 1, Op: FileOpen, Path: "/only/in/second", TS: 99})
 	ignore := cmpopts.IgnoreFields(Run{}, "StartedAt", "EndedAt")
 	for _, want := range []*Trace{first, second} {

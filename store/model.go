@@ -55,6 +55,20 @@ type Run struct {
 	// Error is why the run failed (the cause given to RunWriter.Abort, or
 	// the repair note for a run whose recorder died); empty otherwise.
 	Error string
+	// Limits are the sandbox's bounds; zero values when not recorded.
+	Limits Limits
+	// LimitsHit names the bounds the run reached, e.g.
+	// "disk limit 4 GiB reached".
+	LimitsHit []string
+}
+
+// Limits are the resource bounds a run's sandbox had.
+type Limits struct {
+	MemoryBytes int64
+	Pids        int64
+	DiskBytes   int64
+	TmpfsBytes  int64
+	CPUs        float64
 }
 
 // Process is one process image: a fork creates one, and so does an exec by a
@@ -68,6 +82,7 @@ type Process struct {
 	ParentIdx int32 // -1 for the container's first process
 	Exe       string
 	Argv      []string
+	Env       []string // "NAME=VALUE" at exec; secret-looking values are "NAME=<redacted>"
 	Cwd       string
 	UID       uint32
 	// Chain is the ancestor exe chain up to the first process, e.g.
@@ -195,4 +210,5 @@ type Trace struct {
 	Priv      []PrivEvent
 	Syscalls  []SyscallCount
 	Changes   []FSChange
+	Proxy     []ProxyRequest // --net proxy runs: requests and DNS queries, in arrival order
 }

@@ -347,7 +347,8 @@ func (l *loader) load(id int64) (*Trace, error) {
 	var nf, nn, np int64
 	err := l.query(`SELECT id, name, command, workspace, started_ns, ended_ns, exit_code, status, error, lost_events,
 		replay_of, stdout_cap, stderr_cap, stdout_trunc, stderr_trunc, tool_version, stdout, stderr, spec,
-		n_file, n_net, n_priv FROM _run WHERE id = ?`, arg(id), func(v []driver.Value) error {
+		n_file, n_net, n_priv, memory_limit, pids_limit, disk_limit, tmpfs_limit, cpu_limit, limits_hit
+		FROM _run WHERE id = ?`, arg(id), func(v []driver.Value) error {
 		found = true
 		r.ID, r.Name, r.Workspace = vInt(v[0]), vStr(v[1]), vStr(v[3])
 		if err := json.Unmarshal([]byte(vStr(v[2])), &r.Command); err != nil {
@@ -365,6 +366,16 @@ func (l *loader) load(id int64) (*Trace, error) {
 		r.StdoutTrunc, r.StderrTrunc, r.ToolVersion = vInt(v[13]) != 0, vInt(v[14]) != 0, vStr(v[15])
 		r.Stdout, r.Stderr, r.Spec = vBytes(v[16]), vBytes(v[17]), vBytes(v[18])
 		nf, nn, np = vInt(v[19]), vInt(v[20]), vInt(v[21])
+		r.Limits = Limits{MemoryBytes: vInt(v[22]), Pids: vInt(v[23]), DiskBytes: vInt(v[24]), TmpfsBytes: vInt(v[25])}
+		switch c := v[26].(type) {
+		case float64:
+			r.Limits.CPUs = c
+		case int64:
+			r.Limits.CPUs = float64(c)
+		}
+		if hit := vStr(v[27]); hit != "" {
+			r.LimitsHit = strings.Split(hit, "; ")
+		}
 		return nil
 	})
 	if err != nil {
@@ -513,6 +524,9 @@ func (l *loader) load(id int64) (*Trace, error) {
 		return nil
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := l.loadProxy(id, &t); err != nil {
 		return nil, err
 	}
 	return &t, nil

@@ -83,6 +83,16 @@ func sampleTrace() *Trace {
 			{Path: "/home/u/proj/old", Change: "deleted", Size: -1},
 			{Path: "/home/u/proj/dir", Change: "created", Size: -1, IsDir: true},
 		},
+		Proxy: []ProxyRequest{
+			{Proc: 1, Pid: 101, TS: 105, Protocol: ProxyDNS, Host: "example.com", Method: "A", BytesUp: 29, BytesDown: 45,
+				Allowed: true, Via: "127.0.0.53:53"},
+			{Proc: 1, Pid: 101, TS: 115, Protocol: ProxyConnect, Host: "example.com", Port: 443, Method: "CONNECT", SNI: "example.com",
+				BytesUp: 517, BytesDown: 4096, Allowed: true, Status: 200, Via: "127.0.0.1:3128"},
+			{Proc: 1, Pid: 101, TS: 120, Protocol: ProxyDNS, Host: "evil.example", Method: "AAAA", BytesUp: 30, BytesDown: 30,
+				Reason: "name not allowed by the egress policy", Status: 3, Via: "127.0.0.53:53"},
+			{Proc: -1, TS: 125, Protocol: ProxyHTTP, Host: "evil.example", Port: 80, Method: "POST",
+				Reason: "not allowed by the egress policy", Status: 403, Via: "127.0.0.1:3128"},
+		},
 	}
 }
 
@@ -121,7 +131,7 @@ func writeTrace(t testing.TB, db *DB, tr *Trace) int64 {
 		Processes: tr.Processes, Syscalls: tr.Syscalls, Changes: tr.Changes,
 		ExitCode: r.ExitCode, Status: r.Status, LostByClass: r.LostByClass,
 		Stdout: r.Stdout, Stderr: r.Stderr, StdoutTrunc: r.StdoutTrunc, StderrTrunc: r.StderrTrunc,
-		EndedAt: r.EndedAt,
+		EndedAt: r.EndedAt, Proxy: tr.Proxy,
 	})
 	if err != nil {
 		t.Fatal(err)

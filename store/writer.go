@@ -70,10 +70,14 @@ type Final struct {
 	StderrTrunc bool
 	EndedAt     time.Time // zero: now
 	Spec        []byte    // nil: keep the spec given to BeginRun
+	// Proxy holds a --net proxy run's requests and DNS queries.
+	Proxy []ProxyRequest
 	// Error is why the run failed (status error), kept in runs.error; empty
 	// otherwise. Unlike Abort, a failed run finished this way keeps its
 	// process table, so its events still name their programs.
 	Error string
+	// LimitsHit names the sandbox bounds the run reached.
+	LimitsHit []string
 }
 
 // RunWriter streams one run's events into the database. Add* buffer events
@@ -131,11 +135,14 @@ func (db *DB) BeginRun(ctx context.Context, r Run) (*RunWriter, error) {
 		return nil, fmt.Errorf("begin run: %w", err)
 	}
 	pid := os.Getpid()
+	l := r.Limits
 	res, err := conn.ExecContext(ctx, `INSERT INTO _run(name, command, workspace, started_ns, exit_code, status,
-		replay_of, spec, stdout_cap, stderr_cap, tool_version, recorder_pid, recorder_start, recorder_boot)
-		VALUES (?, ?, ?, ?, -1, 'running', ?, ?, ?, ?, ?, ?, ?, ?)`,
+		replay_of, spec, stdout_cap, stderr_cap, tool_version, recorder_pid, recorder_start, recorder_boot,
+		memory_limit, pids_limit, disk_limit, tmpfs_limit, cpu_limit)
+		VALUES (?, ?, ?, ?, -1, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.Name, cmd, r.Workspace, r.StartedAt.UnixNano(), nullID(r.ReplayOf), nullBytes(r.Spec),
-		r.StdoutCap, r.StderrCap, r.ToolVersion, pid, procStart(pid), bootID())
+		r.StdoutCap, r.StderrCap, r.ToolVersion, pid, procStart(pid), bootID(),
+		nullID(l.MemoryBytes), nullID(l.Pids), nullID(l.DiskBytes), nullID(l.TmpfsBytes), nullCPUs(l.CPUs))
 	if err != nil {
 		conn.Close()
 		if sqliteCode(err) == 19 && r.ReplayOf != 0 { // SQLITE_CONSTRAINT
@@ -582,6 +589,14 @@ func (w *RunWriter) write(b *batch) error {
 	})
 }
 
+// nullCPUs stores an unrecorded CPU limit as NULL.
+func nullCPUs(c float64) any {
+	if c == 0 {
+		return nil
+	}
+	return c
+}
+
 func validFinal(status string) bool {
 	switch status {
 	case StatusOK, StatusTimeout, StatusInterrupted, StatusIncomplete, StatusError:
@@ -616,9 +631,10 @@ func (w *RunWriter) Finish(ctx context.Context, f Final) error {
 			return err
 		}
 		q := `UPDATE _run SET ended_ns = ?, exit_code = ?, status = ?, lost_events = ?, stdout = ?, stderr = ?,
-			stdout_trunc = ?, stderr_trunc = ?, spec = COALESCE(?, spec), error = NULLIF(?, '') WHERE id = ?`
+			stdout_trunc = ?, stderr_trunc = ?, spec = COALESCE(?, spec), error = NULLIF(?, ''), limits_hit = ? WHERE id = ?`
 		return w.exec(ctx, q, f.EndedAt.UnixNano(), int64(f.ExitCode), f.Status, lost,
-			nullBytes(f.Stdout), nullBytes(f.Stderr), f.StdoutTrunc, f.StderrTrunc, nullBytes(f.Spec), f.Error, w.id)
+			nullBytes(f.Stdout), nullBytes(f.Stderr), f.StdoutTrunc, f.StderrTrunc, nullBytes(f.Spec), f.Error,
+			strings.Join(f.LimitsHit, "; "), w.id)
 	})
 	if err != nil {
 		return fmt.Errorf("finish run %d: %w", w.id, err)
@@ -707,7 +723,7 @@ func (w *RunWriter) writeFinal(ctx context.Context, f *Final) error {
 	}); err != nil {
 		return fmt.Errorf("store malformed counts: %w", err)
 	}
-	return nil
+	return w.writeProxy(ctx, f.Proxy)
 }
 
 // Abort ends the run without Finish: events written so far are kept (the

@@ -70,6 +70,11 @@ func (b *Builder) Exec(parent int32, exe string, argv ...string) int32 {
 	return idx
 }
 
+// Env adds to the environment ("NAME=VALUE") an image was started with.
+func (b *Builder) Env(proc int32, env ...string) {
+	b.T.Processes[proc].Env = append(b.T.Processes[proc].Env, env...)
+}
+
 // Fork starts a child image that does not exec (it inherits exe and argv).
 func (b *Builder) Fork(parent int32) int32 {
 	idx := int32(len(b.T.Processes))
@@ -201,7 +206,9 @@ func Benign(seed uint64) *Builder {
 	}
 	// PATH search for python3 before the successful exec.
 	b.File(sh, store.FileExec, "/usr/local/bin/python3", 0, ENOENT)
+	b.Env(sh, "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/root", fmt.Sprintf("RUN_ID=%d", seed), "API_TOKEN=<redacted>")
 	py := b.Exec(sh, "/usr/bin/python3", "python3", "gen.py", "--out", ws+"/out")
+	b.Env(py, "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/root", fmt.Sprintf("RUN_ID=%d", seed), "PYTHONUNBUFFERED=1")
 	b.Read(py, "/usr/lib/python3.12/os.py")
 	b.Read(py, "/usr/lib/python3.12/__pycache__/os.cpython-312.pyc")
 	b.Read(py, ws+"/gen.py")

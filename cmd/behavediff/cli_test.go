@@ -64,6 +64,11 @@ func TestRecordBadInput(t *testing.T) {
 		{"not a database", []string{"record", "--db", notDB, "--", "true"}, "not a behavediff trace database"},
 		{"corrupt database", []string{"record", "--db", corrupt, "--", "true"}, corrupt},
 		{"unknown command", []string{"recrod"}, "unknown command"},
+		{"bad disk size", []string{"record", "--db", goodDB, "--disk", "lots", "--", "true"}, "--disk: bad size"},
+		{"tiny disk", []string{"record", "--db", goodDB, "--disk", "1M", "--", "true"}, "below the 64 MiB minimum"},
+		{"bad tmpfs size", []string{"record", "--db", goodDB, "--tmpfs-size", "-1G", "--", "true"}, "--tmpfs-size: bad size"},
+		{"negative cpus", []string{"record", "--db", goodDB, "--cpus", "-1", "--", "true"}, "--cpus -1 is negative"},
+		{"bad user", []string{"record", "--db", goodDB, "--user", "alice", "--", "true"}, "want UID or UID:GID"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,13 +96,16 @@ func TestRecordBadInput(t *testing.T) {
 }
 
 func TestHelpTeaches(t *testing.T) {
-	for _, cmd := range []string{"record", "query", "show", "check", "approve", "diff", "replay", "runs"} {
-		code, _, stderr := runCLI(t, cmd, "--help")
-		if code != exitOK {
-			t.Errorf("%s --help: exit %d", cmd, code)
-		}
-		if !strings.Contains(stderr, "Usage: behavediff "+cmd) || !strings.Contains(stderr, "Flags:") {
-			t.Errorf("%s --help does not teach:\n%s", cmd, stderr)
+	for _, cmd := range []string{"record", "query", "show", "check", "approve", "diff", "replay", "runs", "review", "init", "completion"} {
+		// Asked for, help goes to stdout (check --help | less); "help CMD" is the same.
+		for _, args := range [][]string{{cmd, "--help"}, {"help", cmd}} {
+			code, stdout, _ := runCLI(t, args...)
+			if code != exitOK {
+				t.Errorf("%q: exit %d", args, code)
+			}
+			if !strings.Contains(stdout, "Usage: behavediff "+cmd) || !strings.Contains(stdout, "Flags:") {
+				t.Errorf("%q does not teach on stdout:\n%s", args, stdout)
+			}
 		}
 	}
 	if code, out, _ := runCLI(t, "help"); code != 0 || !strings.Contains(out, "behavediff record") {

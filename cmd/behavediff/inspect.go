@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -15,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/behavediff/behavediff/recorder/sandbox"
 	"github.com/behavediff/behavediff/store"
 )
 
@@ -109,17 +108,16 @@ func openRW(ctx context.Context, flagValue string) (*store.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := store.Open(ctx, path)
-	if err != nil {
-		return nil, err
-	}
 	if flagValue == "" {
-		ignore := filepath.Join(filepath.Dir(path), ".gitignore")
-		if _, err := os.Stat(ignore); errors.Is(err, os.ErrNotExist) {
-			_ = os.WriteFile(ignore, []byte("# Traces are local; specs/ and baselines/ are meant to be committed.\ntraces.db*\n"), 0o644)
+		p, err := project()
+		if err != nil {
+			return nil, err
+		}
+		if err := p.Ensure(); err != nil {
+			return nil, err
 		}
 	}
-	return db, nil
+	return store.Open(ctx, path)
 }
 
 // openRO opens the trace database for reading only.
@@ -131,58 +129,13 @@ func openRO(ctx context.Context, flagValue string) (*store.DB, error) {
 	return store.OpenReadOnly(ctx, path)
 }
 
-const queryAbout = `
-Runs one read-only SQL statement against the trace database. The public
-views are documented in docs/schema.md: runs, processes, file_events,
-net_events, fs_changes, syscalls, priv_events, lost_events.
-Write statements (INSERT, UPDATE, DELETE, DDL, ATTACH, ...) are refused.
-
-Examples:
-  behavediff query "SELECT op, path, error FROM file_events WHERE run_id = 3 AND result < 0"
-  behavediff query --format json "SELECT * FROM net_events WHERE op = 'dns'"
-  behavediff query --format csv "SELECT name, sum(count) FROM syscalls GROUP BY name"`
-
-func (a *app) query(ctx context.Context, args []string) (int, error) {
-	fs := a.newFlags("query", "[--db FILE] [--format table|json|csv] SQL", queryAbout)
-	dbFlag := fs.String("db", "", "trace database `file` (default .behavediff/traces.db in the project)")
-	format := fs.String("format", "table", "output `format`: table, json or csv")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return exitUsage, err
-	}
-	if len(pos) != 1 {
-		return exitUsage, usageError("query wants exactly one SQL argument (quote it), got %d", len(pos))
-	}
-	switch *format {
-	case "table", "json", "csv":
-	default:
-		return exitUsage, usageError("unknown --format %q (want table, json or csv)", *format)
-	}
-	db, err := openRO(ctx, *dbFlag)
-	if err != nil {
-		return exitUsage, err
-	}
-	defer db.Close()
-	res, err := db.Query(ctx, pos[0])
-	if err != nil {
-		return exitUsage, err
-	}
-	switch *format {
-	case "json":
-		err = res.WriteJSON(a.stdout)
-	case "csv":
-		err = res.WriteCSV(a.stdout)
-	default:
-		err = res.WriteTable(a.stdout)
-	}
-	return exitOK, err
-}
-
 const showAbout = `
 Summarises one run: the process tree, files touched outside and inside the
 workspace, network attempts and DNS names, privilege events, failed attempts,
 workspace changes and the busiest syscalls. RUN is a run id, a spec name
-(its newest run) or "last". --format json prints the whole trace.`
+(its newest run) or "last". --format json prints the whole trace in the
+documented schema (docs/schema.md, "show --format json"): the views' column
+names and values.`
 
 func (a *app) show(ctx context.Context, args []string) (int, error) {
 	fs := a.newFlags("show", "[--db FILE] [--format text|json] RUN", showAbout)
@@ -213,7 +166,7 @@ func (a *app) show(ctx context.Context, args []string) (int, error) {
 		return exitUsage, err
 	}
 	if *format == "json" {
-		return exitOK, writeJSON(a.stdout, tr)
+		return exitOK, writeShowJSON(a.stdout, tr)
 	}
 	return exitOK, writeShow(a.stdout, tr, *limit)
 }
@@ -221,6 +174,7 @@ func (a *app) show(ctx context.Context, args []string) (int, error) {
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // "sh > curl", not "sh \u003e curl"
 	return enc.Encode(v)
 }
 
@@ -273,6 +227,13 @@ func writeShow(w io.Writer, tr *store.Trace, limit int) error {
 		bw.printf("  replay of %d", r.ReplayOf)
 	}
 	bw.printf("\nCommand:   %s\nWorkspace: %s\nStarted:   %s\n", shellJoin(r.Command), r.Workspace, r.StartedAt.UTC().Format(time.RFC3339))
+	if l := r.Limits; l != (store.Limits{}) {
+		bw.printf("Limits:    memory %s, %d processes, disk %s, /tmp %s, %g CPUs\n",
+			sandbox.FormatBytes(l.MemoryBytes), l.Pids, sandbox.FormatBytes(l.DiskBytes), sandbox.FormatBytes(l.TmpfsBytes), l.CPUs)
+	}
+	for _, h := range r.LimitsHit {
+		bw.printf("LIMIT REACHED: %s\n", h)
+	}
 	if r.LostEvents > 0 {
 		bw.printf("LOST EVENTS: %d %v — this trace is incomplete\n", r.LostEvents, r.LostByClass)
 	}
@@ -388,6 +349,8 @@ func writeShow(w io.Writer, tr *store.Trace, limit int) error {
 		bw.printf("  %s\n", line)
 	}
 
+	writeProxy(bw, tr, limit)
+
 	if len(tr.Priv) > 0 {
 		bw.printf("\nPrivilege events (%d):\n", len(tr.Priv))
 		for i, e := range tr.Priv {
@@ -445,6 +408,13 @@ func writeShow(w io.Writer, tr *store.Trace, limit int) error {
 		}
 		bw.printf("  %-20s %10d  errors %d\n", s.name, s.count, s.errors)
 	}
+	bw.printf("\nNext:\n")
+	if r.Name != "" {
+		bw.printf("  approve:  behavediff approve %d --name %s   (compare: behavediff diff --baseline %s %d)\n", r.ID, r.Name, r.Name, r.ID)
+	} else {
+		bw.printf("  approve:  behavediff approve %d --name NAME\n", r.ID)
+	}
+	bw.printf("  query:    behavediff query \"SELECT access, path, error FROM file_events WHERE run_id = %d\"\n", r.ID)
 	return bw.err
 }
 

@@ -8,10 +8,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/behavediff/behavediff/policy"
 	"github.com/behavediff/behavediff/recorder"
-	"github.com/behavediff/behavediff/replay"
+	"github.com/behavediff/behavediff/recorder/sandbox"
+	"github.com/behavediff/behavediff/snapshot"
 	"github.com/behavediff/behavediff/store"
 )
 
@@ -29,11 +32,15 @@ listen, sends, DNS names) and privilege or namespace syscalls.
 
 The sandbox is safe by default: the host's root filesystem read-only, the
 workspace copy-on-write (the program may write; your files stay untouched
-unless --keep-changes), a private /tmp, no capabilities, no-new-privileges,
-containerd's seccomp profile, no network (only loopback), pids and memory
-limits, a timeout, and a minimal environment (PATH, HOME, LANG, TERM plus
---env). Host secrets (~/.ssh, ~/.aws, ~/.kube, ...) are masked empty; an
-attempt to read them is still recorded.
+unless --keep-changes), the command running as the workspace's owner, a
+private /tmp, no capabilities, no-new-privileges, containerd's seccomp
+profile, no network (only loopback), limits on memory, processes, disk and
+CPU (named on stderr when reached), a timeout that holds even if behavediff
+is killed, and a minimal environment (PATH, HOME, LANG, TERM plus --env).
+Host secrets (~/.ssh, ~/.aws, ~/.kube, ...) and the project's .behavediff
+are masked empty; an attempt to read them is still recorded. --keep-changes
+never writes .behavediff or the trace database, never writes through a
+symlink, and drops setuid/setgid bits. See docs/sandbox.md.
 
 Without --address, behavediff starts (once) and reuses a private containerd.
 The command's exit code becomes behavediff's; 124 means timed out, 130
@@ -41,8 +48,18 @@ interrupted, 127 that the command does not exist in the sandbox, 125 that
 behavediff itself failed. The run id is printed on
 stderr at the end.
 
+Network (--net): none (default) is loopback only. proxy keeps the sandbox
+without a route out and serves an egress proxy and a DNS resolver inside it
+(HTTP_PROXY, HTTPS_PROXY, ALL_PROXY are set; HTTP CONNECT, plain HTTP and
+SOCKS5): only the --allow endpoints are dialled, from the host, and every
+request and query is recorded (query proxy_requests). host shares the
+host's network (--network is the same). --enforce applies the approved
+baseline of --name: its egress endpoints become the allow-list.
+
 Examples:
   behavediff record -- ./install.sh
+  behavediff record --allow pypi.org:443 --allow files.pythonhosted.org:443 -- pip download requests
+  behavediff record --allow api.internal:8443 --add-host api.internal:10.0.0.7 -- ./agent
   behavediff record --name build --timeout 5m -- make
   behavediff record --env API_URL=http://localhost -i -- python3 agent.py < task.txt`
 
@@ -51,7 +68,13 @@ type recordFlags struct {
 	timeout                                     time.Duration
 	env                                         stringList
 	stdin, keep, allowLoss, network             bool
+	net                                         string
+	allow, addHosts                             stringList
+	enforce                                     bool
+	insecure                                    stringList
 	memory, pids                                int64
+	disk, tmpfsSize, user                       string
+	cpus                                        float64
 	ringBuf                                     int
 }
 
@@ -62,15 +85,24 @@ func (a *app) recordFlagSet(f *recordFlags) *flag.FlagSet {
 	fs.StringVar(&f.workspace, "workspace", "", "workspace `dir` mounted copy-on-write and used as cwd (default: current directory)")
 	fs.StringVar(&f.name, "name", "", "spec `name`: stores the spec in .behavediff/specs/NAME.yaml for replay and check")
 	fs.StringVar(&f.rootfs, "rootfs", "", "root filesystem `dir` (default: the host's, read-only)")
-	fs.StringVar(&f.image, "image", "", "root filesystem from a local OCI-layout or docker-save `tarball` (unpacked offline once, cached)")
+	fs.StringVar(&f.image, "image", "", "root filesystem from a local OCI-layout or docker-save tarball (unpacked offline once, cached), or an image `REF` pulled from its registry through containerd (cached by digest)")
+	fs.Var(&f.insecure, "insecure-registry", "registry `HOST:PORT` to pull --image REF from over plain HTTP (repeatable)")
 	fs.DurationVar(&f.timeout, "timeout", recorder.DefaultTimeout, "kill the command after this `duration` and mark the run timed out")
 	fs.Var(&f.env, "env", "extra environment `NAME=VALUE` (repeatable); secret-looking values are stored redacted")
 	fs.BoolVar(&f.stdin, "i", false, "forward stdin to the command (and store it, capped, for replay)")
 	fs.BoolVar(&f.keep, "keep-changes", false, "copy the command's workspace changes back into the real workspace")
 	fs.BoolVar(&f.allowLoss, "allow-loss", false, "exit with the command's code even if events were lost (run stays 'incomplete')")
-	fs.BoolVar(&f.network, "network", false, "give the sandbox the host's network (default: none, loopback only)")
+	fs.BoolVar(&f.network, "network", false, "give the sandbox the host's network (same as --net host)")
+	fs.StringVar(&f.net, "net", "", "network `mode`: none (loopback only, the default), proxy (egress only to --allow, through a recording proxy) or host")
+	fs.Var(&f.allow, "allow", "in proxy mode, allow egress to `ENDPOINT`: name:port, *.name:port, ip:port or cidr:port (repeatable; implies --net proxy)")
+	fs.Var(&f.addHosts, "add-host", "pin `NAME:IP` for the proxy and the sandbox's resolver (repeatable; does not allow it by itself)")
+	fs.BoolVar(&f.enforce, "enforce", false, "enforce the approved baseline of --name: egress only to its endpoints (proxy mode); blocked attempts are recorded denied")
 	fs.Int64Var(&f.memory, "memory", 0, "memory limit in `bytes` (default 4 GiB)")
 	fs.Int64Var(&f.pids, "pids", 0, "maximum number of processes (default 4096)")
+	fs.StringVar(&f.disk, "disk", "4G", "`size` of the filesystem holding the workspace's changes (e.g. 512M, 10G); writes beyond it fail with ENOSPC")
+	fs.StringVar(&f.tmpfsSize, "tmpfs-size", "1G", "`size` of the sandbox's /tmp (also counted against --memory)")
+	fs.Float64Var(&f.cpus, "cpus", 0, fmt.Sprintf("CPU bandwidth in `CPUs` (cgroup cpu.max, e.g. 0.5, 2; default %g: all but one of the host's)", sandbox.DefaultCPUs()))
+	fs.StringVar(&f.user, "user", "", "run the command as `UID[:GID]` (default: the workspace's owner, so root's private files stay unreadable when your project is yours)")
 	fs.IntVar(&f.ringBuf, "ring-buffer-bytes", 0, "eBPF ring buffer size (testing knob; default 64 MiB)")
 	return fs
 }
@@ -79,6 +111,9 @@ func (a *app) record(ctx context.Context, args []string) (int, error) {
 	var f recordFlags
 	fs := a.recordFlagSet(&f)
 	if err := fs.Parse(args); err != nil {
+		return exitUsage, err
+	}
+	if err := a.recordDefaults(fs, &f); err != nil {
 		return exitUsage, err
 	}
 	cmd := fs.Args()
@@ -104,24 +139,62 @@ func (a *app) record(ctx context.Context, args []string) (int, error) {
 	if real, err := filepath.EvalSymlinks(ws); err == nil {
 		ws = real
 	}
+	disk, err := sandbox.ParseBytes(f.disk)
+	if err != nil {
+		return exitUsage, fmt.Errorf("--disk: %w", err)
+	}
+	tmpfsSize, err := sandbox.ParseBytes(f.tmpfsSize)
+	if err != nil {
+		return exitUsage, fmt.Errorf("--tmpfs-size: %w", err)
+	}
+	if disk < 64<<20 {
+		return exitUsage, fmt.Errorf("--disk %s is below the 64 MiB minimum", f.disk)
+	}
+	if err := sandbox.ValidUser(f.user); err != nil {
+		return exitUsage, fmt.Errorf("--user: %w", err)
+	}
+	if f.cpus < 0 {
+		return exitUsage, fmt.Errorf("--cpus %g is negative", f.cpus)
+	}
 	spec := recorder.Spec{
-		Version:     recorder.SpecVersion,
-		Name:        f.name,
-		Args:        cmd,
-		Workspace:   ws,
-		Env:         f.env,
-		Rootfs:      absOrEmpty(f.rootfs),
-		Image:       absOrEmpty(f.image),
-		Timeout:     recorder.Duration(f.timeout),
-		Network:     f.network,
-		MemoryBytes: f.memory,
-		PidsLimit:   f.pids,
+		Version:            recorder.SpecVersion,
+		Name:               f.name,
+		Args:               cmd,
+		Workspace:          ws,
+		Env:                f.env,
+		Rootfs:             absOrEmpty(f.rootfs),
+		Image:              imageArg(f.image),
+		InsecureRegistries: f.insecure,
+		Timeout:            recorder.Duration(f.timeout),
+		Network:            f.network,
+		Net:                f.net,
+		Allow:              f.allow,
+		AddHosts:           f.addHosts,
+		MemoryBytes:        f.memory,
+		PidsLimit:          f.pids,
+		DiskBytes:          disk,
+		TmpfsBytes:         tmpfsSize,
+		CPUs:               f.cpus,
+		User:               f.user,
 	}
 	if err := spec.Validate(); err != nil {
 		return exitUsage, err
 	}
 	if f.name != "" {
-		if err := replay.ValidName(f.name); err != nil {
+		if err := snapshot.ValidName(f.name); err != nil {
+			return exitUsage, err
+		}
+	}
+	if f.enforce && f.name == "" {
+		return exitUsage, usageError("--enforce needs --name NAME: it enforces that spec's approved baseline")
+	}
+	if f.enforce {
+		// Refuse before anything (the spec file, the run) is written.
+		p, err := project()
+		if err != nil {
+			return exitUsage, err
+		}
+		if _, err := policy.FromBaselines(p.BaselinePath, nil)(spec); err != nil {
 			return exitUsage, err
 		}
 	}
@@ -130,7 +203,7 @@ func (a *app) record(ctx context.Context, args []string) (int, error) {
 		stdin = a.stdin
 	}
 	return a.recordSpec(ctx, f.db, spec, recordRun{
-		address: f.address, stdin: stdin, keep: f.keep, allowLoss: f.allowLoss, ringBuf: f.ringBuf,
+		address: f.address, stdin: stdin, keep: f.keep, allowLoss: f.allowLoss, ringBuf: f.ringBuf, enforce: f.enforce,
 	})
 }
 
@@ -141,6 +214,7 @@ type recordRun struct {
 	allowLoss bool
 	ringBuf   int
 	replayOf  int64
+	enforce   bool
 }
 
 // recordSpec records one spec and maps the outcome to an exit code; shared
@@ -167,7 +241,16 @@ func (a *app) recordOnce(ctx context.Context, dbPath string, spec recorder.Spec,
 			return recorder.Result{}, err
 		}
 	}
+	var enforce func(recorder.Spec) (*recorder.Enforcement, error)
+	if r.enforce {
+		p, err := project()
+		if err != nil {
+			return recorder.Result{}, err
+		}
+		enforce = policy.FromBaselines(p.BaselinePath, a.stderr)
+	}
 	res, err := recorder.Record(ctx, db, recorder.Options{
+		Enforce:      enforce,
 		Spec:         spec,
 		Address:      r.address,
 		Stdin:        r.stdin,
@@ -176,8 +259,9 @@ func (a *app) recordOnce(ctx context.Context, dbPath string, spec recorder.Spec,
 		Progress:     a.stderr,
 		KeepChanges:  r.keep,
 		ReplayOf:     r.replayOf,
-		ToolVersion:  version,
+		ToolVersion:  versionString(),
 		RingBufBytes: r.ringBuf,
+		Protect:      protectedDirs(spec.Workspace),
 	})
 	if err != nil {
 		if res.RunID != 0 {
@@ -198,6 +282,9 @@ func (a *app) recordExit(res recorder.Result, allowLoss bool) int {
 	default:
 		msg += fmt.Sprintf(" (exit %d)", res.ExitCode)
 	}
+	if len(res.LimitsHit) > 0 {
+		msg += ": " + strings.Join(res.LimitsHit, "; ")
+	}
 	if res.Changes > 0 {
 		msg += fmt.Sprintf(", %d workspace changes", res.Changes)
 	}
@@ -217,12 +304,12 @@ func (a *app) recordExit(res recorder.Result, allowLoss bool) int {
 }
 
 // project finds the .behavediff project around the current directory.
-func project() (replay.Project, error) {
+func project() (snapshot.Project, error) {
 	wd, err := os.Getwd()
 	if err != nil {
-		return replay.Project{}, fmt.Errorf("current directory: %w", err)
+		return snapshot.Project{}, fmt.Errorf("current directory: %w", err)
 	}
-	return replay.FindProject(wd)
+	return snapshot.FindProject(wd)
 }
 
 func saveSpecFile(spec recorder.Spec) error {
@@ -231,6 +318,29 @@ func saveSpecFile(spec recorder.Spec) error {
 		return err
 	}
 	return p.SaveSpec(spec)
+}
+
+// protectedDirs are the .behavediff directories of the project around the
+// current directory and of the workspace's project: the sandbox hides them
+// and --keep-changes never writes them.
+func protectedDirs(workspace string) []string {
+	var out []string
+	if p, err := project(); err == nil {
+		out = append(out, p.Dir())
+	}
+	if p, err := snapshot.FindProject(workspace); err == nil {
+		out = append(out, p.Dir())
+	}
+	return out
+}
+
+// imageArg makes an existing tarball path absolute and keeps anything else
+// as given (a registry reference, or a missing file Validate reports).
+func imageArg(p string) string {
+	if _, err := os.Stat(p); err != nil && recorder.IsImageRef(p) {
+		return p
+	}
+	return absOrEmpty(p)
 }
 
 func absOrEmpty(p string) string {

@@ -2,13 +2,12 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"io"
-	"os"
-	"strconv"
 
+	"github.com/behavediff/behavediff/policy"
 	"github.com/behavediff/behavediff/recorder"
-	"github.com/behavediff/behavediff/replay"
+	"github.com/behavediff/behavediff/snapshot"
 )
 
 const replayAbout = `
@@ -22,6 +21,7 @@ func (a *app) replay(ctx context.Context, args []string) (int, error) {
 	dbFlag := fs.String("db", "", "trace database `file` (default .behavediff/traces.db in the project)")
 	address := fs.String("address", "", "containerd socket `path`; empty = behavediff's private daemon")
 	allowLoss := fs.Bool("allow-loss", false, "exit with the command's code even if events were lost")
+	enforce := fs.Bool("enforce", false, "enforce the spec's approved baseline: egress only to its endpoints; blocked attempts are recorded denied")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitUsage, err
@@ -29,57 +29,58 @@ func (a *app) replay(ctx context.Context, args []string) (int, error) {
 	if len(pos) != 1 {
 		return exitUsage, usageError("replay wants one REF (a spec name, a run id or \"last\")")
 	}
-	spec, replayOf, err := a.specFor(ctx, *dbFlag, pos[0])
+	p, r, err := a.runner(*dbFlag, *address, false)
 	if err != nil {
 		return exitUsage, err
 	}
-	res, err := a.replaySpec(ctx, *dbFlag, spec, replayOf, *address, false)
+	spec, replayOf, err := p.SpecFor(ctx, r, pos[0])
+	if err != nil {
+		return exitUsage, err
+	}
+	if *enforce {
+		r.Options.Enforce = policy.FromBaselines(p.BaselinePath, a.stderr)
+	}
+	res, err := r.Replay(ctx, spec, replayOf)
 	if err != nil {
 		return exitUsage, err
 	}
 	return a.recordExit(res, *allowLoss), nil
 }
 
-// specFor finds the spec behind REF: a named spec file wins; otherwise REF is
-// a run whose stored spec is used (and becomes the replay's original).
-func (a *app) specFor(ctx context.Context, dbFlag, ref string) (recorder.Spec, int64, error) {
+// runner is the project and its trace database as the workflows see them.
+// quiet keeps the command's output in the store only, so reports (check,
+// approve --runs) stay readable.
+func (a *app) runner(dbFlag, address string, quiet bool) (snapshot.Project, *snapshot.Store, error) {
 	p, err := project()
 	if err != nil {
-		return recorder.Spec{}, 0, err
+		return p, nil, err
 	}
-	if replay.ValidName(ref) == nil {
-		if _, err := os.Stat(p.SpecPath(ref)); err == nil {
-			s, err := p.LoadSpec(ref)
-			return s, 0, err
-		}
-	}
-	db, err := openRO(ctx, dbFlag)
+	path, err := resolveDB(dbFlag)
 	if err != nil {
-		return recorder.Spec{}, 0, err
+		return p, nil, err
 	}
-	defer db.Close()
-	id, err := db.ResolveRun(ctx, ref)
-	if err != nil {
-		if _, nerr := strconv.Atoi(ref); nerr != nil && ref != "last" {
-			return recorder.Spec{}, 0, fmt.Errorf("no spec or run named %q (specs live in %s)", ref, p.SpecPath(ref))
-		}
-		return recorder.Spec{}, 0, err
-	}
-	s, err := replay.SpecOfRun(ctx, db, id)
-	return s, id, err
-}
-
-// replaySpec replays spec into the database. quiet keeps the command's output
-// in the store only, so reports (check, approve --runs) stay readable.
-func (a *app) replaySpec(ctx context.Context, dbFlag string, spec recorder.Spec, replayOf int64, address string, quiet bool) (recorder.Result, error) {
-	db, err := openRW(ctx, dbFlag)
-	if err != nil {
-		return recorder.Result{}, err
-	}
-	defer db.Close()
-	o := recorder.Options{Address: address, Stdout: a.stdout, Stderr: a.stderr, Progress: a.stderr, ToolVersion: version}
+	o := recorder.Options{Address: address, Stdout: a.stdout, Stderr: a.stderr, Progress: a.stderr, ToolVersion: versionString(),
+		Protect: []string{p.Dir()}}
 	if quiet {
 		o.Stdout, o.Stderr, o.Progress = io.Discard, io.Discard, io.Discard
 	}
-	return replay.Run(ctx, db, spec, replayOf, os.LookupEnv, o)
+	s := &snapshot.Store{Path: path, Options: o}
+	if dbFlag == "" {
+		s.Project = p // the default database lives in the project folder
+	}
+	return p, s, nil
+}
+
+// enforceApproved is --enforce for check: each spec runs under its approved
+// baseline's policy; a spec without a baseline yet runs unenforced (check
+// reports it as new anyway).
+func (a *app) enforceApproved(p snapshot.Project) func(recorder.Spec) (*recorder.Enforcement, error) {
+	enf := policy.FromBaselines(p.BaselinePath, a.stderr)
+	return func(s recorder.Spec) (*recorder.Enforcement, error) {
+		e, err := enf(s)
+		if errors.Is(err, policy.ErrNoBaseline) {
+			return nil, nil
+		}
+		return e, err
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"path/filepath"
 	"testing"
@@ -15,6 +16,36 @@ var update = flag.Bool("update", false, "rewrite golden files in testdata/cmd")
 
 // The show summary is what people read first: keep its layout stable.
 func TestShowGolden(t *testing.T) {
+	tr := showTrace()
+	var buf bytes.Buffer
+	if err := writeShow(&buf, tr, 25); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, filepath.Join("..", "..", "testdata", "cmd", "show.txt"), buf.Bytes(), *update)
+}
+
+// show --format json is the documented snake_case schema: names, not codes.
+func TestShowJSONGolden(t *testing.T) {
+	var buf bytes.Buffer
+	if err := writeShowJSON(&buf, showTrace()); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, filepath.Join("..", "..", "testdata", "cmd", "show.json"), buf.Bytes(), *update)
+	var doc map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	fe := doc["file_events"].([]any)[4].(map[string]any)
+	if fe["op"] != "open" || fe["access"] != "create" || fe["exe"] != "/usr/bin/python3" {
+		t.Errorf("file event: %v", fe)
+	}
+	ne := doc["net_events"].([]any)[1].(map[string]any)
+	if ne["op"] != "dns" || ne["qtype"] != "A" || ne["family"] != "inet" {
+		t.Errorf("net event: %v", ne)
+	}
+}
+
+func showTrace() *store.Trace {
 	start := time.Date(2026, 11, 28, 9, 30, 0, 0, time.UTC)
 	tr := &store.Trace{
 		Run: store.Run{ID: 7, Name: "build", Command: []string{"sh", "build.sh"}, Workspace: "/src/app",
@@ -45,9 +76,5 @@ func TestShowGolden(t *testing.T) {
 		},
 		Changes: []store.FSChange{{Path: "/src/app/out/gen.c", Change: "created", Size: 12, SHA256: "0123456789abcdef0123"}},
 	}
-	var buf bytes.Buffer
-	if err := writeShow(&buf, tr, 25); err != nil {
-		t.Fatal(err)
-	}
-	golden.Check(t, filepath.Join("..", "..", "testdata", "cmd", "show.txt"), buf.Bytes(), *update)
+	return tr
 }

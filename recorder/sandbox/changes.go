@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 
 	"github.com/behavediff/behavediff/store"
@@ -45,6 +46,10 @@ type upperEntry struct {
 	st     *unix.Stat_t
 	lower  *unix.Stat_t // nil when the workspace has nothing there
 }
+
+// errSkipDir, returned by a walkUpper callback for a directory, skips the
+// directory's content.
+var errSkipDir = errors.New("skip this directory")
 
 // walkUpper visits the upper dir in lexical order, parents before children,
 // and calls fn for each entry. For an opaque dir it calls gone for each
@@ -95,7 +100,9 @@ func (s *Sandbox) walkUpper(fn func(e upperEntry) error, gone func(rel string, l
 			default:
 				e.kind = kindOther
 			}
-			if err := fn(e); err != nil {
+			if err := fn(e); errors.Is(err, errSkipDir) {
+				continue
+			} else if err != nil {
 				return err
 			}
 			if e.kind == kindDir {
@@ -203,17 +210,30 @@ func (s *Sandbox) Changes() ([]store.FSChange, error) {
 	return out, nil
 }
 
+// Refusal is a change ApplyChanges did not make, and why.
+type Refusal struct {
+	Path   string // absolute, in the workspace
+	Reason string
+}
+
 // ApplyChanges makes the run's changes real (--keep-changes): it copies the
 // upper dir into the workspace and applies deletions. Files the container
 // created as root are given the owner of what they replace, or of the
 // workspace root for new files, so a sudo'd record does not leave
 // root-owned files in a user's tree. Call it after Wait and before Close.
-func (s *Sandbox) ApplyChanges() error {
+//
+// What the run wrote is untrusted, so ApplyChanges never writes a protected
+// path (.behavediff anywhere, the trace database and files the caller named
+// in Options.Protect), never writes through a symlink (every parent is
+// checked to be a real directory of the workspace), never sets setuid or
+// setgid bits, and never copies extended attributes (so no file
+// capabilities). It returns the changes it refused.
+func (s *Sandbox) ApplyChanges() ([]Refusal, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var wsSt unix.Stat_t
 	if err := unix.Stat(s.workspace, &wsSt); err != nil {
-		return fmt.Errorf("sandbox: apply: stat workspace: %w", err)
+		return nil, fmt.Errorf("sandbox: apply: stat workspace: %w", err)
 	}
 	owner := func(e upperEntry) (int, int) {
 		if e.st.Uid != 0 {
@@ -224,8 +244,27 @@ func (s *Sandbox) ApplyChanges() error {
 		}
 		return int(wsSt.Uid), int(wsSt.Gid)
 	}
+	var refused []Refusal
+	refuse := func(rel, why string) {
+		refused = append(refused, Refusal{Path: filepath.Join(s.workspace, rel), Reason: why})
+	}
+	// skip reports (and records) why a change at rel must not be applied.
+	skip := func(rel string) bool {
+		if s.isProtected(rel) {
+			refuse(rel, "behavediff's own files (.behavediff, the trace database) are never changed by a run")
+			return true
+		}
+		if !s.realParents(rel) {
+			refuse(rel, "a parent directory is a symlink or not a directory: writing would leave the workspace")
+			return true
+		}
+		return false
+	}
 	var dirTimes []upperEntry // directory mtimes are set last, children change them
 	remove := func(rel string, _ *unix.Stat_t) error {
+		if skip(rel) {
+			return nil
+		}
 		if err := os.RemoveAll(filepath.Join(s.workspace, rel)); err != nil {
 			return fmt.Errorf("sandbox: apply: delete: %w", err)
 		}
@@ -238,8 +277,17 @@ func (s *Sandbox) ApplyChanges() error {
 		if e.lower != nil {
 			lowerType = e.lower.Mode & unix.S_IFMT
 		}
+		if skip(e.rel) {
+			if e.kind == kindDir {
+				return errSkipDir
+			}
+			return nil
+		}
 		uid, gid := owner(e)
-		perm := os.FileMode(e.st.Mode & 0o7777)
+		perm := os.FileMode(e.st.Mode & 0o1777) // never setuid/setgid
+		if e.st.Mode&0o6000 != 0 {
+			refuse(e.rel, "setuid/setgid bits dropped")
+		}
 		switch e.kind {
 		case kindWhiteout:
 			return remove(e.rel, nil)
@@ -303,14 +351,36 @@ func (s *Sandbox) ApplyChanges() error {
 		return nil
 	}, remove)
 	if err != nil {
-		return err
+		return refused, err
 	}
 	for i := len(dirTimes) - 1; i >= 0; i-- {
 		e := dirTimes[i]
 		ts := []unix.Timespec{e.st.Atim, e.st.Mtim}
 		_ = unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(s.workspace, e.rel), ts, unix.AT_SYMLINK_NOFOLLOW)
 	}
-	return nil
+	return refused, nil
+}
+
+// realParents reports whether every directory above rel in the workspace is
+// a real directory (not a symlink), so a write at rel stays in the
+// workspace.
+func (s *Sandbox) realParents(rel string) bool {
+	dir := s.workspace
+	parts := strings.Split(filepath.ToSlash(filepath.Dir(rel)), "/")
+	for _, p := range parts {
+		if p == "." || p == "" {
+			continue
+		}
+		if p == ".." {
+			return false
+		}
+		dir = filepath.Join(dir, p)
+		var st unix.Stat_t
+		if err := unix.Lstat(dir, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return false
+		}
+	}
+	return true
 }
 
 // copyFileInto replaces dst with a copy of src through a temporary file and

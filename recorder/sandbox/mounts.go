@@ -17,6 +17,7 @@ type mountInfo struct {
 	MountPoint string
 	Options    string // per-mount options
 	FSType     string
+	Super      string // super block options (a v1 cgroup's controllers)
 }
 
 // readMountInfo parses /proc/self/mountinfo (octal escapes decoded).
@@ -47,6 +48,9 @@ func readMountInfo() ([]mountInfo, error) {
 			Options:    fields[5],
 			FSType:     fields[sep+1],
 		})
+		if sep+3 < len(fields) {
+			out[len(out)-1].Super = fields[sep+3]
+		}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read mountinfo: %w", err)

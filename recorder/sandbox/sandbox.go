@@ -25,13 +25,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Defaults for the resource limits: generous enough for builds and test
-// suites, small enough that a fork bomb or a leak cannot take the host down.
-const (
-	DefaultMemoryBytes = 4 << 30
-	DefaultPidsLimit   = 4096
-)
-
 // Options describe one sandboxed run.
 type Options struct {
 	ID        string        // unique container id (caller passes e.g. "bd-<runid>-<random>")
@@ -49,15 +42,38 @@ type Options struct {
 	// Network false (the default) gives the sandbox a new network namespace
 	// with only loopback, up. true shares the host's network namespace.
 	Network bool
+	// Seccomp, when set, replaces containerd's default seccomp profile
+	// (record --enforce: the approved baseline's syscalls).
+	Seccomp *specs.LinuxSeccomp
 	// ResolvConf, if non-empty, is bind-mounted read-only as /etc/resolv.conf.
 	// The recorder sets "nameserver 127.0.0.53" so that DNS lookups in the
 	// no-network sandbox are really sent (to loopback) and so get recorded.
 	ResolvConf string
-	// HideHostSecrets masks well-known credential files and directories of
-	// /root and every /home/* (and /etc/shadow, /etc/gshadow) with empty
+	// HideHostSecrets masks every place of the secret table
+	// (internal/secrets: credential files and directories of /root and every
+	// /home/*, host keys, password hashes, cluster tokens) with empty
 	// read-only stand-ins. Opening them still succeeds or fails visibly, so
 	// the attempt is recorded; only the content is withheld.
 	HideHostSecrets bool
+	// Protect lists host paths (the trace database and its journal files,
+	// the project's .behavediff) that are hidden inside the sandbox and that
+	// ApplyChanges never writes. Every .behavediff directory in or above the
+	// workspace is protected without being listed.
+	Protect []string
+
+	// DiskBytes sizes the filesystem holding the workspace's copy-on-write
+	// layer: writes beyond it fail with ENOSPC. 0 = DefaultDiskBytes.
+	DiskBytes int64
+	// TmpfsBytes sizes /tmp. 0 = DefaultTmpfsBytes.
+	TmpfsBytes int64
+	// CPUs is the CPU bandwidth (cgroup cpu.max) in CPUs. 0 = DefaultCPUs().
+	CPUs float64
+	// User is the uid[:gid] the command runs as; "" = the owner of the
+	// workspace. A non-root uid cannot read root's 0600 files that no mask
+	// covers, and still writes its own workspace. (A user namespace would
+	// give uid 0 inside without that power, but its workspace writes need
+	// idmapped mounts, which runc 1.1 lacks: see docs/sandbox.md.)
+	User string
 }
 
 // Result is how the sandboxed process ended.
@@ -71,13 +87,9 @@ type Result struct {
 	TimedOut    bool // killed because Options.Timeout passed
 	Interrupted bool // killed because the Wait context was cancelled (Ctrl-C)
 	Duration    time.Duration
-}
-
-// secretNames are paths relative to a home directory whose content must not
-// reach a command under test.
-var secretNames = []string{
-	".ssh", ".aws", ".kube", ".config/gcloud", ".docker", ".gnupg", ".azure",
-	".netrc", ".git-credentials", ".npmrc", ".pypirc",
+	// LimitsHit names each bound the run reached, e.g.
+	// "memory limit 4 GiB reached: OOM-killed"; filled by Wait.
+	LimitsHit []string
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
@@ -89,9 +101,14 @@ type Sandbox struct {
 	workspace string // symlink-resolved workspace path (mount point and cwd)
 	dir       string // per-run state: /var/lib/behavediff/runs/<ID>
 	upper     string
+	work      string
+	diskMnt   string   // mount point of the size-limited upper filesystem
+	protected []string // symlink-resolved host paths never shown nor written
+	watchdog  *watchdog
 	cgroupDir string // v2 cgroup directory of the task
 	ownCgroup bool   // we made cgroupDir ourselves (runc did not join v2)
 	cgroupID  uint64
+	v1        map[string]string // hybrid host: v1 controller → the task's dir
 	pid       uint32
 
 	container client.Container
@@ -137,17 +154,20 @@ func (c *Client) Create(ctx context.Context, o Options) (_ *Sandbox, retErr erro
 		// and / cannot be both lower layer and parent of the upper layer.
 		return nil, fmt.Errorf("sandbox: workspace %s cannot be used as an overlay lower dir (it is / or contains , : or \\)", ws)
 	}
-	if o.MemoryBytes == 0 {
-		o.MemoryBytes = DefaultMemoryBytes
-	}
-	if o.PidsLimit == 0 {
-		o.PidsLimit = DefaultPidsLimit
+	o = o.WithDefaults()
+	if o.MemoryBytes < 0 || o.PidsLimit < 0 || o.DiskBytes < 0 || o.TmpfsBytes < 0 || o.CPUs < 0 {
+		return nil, errors.New("sandbox: negative resource limit")
 	}
 	if o.Stdout == nil {
 		o.Stdout = io.Discard
 	}
 	if o.Stderr == nil {
 		o.Stderr = io.Discard
+	}
+
+	uid, gid, err := resolveUser(o.User, ws)
+	if err != nil {
+		return nil, err
 	}
 
 	var rootfs string
@@ -172,7 +192,9 @@ func (c *Client) Create(ctx context.Context, o Options) (_ *Sandbox, retErr erro
 		workspace: ws,
 		dir:       filepath.Join(runsDir, o.ID),
 	}
-	s.upper = filepath.Join(s.dir, "upper")
+	s.diskMnt = filepath.Join(s.dir, "disk")
+	s.upper = filepath.Join(s.diskMnt, "upper")
+	s.work = filepath.Join(s.diskMnt, "work")
 	if err := os.MkdirAll(runsDir, 0o700); err != nil {
 		return nil, fmt.Errorf("sandbox: create %s: %w", runsDir, err)
 	}
@@ -199,8 +221,10 @@ func (c *Client) Create(ctx context.Context, o Options) (_ *Sandbox, retErr erro
 		oci.WithCgroup(cgroupPath),
 		oci.WithMemoryLimit(uint64(o.MemoryBytes)),
 		oci.WithPidsLimit(o.PidsLimit),
+		withCPUs(o.CPUs),
 		oci.WithNoNewPrivileges,
 		func(_ context.Context, _ oci.Client, _ *containers.Container, sp *oci.Spec) error {
+			sp.Process.User = specs.User{UID: uid, GID: gid}
 			sp.Process.Env = append([]string{}, o.Env...)
 			sp.Process.Terminal = false
 			// Every capability set empty: uid 0 inside, but powerless.
@@ -216,6 +240,12 @@ func (c *Client) Create(ctx context.Context, o Options) (_ *Sandbox, retErr erro
 	}
 	if o.Network {
 		specOpts = append(specOpts, oci.WithHostNamespace(specs.NetworkNamespace))
+	}
+	if o.Seccomp != nil {
+		specOpts = append(specOpts, func(_ context.Context, _ oci.Client, _ *containers.Container, sp *oci.Spec) error {
+			sp.Linux.Seccomp = o.Seccomp
+			return nil
+		})
 	}
 	cont, err := c.cd.NewContainer(ctx, o.ID, client.WithNewSpec(specOpts...), client.WithContainerLabels(ownerLabels()))
 	if err != nil {
@@ -242,6 +272,11 @@ func (c *Client) Create(ctx context.Context, o Options) (_ *Sandbox, retErr erro
 	if err := s.findCgroup(cgroupPath); err != nil {
 		return nil, err
 	}
+	// From here on the sandbox dies with this process: the watchdog kills
+	// its cgroup when we exit (even by SIGKILL) or the deadline passes.
+	if s.watchdog, err = startWatchdog(s.cgroupDir, o.Timeout); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -251,8 +286,10 @@ func (c *Client) Create(ctx context.Context, o Options) (_ *Sandbox, retErr erro
 // masks are only added for paths that exist in the rootfs.
 func (s *Sandbox) prepareMounts(rootfs string) ([]specs.Mount, error) {
 	o := s.opts
-	work := filepath.Join(s.dir, "work")
-	for _, d := range []string{s.upper, work} {
+	if err := s.mountDisk(); err != nil {
+		return nil, err
+	}
+	for _, d := range []string{s.upper, s.work} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			return nil, fmt.Errorf("sandbox: create %s: %w", d, err)
 		}
@@ -274,11 +311,10 @@ func (s *Sandbox) prepareMounts(rootfs string) ([]specs.Mount, error) {
 		st, err := os.Stat(filepath.Join(rootfs, p))
 		return st, err == nil
 	}
-	under := func(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
 
 	mounts := []specs.Mount{{
 		Destination: "/tmp", Type: "tmpfs", Source: "tmpfs",
-		Options: []string{"nosuid", "nodev", "mode=1777"},
+		Options: []string{"nosuid", "nodev", "mode=1777", fmt.Sprintf("size=%d", o.TmpfsBytes)},
 	}}
 	// The workspace's mount point must exist. With the host root it is
 	// missing when the workspace sits on another filesystem (a separate
@@ -305,7 +341,7 @@ func (s *Sandbox) prepareMounts(rootfs string) ([]specs.Mount, error) {
 	mounts = append(mounts, specs.Mount{
 		Destination: s.workspace, Type: "overlay", Source: "overlay",
 		Options: []string{
-			"lowerdir=" + s.workspace, "upperdir=" + s.upper, "workdir=" + work,
+			"lowerdir=" + s.workspace, "upperdir=" + s.upper, "workdir=" + s.work,
 			// Plain copy-up semantics: renaming a lower dir fails with EXDEV
 			// (tools fall back to copy+delete) instead of leaving redirect
 			// xattrs in upper that Changes would have to interpret.
@@ -317,14 +353,10 @@ func (s *Sandbox) prepareMounts(rootfs string) ([]specs.Mount, error) {
 		if err := os.WriteFile(rc, []byte(o.ResolvConf), 0o644); err != nil {
 			return nil, fmt.Errorf("sandbox: write resolv.conf: %w", err)
 		}
+		// With the read-only rootfs the mount point must already exist; an
+		// image without /etc/resolv.conf (a scratch image with one static
+		// binary) simply gets no resolver configuration.
 		if _, err := os.Lstat(filepath.Join(rootfs, "etc/resolv.conf")); err == nil {
-			mounts = append(mounts, specs.Mount{
-				Destination: "/etc/resolv.conf", Type: "bind", Source: rc,
-				Options: []string{"rbind", "ro", "nosuid", "nodev", "noexec"},
-			})
-		} else if _, ok := exists("/etc"); !ok || o.Rootfs == "" {
-			return nil, fmt.Errorf("sandbox: cannot provide /etc/resolv.conf: it does not exist in the read-only rootfs")
-		} else {
 			mounts = append(mounts, specs.Mount{
 				Destination: "/etc/resolv.conf", Type: "bind", Source: rc,
 				Options: []string{"rbind", "ro", "nosuid", "nodev", "noexec"},
@@ -333,24 +365,11 @@ func (s *Sandbox) prepareMounts(rootfs string) ([]specs.Mount, error) {
 	}
 
 	mask := func(p string) {
-		if under(s.workspace, p) {
+		rp, st, ok := resolveIn(rootfs, p)
+		if !ok || under(s.workspace, rp) {
 			return // never hide the workspace itself
 		}
-		st, ok := exists(p)
-		if !ok {
-			return
-		}
-		if st.IsDir() {
-			mounts = append(mounts, specs.Mount{
-				Destination: p, Type: "tmpfs", Source: "tmpfs",
-				Options: []string{"ro", "nosuid", "nodev", "noexec", "mode=700", "size=4k"},
-			})
-			return
-		}
-		mounts = append(mounts, specs.Mount{
-			Destination: p, Type: "bind", Source: empty,
-			Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"},
-		})
+		mounts = append(mounts, maskMount(rp, st.IsDir(), empty))
 	}
 	// behavediff's own state (other runs' upper dirs, the daemon's root and
 	// log) is never the command's business.
@@ -358,22 +377,12 @@ func (s *Sandbox) prepareMounts(rootfs string) ([]specs.Mount, error) {
 		mask(libDir)
 	}
 	if o.HideHostSecrets {
-		homes := []string{"/root"}
-		if ents, err := os.ReadDir(filepath.Join(rootfs, "home")); err == nil {
-			for _, e := range ents {
-				if e.IsDir() {
-					homes = append(homes, "/home/"+e.Name())
-				}
-			}
+		for _, p := range secretPaths(rootfs) {
+			mask(p)
 		}
-		for _, h := range homes {
-			for _, n := range secretNames {
-				mask(path.Join(h, n))
-			}
-		}
-		mask("/etc/shadow")
-		mask("/etc/gshadow")
 	}
+	s.protected = s.protectedPaths()
+	mounts = append(mounts, s.protectMounts(rootfs, empty)...)
 	return mounts, nil
 }
 
@@ -419,6 +428,7 @@ func (s *Sandbox) findCgroup(cgroupPath string) error {
 		return fmt.Errorf("sandbox: cgroup %s has inode 0", s.cgroupDir)
 	}
 	s.cgroupID = st.Ino
+	s.v1 = v1Dirs(s.pid)
 	return nil
 }
 
@@ -477,6 +487,11 @@ func (s *Sandbox) Start(ctx context.Context) error {
 		cancel()
 		return fmt.Errorf("sandbox: wait on task %s: %w", s.opts.ID, err)
 	}
+	// The deadline must run before the first instruction of the command.
+	if err := s.watchdog.started(); err != nil {
+		cancel()
+		return err
+	}
 	if err := s.task.Start(ctx); err != nil {
 		cancel()
 		return fmt.Errorf("sandbox: start task %s: %w", s.opts.ID, err)
@@ -533,6 +548,7 @@ func (s *Sandbox) Wait(ctx context.Context) (Result, error) {
 		}
 	}
 	res.Duration = time.Since(started)
+	res.LimitsHit = s.limitsHit()
 	code, _, err := st.Result()
 	if err != nil {
 		return Result{}, fmt.Errorf("sandbox: exit status of %s: %w", s.opts.ID, err)
@@ -591,8 +607,13 @@ func (s *Sandbox) Close(ctx context.Context) error {
 			s.ownCgroup = false
 		}
 	}
+	if s.task == nil {
+		s.watchdog.stop()
+	}
 	if s.task == nil && s.dir != "" {
-		if err := os.RemoveAll(s.dir); err != nil {
+		if err := unmountDisk(s.dir); err != nil {
+			errs = append(errs, err)
+		} else if err := os.RemoveAll(s.dir); err != nil {
 			errs = append(errs, fmt.Errorf("remove run dir: %w", err))
 		} else {
 			s.dir = ""

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -206,7 +207,7 @@ func TestInterrupt(t *testing.T) {
 		t.Errorf("result = %+v, want interrupted", res)
 	}
 	// Wait is idempotent.
-	if res2, err := sb.Wait(ctx); err != nil || res2 != res {
+	if res2, err := sb.Wait(ctx); err != nil || !reflect.DeepEqual(res2, res) {
 		t.Errorf("second Wait = %+v, %v", res2, err)
 	}
 }
@@ -323,7 +324,7 @@ ln -s keep.txt link
 		t.Errorf("Changes():\n got %v\nwant %v", changes, want)
 	}
 
-	if err := r.sb.ApplyChanges(); err != nil {
+	if _, err := r.sb.ApplyChanges(); err != nil {
 		t.Fatal(err)
 	}
 	after := snapshot(t, ws)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
@@ -99,13 +100,58 @@ func (c *Client) Sweep(ctx context.Context) (int, error) {
 			errs = append(errs, fmt.Errorf("delete container %s: %w", cont.ID(), err))
 			continue
 		}
+		if err := unmountDisk(filepath.Join(runsDir, cont.ID())); err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		if err := os.RemoveAll(filepath.Join(runsDir, cont.ID())); err != nil {
 			errs = append(errs, err)
 		}
 		n++
 	}
+	if err := c.sweepStaleDirs(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return n, fmt.Errorf("sandbox: sweep: %w", errors.Join(errs...))
 	}
 	return n, nil
+}
+
+// staleDirAge is how old a run directory without a container must be before
+// Sweep removes it; Create makes the directory moments before the container.
+const staleDirAge = time.Hour
+
+// sweepStaleDirs unmounts and removes run directories whose container is
+// gone (a recorder that crashed in Create, or a sweeper that removed the
+// container but could not unmount the run's disk).
+func (c *Client) sweepStaleDirs(ctx context.Context) error {
+	ents, err := os.ReadDir(runsDir)
+	if err != nil {
+		return nil // no runs yet
+	}
+	conts, err := c.cd.Containers(ctx)
+	if err != nil {
+		return fmt.Errorf("list containers: %w", err)
+	}
+	live := map[string]bool{}
+	for _, ct := range conts {
+		live[ct.ID()] = true
+	}
+	var errs []error
+	for _, e := range ents {
+		info, err := e.Info()
+		if err != nil || live[e.Name()] || time.Since(info.ModTime()) < staleDirAge {
+			continue
+		}
+		dir := filepath.Join(runsDir, e.Name())
+		if err := unmountDisk(dir); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

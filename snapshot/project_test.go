@@ -1,4 +1,4 @@
-package replay
+package snapshot
 
 import (
 	"errors"
@@ -87,5 +87,34 @@ func TestFindProject(t *testing.T) {
 	lone := t.TempDir()
 	if p, _ := FindProject(lone); p.Root != lone {
 		t.Errorf("without .behavediff: %s, want %s", p.Root, lone)
+	}
+}
+
+func TestFindProjectAtGitRoot(t *testing.T) {
+	root := t.TempDir()
+	os.Mkdir(filepath.Join(root, ".git"), 0o755)
+	deep := filepath.Join(root, "src", "pkg")
+	os.MkdirAll(deep, 0o755)
+	p, err := FindProject(deep)
+	if err != nil || p.Root != root || p.Found {
+		t.Errorf("FindProject in a git work tree = %+v, %v; want root %s, not found", p, err, root)
+	}
+	// An existing .behavediff below the git root wins.
+	os.Mkdir(filepath.Join(root, "src", ".behavediff"), 0o755)
+	if p, _ := FindProject(deep); p.Root != filepath.Join(root, "src") || !p.Found {
+		t.Errorf("nested project: %+v", p)
+	}
+}
+
+func TestEnsureAddsPendingToOldGitignore(t *testing.T) {
+	p := Project{Root: t.TempDir()}
+	os.MkdirAll(p.Dir(), 0o755)
+	os.WriteFile(filepath.Join(p.Dir(), ".gitignore"), []byte("traces.db*"), 0o644)
+	if err := p.Ensure(); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(p.Dir(), ".gitignore"))
+	if string(b) != "traces.db*\n*.new\n" {
+		t.Errorf(".gitignore = %q", b)
 	}
 }

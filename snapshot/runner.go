@@ -1,0 +1,107 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/behavediff/behavediff/recorder"
+	"github.com/behavediff/behavediff/replay"
+	"github.com/behavediff/behavediff/store"
+)
+
+// Runner is how the workflows reach runs: replay a spec into a new run, and
+// find and load recorded ones. Store implements it over the trace database
+// and the recorder; unit tests implement it over recorded traces.
+type Runner interface {
+	// Replay records spec again as a new run linked to replayOf (0: none).
+	// An error means behavediff failed; a run may still have been kept
+	// (Result.RunID != 0).
+	Replay(ctx context.Context, spec recorder.Spec, replayOf int64) (recorder.Result, error)
+	// Resolve finds a run by id, name (its newest run) or "last".
+	Resolve(ctx context.Context, ref string) (int64, error)
+	// Load reads a run for building a baseline (store.DB.LoadDistinct).
+	Load(ctx context.Context, id int64) (*store.Trace, error)
+	// Spec returns the spec stored with a run.
+	Spec(ctx context.Context, id int64) (recorder.Spec, error)
+}
+
+// ErrNoRun is returned by Store when a REF names no recorded run.
+var ErrNoRun = errors.New("no such run")
+
+// Store is the Runner over a trace database file and the recorder. The
+// database is opened per call, so several replays may run at once.
+type Store struct {
+	Path    string           // trace database file
+	Project Project          // when set, its .behavediff folder is set up before the database is created in it
+	Options recorder.Options // template for replays (address, output, tool version)
+	Lookup  func(string) (string, bool)
+}
+
+// Replay implements Runner.
+func (s *Store) Replay(ctx context.Context, spec recorder.Spec, replayOf int64) (recorder.Result, error) {
+	if s.Project.Root != "" {
+		if err := s.Project.Ensure(); err != nil {
+			return recorder.Result{}, err
+		}
+	}
+	db, err := store.Open(ctx, s.Path)
+	if err != nil {
+		return recorder.Result{}, err
+	}
+	defer db.Close()
+	lookup := s.Lookup
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	res, err := replay.Run(ctx, db, spec, replayOf, lookup, s.Options)
+	if err != nil && res.RunID != 0 {
+		err = fmt.Errorf("%w (run %d kept with status error)", err, res.RunID)
+	}
+	return res, err
+}
+
+// Resolve implements Runner. A missing database is "no run", and nothing is
+// created on the way.
+func (s *Store) Resolve(ctx context.Context, ref string) (int64, error) {
+	if _, err := os.Stat(s.Path); errors.Is(err, os.ErrNotExist) {
+		return 0, noRun{fmt.Errorf("no run %s: no trace database at %s yet (record a run first)", ref, s.Path)}
+	}
+	db, err := store.OpenReadOnly(ctx, s.Path)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	id, err := db.ResolveRun(ctx, ref)
+	if err != nil {
+		return 0, noRun{err}
+	}
+	return id, nil
+}
+
+// Load implements Runner.
+func (s *Store) Load(ctx context.Context, id int64) (*store.Trace, error) {
+	db, err := store.OpenReadOnly(ctx, s.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	return db.LoadDistinct(ctx, id)
+}
+
+// Spec implements Runner.
+func (s *Store) Spec(ctx context.Context, id int64) (recorder.Spec, error) {
+	db, err := store.OpenReadOnly(ctx, s.Path)
+	if err != nil {
+		return recorder.Spec{}, err
+	}
+	defer db.Close()
+	return replay.SpecOfRun(ctx, db, id)
+}
+
+// noRun keeps the store's message and marks it as ErrNoRun.
+type noRun struct{ err error }
+
+func (e noRun) Error() string   { return e.err.Error() }
+func (e noRun) Unwrap() []error { return []error{ErrNoRun, e.err} }

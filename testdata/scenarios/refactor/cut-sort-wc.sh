@@ -1,0 +1,2 @@
+# Count distinct names.
+cut -d, -f1 data/raw.csv | sort | uniq | wc -l > out/names.count

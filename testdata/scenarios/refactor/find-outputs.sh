@@ -1,0 +1,2 @@
+# List what was built.
+find out -type f -name "*.html" > out/manifest.txt

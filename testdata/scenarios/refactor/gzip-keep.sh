@@ -1,0 +1,2 @@
+# Ship a compressed copy too.
+gzip -kf out/data.json

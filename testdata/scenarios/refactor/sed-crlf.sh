@@ -1,0 +1,2 @@
+# Normalise line endings.
+sed -i 's/\r$//' data/raw.csv

@@ -1,0 +1,2 @@
+# Archive the build.
+tar -czf out.tar.gz out

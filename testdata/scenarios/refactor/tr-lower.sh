@@ -1,0 +1,2 @@
+# Lower-case the names.
+tr "[:upper:]" "[:lower:]" < data/raw.csv > out/lower.csv
