@@ -12,7 +12,7 @@ RUNTIME_PKGS := containerd runc e2fsprogs python3 iproute2 gcc libc6-dev busybox
 # Only `make generate` needs the eBPF toolchain: the objects are committed.
 GENERATE_PKGS := clang llvm libbpf-dev
 
-.PHONY: all deps deps-generate build install demo test test-unit bench generate check-generate clean
+.PHONY: all deps deps-generate build install demo test test-unit fuzz fuzz-short bench generate check-generate clean
 
 all: build
 
@@ -63,6 +63,59 @@ test: deps
 	$(GO) test -p 1 -count=1 -timeout 30m ./...
 	@# an independent engine reads the Parquet export (cgo, its own module)
 	cd internal/duckdbtest && $(GO) test -count=1 ./...
+	$(MAKE) fuzz-short
+
+# Fuzz targets, as package:FuzzName. Every parser of bytes the traced code
+# (or whoever wrote the image, baseline or spec) controls. `go test` always
+# runs their seed corpora (testdata/fuzz/ of each package); fuzz-short adds a
+# few seconds of mutation each (well under 2 minutes in all), fuzz a long run.
+FUZZ_TARGETS := \
+	./bpf:FuzzDecode \
+	./recorder:FuzzParseSockaddr ./recorder:FuzzParseDNSQuery ./recorder:FuzzParseDNSAnswer \
+	./recorder:FuzzResolvePath ./recorder:FuzzUnmarshalSpec ./recorder:FuzzTrackerEvent \
+	./baseline:FuzzMatch ./baseline:FuzzParse \
+	./snapshot:FuzzLoadSpec ./snapshot:FuzzValidName \
+	./recorder/sandbox:FuzzImageManifest ./recorder/sandbox:FuzzImportRootfs
+FUZZ_SHORT ?= 3s
+FUZZTIME ?= 5m
+
+# Each package's test binary is built once with fuzzing instrumentation,
+# then run per target from the package directory (where its corpus is).
+# A crasher is written to PKG/testdata/fuzz/NAME/: commit it with the fix,
+# it then runs as a regression case in every `go test`. The fuzzing engine
+# fails with "context deadline exceeded" when -fuzztime ends before its
+# workers started (a loaded machine): that is no finding, so such a run is
+# repeated once with twice the time.
+FUZZ_BIN := build/fuzz
+define run-fuzz
+	@set -e; mkdir -p $(FUZZ_BIN); log=$$(mktemp); trap 'rm -f $$log' EXIT; \
+	cache=$$($(GO) env GOCACHE)/fuzz/$$($(GO) list -m); \
+	for pkg in $$(for t in $(FUZZ_TARGETS); do echo $${t%%:*}; done | sort -u); do \
+		bin=$(CURDIR)/$(FUZZ_BIN)/$$(echo $$pkg | tr -c 'a-z0-9\n' _).test; \
+		$(GO) test -c -fuzz=. -o $$bin $$pkg; \
+	done; \
+	for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$pkg $$name ($(1))"; \
+		bin=$(CURDIR)/$(FUZZ_BIN)/$$(echo $$pkg | tr -c 'a-z0-9\n' _).test; \
+		for attempt in 1 2; do \
+			time=$(1); [ $$attempt = 1 ] || time=$$(( $${time%s} * 2 ))s; \
+			if (cd $$pkg && $$bin -test.run='^$$' -test.fuzz="^$$name\$$" -test.fuzztime=$$time \
+				-test.fuzzminimizetime=1s -test.fuzzcachedir=$$cache/$${pkg#./}) >$$log 2>&1; then \
+				tail -n 2 $$log | head -n 1; break; \
+			fi; \
+			if [ $$attempt = 1 ] && grep -q 'context deadline exceeded' $$log && ! grep -q 'Failing input written' $$log; then \
+				echo "fuzz $$name: workers did not start within $$time, retrying"; continue; \
+			fi; \
+			cat $$log; exit 1; \
+		done; \
+	done
+endef
+
+fuzz-short:
+	$(call run-fuzz,$(FUZZ_SHORT))
+
+fuzz:
+	$(call run-fuzz,$(FUZZTIME))
 
 test-unit:
 	$(GO) test -count=1 -short ./...

@@ -109,7 +109,7 @@ func parseDNSQuery(b []byte, tcp bool) (dnsQuery, bool) {
 	if i+2 > len(b) {
 		return dnsQuery{}, false
 	}
-	name := strings.ToLower(strings.Join(labels, "."))
+	name := asciiLower(strings.Join(labels, "."))
 	if name == "" {
 		name = "."
 	}
@@ -152,7 +152,7 @@ func parseDNSAnswer(b []byte, tcp bool) (dnsAnswer, bool) {
 	if err := p.SkipAllQuestions(); err != nil {
 		return dnsAnswer{}, false
 	}
-	a := dnsAnswer{Name: strings.TrimSuffix(strings.ToLower(q.Name.String()), ".")}
+	a := dnsAnswer{Name: strings.TrimSuffix(asciiLower(q.Name.String()), ".")}
 	if a.Name == "" {
 		a.Name = "."
 	}
@@ -181,4 +181,23 @@ func parseDNSAnswer(b []byte, tcp bool) (dnsAnswer, bool) {
 		}
 	}
 	return a, true
+}
+
+// asciiLower lower-cases the ASCII letters of a DNS name and keeps every
+// other byte as it is (RFC 4343: DNS compares names case-insensitively for
+// ASCII only). strings.ToLower would turn each invalid UTF-8 byte of a
+// hostile name into U+FFFD, so distinct names would be stored as one.
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if b[j] >= 'A' && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }

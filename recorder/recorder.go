@@ -69,6 +69,10 @@ type Result struct {
 	// Tampered lists behavediff's own files (.behavediff, the trace
 	// database) that the command tried to change; check rates it critical.
 	Tampered []string
+
+	// Malformed counts inputs that did not parse (DNS payloads to or from
+	// port 53), by store.Malformed* kind; stored in malformed_inputs.
+	Malformed map[string]int64
 }
 
 // ErrCommandNotFound means the command does not exist inside the sandbox.
@@ -292,6 +296,7 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		res.Lost += proxyLost
 	}
 	res.Signal, res.TimedOut, res.Duration, res.Changes = sr.Signal, sr.TimedOut, sr.Duration, len(changes)
+	res.Malformed = tr.malformed
 	res.ExitCode = sr.ExitCode
 	res.LimitsHit = sr.LimitsHit
 	for _, l := range sr.LimitsHit {
@@ -326,6 +331,7 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		ExitCode:    res.ExitCode,
 		Status:      res.Status,
 		LostByClass: lostBy,
+		Malformed:   tr.malformed,
 		Stdout:      outB,
 		Stderr:      errB,
 		StdoutTrunc: outT,

@@ -39,11 +39,22 @@ type tracker struct {
 	// starts a new image), so a child is never blamed on the program its
 	// parent became later.
 	forked []bool
-	sent  map[sendKey]struct{}
+	sent   map[sendKey]struct{}
 	// answered holds the (name, address) pairs of DNS answers recorded.
 	answered map[[2]string]struct{}
 	name     func(int) string
 	hk       hookState // cgroup sock_addr hook records (hooks.go)
+
+	// malformed counts payloads to or from port 53 that did not parse as
+	// DNS, by store.Malformed* kind: never silently dropped. nil until one.
+	malformed map[string]int64
+}
+
+func (t *tracker) countMalformed(kind string) {
+	if t.malformed == nil {
+		t.malformed = map[string]int64{}
+	}
+	t.malformed[kind]++
 }
 
 type sendKey struct {
@@ -408,6 +419,7 @@ func (t *tracker) send(ev *bpf.Event, idx int32, ts int64) error {
 		if q, ok := parseDNSQuery(ev.Payload, ev.SockType == 1); ok {
 			return t.sink.AddNet(store.NetEvent{Proc: idx, Op: store.NetDNS, Family: fam, SockType: ev.SockType, Address: sa.Address, Port: sa.Port, Domain: q.Name, QType: q.QType, Result: ev.Ret, TS: ts})
 		}
+		t.countMalformed(store.MalformedDNSQuery) // and recorded below as a send
 	}
 	if sa.Address == "" && sa.Port == 0 {
 		return nil // a send on a connected socket: its connect() was recorded
@@ -427,6 +439,9 @@ func (t *tracker) send(ev *bpf.Event, idx int32, ts int64) error {
 func (t *tracker) answer(ev *bpf.Event, idx int32, ts int64) error {
 	a, ok := parseDNSAnswer(ev.Payload, ev.SockType == 1)
 	if !ok {
+		if len(ev.Payload) > 0 {
+			t.countMalformed(store.MalformedDNSAnswer)
+		}
 		return nil
 	}
 	for _, ad := range a.Addrs {

@@ -82,7 +82,7 @@ func TestSchemaDocColumns(t *testing.T) {
 			documented[cur] = append(documented[cur], m[1])
 		}
 	}
-	want := []string{"runs", "processes", "file_events", "net_events", "priv_events", "fs_changes", "syscalls", "lost_events", "proxy_requests", "checks", "findings", "run_origins"}
+	want := []string{"runs", "processes", "file_events", "net_events", "priv_events", "fs_changes", "syscalls", "lost_events", "proxy_requests", "checks", "findings", "run_origins", "malformed_inputs"}
 	if d := cmp.Diff(want, order); d != "" {
 		t.Errorf("documented views (-want +got):\n%s", d)
 	}

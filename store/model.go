@@ -20,6 +20,14 @@ const (
 	StatusError       = "error"       // behavediff itself failed (sandbox, eBPF, ...)
 )
 
+// Kinds of malformed input counted per run (malformed_inputs.kind). The
+// traced code controls these bytes, so one that does not parse is counted,
+// not an error: the run stays ok.
+const (
+	MalformedDNSQuery  = "dns_query"  // sent to port 53, not a DNS query (still recorded as a send)
+	MalformedDNSAnswer = "dns_answer" // received from port 53, not a DNS response
+)
+
 // Run is one recorded execution. ExitCode is -1 while unknown.
 type Run struct {
 	ID         int64
@@ -33,6 +41,9 @@ type Run struct {
 	LostEvents int64
 	// LostByClass breaks LostEvents down by event class (exec, file, net, ...).
 	LostByClass map[string]int64
+	// Malformed counts inputs of the run that did not parse, by kind
+	// (MalformedDNSQuery, MalformedDNSAnswer): see malformed_inputs.
+	Malformed map[string]int64
 	// Spec is the JSON run specification used to replay the run.
 	Spec []byte
 	// ReplayOf links a replayed run to its original; 0 when not a replay.

@@ -397,6 +397,16 @@ func (l *loader) load(id int64) (*Trace, error) {
 	if err != nil {
 		return nil, err
 	}
+	err = l.query("SELECT kind, count FROM _malformed WHERE run_id = ?", arg(id), func(v []driver.Value) error {
+		if r.Malformed == nil {
+			r.Malformed = map[string]int64{}
+		}
+		r.Malformed[vStr(v[0])] = vInt(v[1])
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 
 	err = l.query(`SELECT idx, pid, ppid, parent_idx, exe, argv, cwd, uid, chain, started_ns, exited_ns,
 		exited, exit_code, exit_signal, env, pflags FROM _proc WHERE run_id = ? ORDER BY idx`, arg(id), func(v []driver.Value) error {

@@ -62,6 +62,8 @@ type Final struct {
 	ExitCode    int
 	Status      string // a final status: ok, timeout, interrupted, incomplete, error
 	LostByClass map[string]int64
+	// Malformed counts inputs that did not parse, by Malformed* kind.
+	Malformed   map[string]int64
 	Stdout      []byte
 	Stderr      []byte
 	StdoutTrunc bool
@@ -736,6 +738,18 @@ func (w *RunWriter) writeFinal(ctx context.Context, f *Final) error {
 		set(a, classes[i], f.LostByClass[classes[i]])
 	}); err != nil {
 		return fmt.Errorf("store lost counts: %w", err)
+	}
+	kinds := make([]string, 0, len(f.Malformed))
+	for k, n := range f.Malformed {
+		if n > 0 {
+			kinds = append(kinds, k)
+		}
+	}
+	sort.Strings(kinds)
+	if err := w.insertRows(ctx, "_malformed", []string{"kind", "count"}, len(kinds), func(i int, a []driver.NamedValue) {
+		set(a, kinds[i], f.Malformed[kinds[i]])
+	}); err != nil {
+		return fmt.Errorf("store malformed counts: %w", err)
 	}
 	return w.writeProxy(ctx, f.Proxy)
 }

@@ -237,6 +237,9 @@ func writeShow(w io.Writer, tr *store.Trace, limit int) error {
 	if r.LostEvents > 0 {
 		bw.printf("LOST EVENTS: %d %v — this trace is incomplete\n", r.LostEvents, r.LostByClass)
 	}
+	if len(r.Malformed) > 0 {
+		bw.printf("Malformed inputs (counted in malformed_inputs): %v\n", r.Malformed)
+	}
 
 	bw.printf("\nProcesses (%d):\n", len(tr.Processes))
 	children := map[int32][]int{}

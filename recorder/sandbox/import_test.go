@@ -170,7 +170,11 @@ func ociTarball(t *testing.T, l1, l2 []byte) []byte {
 	}
 	sort.Strings(names)
 	for _, d := range names {
-		entries = append(entries, tarEntry{name: blobPath(d), body: string(blobs[d])})
+		p, err := blobPath(digest.Digest(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, tarEntry{name: p, body: string(blobs[d])})
 	}
 	return makeTar(t, entries)
 }
