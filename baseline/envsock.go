@@ -15,6 +15,9 @@ func fromEnv(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
 	env := newAcc()
 	for i, p := range t.Processes {
 		for _, kv := range p.Env {
+			if SandboxProvided(kv) {
+				continue
+			}
 			name, _, _ := strings.Cut(kv, "=")
 			if name == "" || strings.ContainsAny(name, " \t\n") {
 				continue
@@ -23,6 +26,24 @@ func fromEnv(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
 		}
 	}
 	b.Env = env.list()
+}
+
+// sandboxEnv are the variables the sandbox itself sets in proxy mode
+// (recorder/egress.Env, kept in step by a test there): they say how the
+// sandbox is wired, not what the code does, and a baseline approved
+// without the proxy must not see them as new.
+var sandboxEnv = map[string]string{
+	"HTTP_PROXY": "http://127.0.0.1:3128", "HTTPS_PROXY": "http://127.0.0.1:3128", "ALL_PROXY": "http://127.0.0.1:3128",
+	"http_proxy": "http://127.0.0.1:3128", "https_proxy": "http://127.0.0.1:3128", "all_proxy": "http://127.0.0.1:3128",
+	"NO_PROXY": "localhost,127.0.0.1,::1", "no_proxy": "localhost,127.0.0.1,::1",
+}
+
+// SandboxProvided reports whether kv ("NAME=VALUE") is exactly one of the
+// sandbox's own variables. A program that points a proxy variable anywhere
+// else is still recorded (and rated, docs/risk.md).
+func SandboxProvided(kv string) bool {
+	name, val, ok := strings.Cut(kv, "=")
+	return ok && sandboxEnv[name] == val && val != ""
 }
 
 // Socket families and types by name, as the net_events view names them

@@ -52,15 +52,18 @@ func Seccomp(b *baseline.Baseline) *specs.LinuxSeccomp {
 	}
 }
 
-// architectures are the ABIs the profile covers. Naming the 32-bit ABIs
-// makes libseccomp translate the allowed names to their numbers there too,
-// so a program switching ABI (int 0x80) meets the same list, not a hole.
+// architectures are the ABIs the profile covers: the native one only, as
+// in the sandbox's default profile (recorder/sandbox/seccomp.go). runc
+// kills a thread that makes a syscall through an ABI the profile does not
+// name (int $0x80, x32) with SIGSYS before the call runs, and the sensor
+// records the attempt as a compat syscall (critical): a program switching
+// ABI meets a wall, not a second, translated allow-list.
 func architectures() []specs.Arch {
 	switch runtime.GOARCH {
 	case "amd64":
-		return []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32}
+		return []specs.Arch{specs.ArchX86_64}
 	case "arm64":
-		return []specs.Arch{specs.ArchAARCH64, specs.ArchARM}
+		return []specs.Arch{specs.ArchAARCH64}
 	}
 	return nil
 }
