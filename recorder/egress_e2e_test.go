@@ -97,7 +97,7 @@ except OSError as e:
 		}
 	}
 	if !exes["/usr/bin/curl"] || !exes["/usr/bin/python3.11"] && !exes["/usr/bin/python3"] {
-		t.Errorf("allowed requests attributed to %v, want curl and python3", exes)
+		t.Errorf("allowed requests attributed to %v, want curl and python3 (rows %+v; processes %+v)", exes, allowed, r.trace.Processes)
 	}
 	var curlDown int64
 	for _, q := range allowed {

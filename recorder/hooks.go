@@ -155,6 +155,7 @@ func (t *tracker) storeHooks(pid, tid uint32, ts uint64, hooks []*bpf.SockAddr, 
 					}
 					continue
 				}
+				t.countMalformed(store.MalformedDNSQuery) // and stored below as a send
 			}
 			if !t.firstSend(e, h.Verdict != bpf.Allowed) {
 				continue
@@ -199,6 +200,9 @@ func (t *tracker) mmsgDNS(ev *bpf.Event) error {
 	r := ev.Sock
 	q, ok := parseDNSQuery(r.Payload, false)
 	if !ok {
+		if len(r.Payload) > 0 {
+			t.countMalformed(store.MalformedDNSQuery) // counted, never silently dropped
+		}
 		return nil
 	}
 	sa := parseSockaddr(r.Addr)

@@ -34,6 +34,11 @@ func (s *Server) handleProxyConn(c net.Conn) {
 		return
 	}
 	r := Request{Time: monotonic(), Via: ProxyAddr, pid: s.peerPidAsync("tcp", c.RemoteAddr())}
+	// The client has sent its first bytes and waits for an answer, so it
+	// still holds the socket: find its process now. Left to the end of the
+	// request, a short-lived client (python -c "urlopen(...)") may have
+	// exited first and the request would have no process (seen under load).
+	r.pid()
 	if first[0] == 5 {
 		r.Protocol = ProtoSOCKS5
 		s.socks(c, br, lr, r)
