@@ -2,7 +2,6 @@ package baseline_test
 
 import (
 	"errors"
-	"flag"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,13 +15,11 @@ import (
 	"github.com/behavediff/behavediff/store"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
-
 var ignoreUnexported = cmpopts.IgnoreUnexported(baseline.Baseline{}, baseline.Entry{}, baseline.Redaction{})
 
 func goldenFile(t *testing.T, name string, got []byte) {
 	t.Helper()
-	golden.Check(t, filepath.Join("..", "testdata", "baseline", name), got, *update)
+	golden.Check(t, filepath.Join("..", "testdata", "baseline", name), got)
 }
 
 func mustFromTrace(t testing.TB, tr *store.Trace, o baseline.Options) *baseline.Baseline {

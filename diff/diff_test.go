@@ -3,7 +3,6 @@ package diff_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"github.com/behavediff/behavediff/internal/golden"
 	"os"
@@ -19,11 +18,9 @@ import (
 	"github.com/behavediff/behavediff/store"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files (testdata/diff) and the generated part of docs/risk.md")
-
 func goldenFile(t *testing.T, name string, got []byte) {
 	t.Helper()
-	golden.Check(t, filepath.Join("..", "testdata", "diff", name), got, *update)
+	golden.Check(t, filepath.Join("..", "testdata", "diff", name), got)
 }
 
 func from(t testing.TB, tr *store.Trace) *baseline.Baseline {
@@ -310,7 +307,7 @@ func TestRiskDocInSync(t *testing.T) {
 	if cur == gen {
 		return
 	}
-	if *update {
+	if golden.Update(t) {
 		doc = doc[:i+len(docBegin)] + gen + doc[j:]
 		if err := os.WriteFile(file, []byte(doc), 0o644); err != nil {
 			t.Fatal(err)

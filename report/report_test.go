@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,8 +19,6 @@ import (
 	"github.com/behavediff/behavediff/report"
 	"github.com/behavediff/behavediff/store"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func from(t testing.TB, tr *store.Trace) *baseline.Baseline {
 	t.Helper()
@@ -304,7 +301,7 @@ func TestJSONRoundTrip(t *testing.T) {
 func TestMarkdownGolden(t *testing.T) {
 	_, o := project(t)
 	d := report.Build(sample(t, 5, 42), o)
-	golden.Check(t, "testdata/summary.md", render(t, report.Markdown, d), *update)
+	golden.Check(t, "testdata/summary.md", render(t, report.Markdown, d))
 }
 
 // The text format is the diff package's own (one definition of the view).

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"path/filepath"
 	"testing"
 	"time"
@@ -12,8 +11,6 @@ import (
 	"github.com/behavediff/behavediff/store"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata/cmd")
-
 // The show summary is what people read first: keep its layout stable.
 func TestShowGolden(t *testing.T) {
 	tr := showTrace()
@@ -21,7 +18,7 @@ func TestShowGolden(t *testing.T) {
 	if err := writeShow(&buf, tr, 25); err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, filepath.Join("..", "..", "testdata", "cmd", "show.txt"), buf.Bytes(), *update)
+	golden.Check(t, filepath.Join("..", "..", "testdata", "cmd", "show.txt"), buf.Bytes())
 }
 
 // show --format json is the documented snake_case schema: names, not codes.
@@ -30,7 +27,7 @@ func TestShowJSONGolden(t *testing.T) {
 	if err := writeShowJSON(&buf, showTrace()); err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, filepath.Join("..", "..", "testdata", "cmd", "show.json"), buf.Bytes(), *update)
+	golden.Check(t, filepath.Join("..", "..", "testdata", "cmd", "show.json"), buf.Bytes())
 	var doc map[string]any
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatal(err)

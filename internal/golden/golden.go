@@ -1,9 +1,12 @@
 // Package golden compares test output with files under testdata/ and
 // rewrites them on request (go test ./PKG -update), so every package's golden
-// tests behave, and are updated, the same way.
+// tests behave, and are updated, the same way. The -update flag is defined
+// here, once, and refuses to rewrite anything when CI=true: CI must compare
+// against the committed files, never regenerate them and pass.
 package golden
 
 import (
+	"flag"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,10 +14,26 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// Check compares got with the golden file, or writes it when update is set.
-func Check(t testing.TB, file string, got []byte, update bool) {
+var update = flag.Bool("update", false, "rewrite golden files (and generated doc sections) instead of comparing; refused when CI=true")
+
+// Update reports whether the test run asked to rewrite golden files. When it
+// did and CI=true, it fails the test instead: regenerating in CI would make
+// every golden test pass whatever the code produced.
+func Update(t testing.TB) bool {
 	t.Helper()
-	if update {
+	if !*update {
+		return false
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("golden: -update is refused when CI=true; run it locally and commit the rewritten files")
+	}
+	return true
+}
+
+// Check compares got with the golden file, or writes it under -update.
+func Check(t testing.TB, file string, got []byte) {
+	t.Helper()
+	if Update(t) {
 		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 			t.Fatal(err)
 		}
