@@ -232,7 +232,7 @@ func TestUnionMarksOptional(t *testing.T) {
 
 func TestSaveLoad(t *testing.T) {
 	b := mustFromTrace(t, baselinetest.Benign(4).T, baseline.Options{})
-	file := filepath.Join(t.TempDir(), baseline.PathFor("build"))
+	file := filepath.Join(t.TempDir(), ".behavediff", "baselines", "build.yaml")
 	if err := b.Save(file); err != nil {
 		t.Fatal(err)
 	}

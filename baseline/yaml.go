@@ -15,12 +15,6 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Dir is where baselines live in a project.
-const Dir = ".behavediff/baselines"
-
-// PathFor returns the baseline file of a spec name, relative to the project.
-func PathFor(name string) string { return filepath.Join(Dir, name+".yaml") }
-
 // ParseError is a problem in a baseline file, with the line it is on
 // (0 when it concerns the whole file).
 type ParseError struct {

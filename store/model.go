@@ -1,9 +1,7 @@
-// Package store persists behaviour traces in one SQLite file and exposes
-// them through a documented SQL contract (see docs/schema.md).
-//
 // The types in this file are the in-memory form of a trace. The recorder
 // produces them, the store writes and reads them, and baseline/diff consume
 // them; nothing in this package knows about eBPF or containerd.
+
 package store
 
 import "time"

@@ -47,13 +47,6 @@ func procStart(pid int) int64 {
 	return v
 }
 
-type staleRun struct {
-	id    int64
-	pid   int64
-	boot  string
-	start int64
-}
-
 // recorderAlive reports whether the recorder of a running run may still be
 // alive. Unknown (no /proc, no boot id) counts as alive: never mark a run
 // interrupted on a guess.
