@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/behavediff/behavediff/internal/linux"
 	"github.com/behavediff/behavediff/store"
 )
 
@@ -19,15 +20,6 @@ type Options struct {
 	Counts     bool        // syscalls carry order-of-magnitude counts ("read 1e3")
 	Redactions []Redaction // the baseline's redact: rules, applied after the built-in ones
 }
-
-// Open flags (asm-generic, as on x86-64 and arm64).
-const (
-	oAccmode = 0x3
-	oCreat   = 0x40
-	oExcl    = 0x80
-	oTrunc   = 0x200
-	oTmpfile = 0x410000
-)
 
 // errno values normalisation looks at.
 const (
@@ -57,7 +49,7 @@ func FromTrace(t *store.Trace, o Options) (*Baseline, error) {
 		return nil, err
 	}
 	for _, f := range t.Files {
-		if f.Result >= 0 && ((f.Op == store.FileOpen && f.Flags&(oCreat|oExcl) == oCreat|oExcl) || f.Op == store.FileMkdir) {
+		if f.Result >= 0 && ((f.Op == store.FileOpen && f.Flags&(linux.O_CREAT|linux.O_EXCL) == linux.O_CREAT|linux.O_EXCL) || f.Op == store.FileMkdir) {
 			n.learnTempName(f.Path)
 		}
 	}
@@ -272,11 +264,11 @@ func fromFiles(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
 		case store.FileOpen:
 			e := Entry{Value: n.str(f.Path), Failed: failed, proc: proc}
 			switch {
-			case f.Flags&oTmpfile == oTmpfile:
+			case f.Flags&linux.O_TMPFILE == linux.O_TMPFILE:
 				create.add(e)
-			case f.Flags&oCreat != 0 && (f.Flags&oExcl != 0 || created[f.Path]):
+			case f.Flags&linux.O_CREAT != 0 && (f.Flags&linux.O_EXCL != 0 || created[f.Path]):
 				create.add(e)
-			case f.Flags&oCreat != 0, f.Flags&oAccmode != 0, f.Flags&oTrunc != 0:
+			case f.Flags&linux.O_CREAT != 0, f.Flags&linux.O_ACCMODE != 0, f.Flags&linux.O_TRUNC != 0:
 				write.add(e)
 			default:
 				read.add(e)
@@ -320,14 +312,6 @@ func fromFiles(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
 	}
 }
 
-// Address families and socket types.
-const (
-	afUnix    = 1
-	afInet    = 2
-	afInet6   = 10
-	sockDgram = 2
-)
-
 func fromNet(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
 	egress, listen, dns, unix, sock := newAcc(), newAcc(), newAcc(), newAcc(), newAcc()
 
@@ -364,11 +348,11 @@ func fromNet(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
 			}
 		case store.NetConnect, store.NetSend:
 			switch e.Family {
-			case afUnix:
+			case linux.AF_UNIX:
 				if e.Address != "" {
 					unix.add(Entry{Value: n.str(e.Address), Failed: failed, proc: proc})
 				}
-			case afInet, afInet6:
+			case linux.AF_INET, linux.AF_INET6:
 				if e.Address == "" {
 					continue
 				}
@@ -391,18 +375,18 @@ func fromNet(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
 			}
 		case store.NetBind:
 			switch e.Family {
-			case afUnix:
+			case linux.AF_UNIX:
 				if e.Address != "" {
 					unix.add(Entry{Value: n.str(e.Address), Failed: failed, proc: proc})
 				}
-			case afInet, afInet6:
+			case linux.AF_INET, linux.AF_INET6:
 				lastBind[e.Proc] = e
-				if e.SockType == sockDgram && e.Port != 0 {
+				if e.SockType == linux.SOCK_DGRAM && e.Port != 0 {
 					listen.add(Entry{Value: hostText(e.Address) + ":" + portText(e.Port, true) + protoSuffix(e.SockType), Failed: failed, proc: proc})
 				}
 			}
 		case store.NetListen:
-			if e.Family == afUnix {
+			if e.Family == linux.AF_UNIX {
 				if e.Address != "" {
 					unix.add(Entry{Value: n.str(e.Address), Failed: failed, proc: proc})
 				}
@@ -455,7 +439,7 @@ func portText(p uint16, local bool) string {
 func isEphemeral(p uint16) bool { return p >= ephemeralLo && p <= ephemeralHi }
 
 func protoSuffix(sockType uint16) string {
-	if sockType == sockDgram {
+	if sockType == linux.SOCK_DGRAM {
 		return "/udp"
 	}
 	return ""

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/net/dns/dnsmessage"
 
+	"github.com/behavediff/behavediff/internal/linux"
 	"github.com/behavediff/behavediff/store"
 )
 
@@ -126,7 +127,7 @@ func TestRecordNetClasses(t *testing.T) {
 		t.Errorf("%s: not recorded", desc)
 	}
 	has("socket(AF_INET, SOCK_STREAM)", func(e store.NetEvent) bool {
-		return e.Op == store.NetSocket && e.Family == afInet && e.SockType == 1 && e.Result >= 0
+		return e.Op == store.NetSocket && e.Family == linux.AF_INET && e.SockType == 1 && e.Result >= 0
 	})
 	has("bind 127.0.0.1:0", func(e store.NetEvent) bool {
 		return e.Op == store.NetBind && e.Address == "127.0.0.1" && e.Port == 0 && e.Result == 0
@@ -144,10 +145,10 @@ func TestRecordNetClasses(t *testing.T) {
 		return e.Op == store.NetSend && e.Address == "127.0.0.1" && e.Port == 9999 && e.SockType == 2
 	})
 	has("unix bind app.sock", func(e store.NetEvent) bool {
-		return e.Op == store.NetBind && e.Family == afUnix && strings.HasSuffix(e.Address, "app.sock")
+		return e.Op == store.NetBind && e.Family == linux.AF_UNIX && strings.HasSuffix(e.Address, "app.sock")
 	})
 	has("unix connect app.sock", func(e store.NetEvent) bool {
-		return e.Op == store.NetConnect && e.Family == afUnix && strings.HasSuffix(e.Address, "app.sock") && e.Result == 0
+		return e.Op == store.NetConnect && e.Family == linux.AF_UNIX && strings.HasSuffix(e.Address, "app.sock") && e.Result == 0
 	})
 	has("DNS query for updates.example.com", func(e store.NetEvent) bool {
 		return e.Op == store.NetDNS && e.Domain == "updates.example.com" && e.Port == 53 && (e.QType == 1 || e.QType == 28)
@@ -362,7 +363,7 @@ func TestRecordDNSAnswers(t *testing.T) {
 	for _, e := range r.trace.Net {
 		switch e.Op {
 		case store.NetDNSAnswer:
-			if e.Port != 53 || e.QType != 1 || e.Family != afInet {
+			if e.Port != 53 || e.QType != 1 || e.Family != linux.AF_INET {
 				t.Errorf("answer row %+v: want port 53, qtype A, family inet", e)
 			}
 			got[e.Domain] = e.Address

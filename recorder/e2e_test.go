@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/behavediff/behavediff/internal/linux"
 	"github.com/behavediff/behavediff/internal/testenv"
 	"os"
 	"os/exec"
@@ -163,7 +164,7 @@ exit 4
 			conn = &tr.Net[i]
 		}
 	}
-	if conn == nil || conn.Port != 443 || conn.Family != afInet || conn.Result >= 0 {
+	if conn == nil || conn.Port != 443 || conn.Family != linux.AF_INET || conn.Result >= 0 {
 		t.Errorf("connect to 203.0.113.5:443: %+v (all: %+v)", conn, tr.Net)
 	} else if tr.Processes[conn.Proc].Exe != "/usr/bin/python3.11" && filepath.Base(tr.Processes[conn.Proc].Exe) != "python3" {
 		t.Errorf("connect attributed to %s", tr.Processes[conn.Proc].Exe)

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 
 	"github.com/behavediff/behavediff/bpf"
+	"github.com/behavediff/behavediff/internal/linux"
 	"github.com/behavediff/behavediff/store"
 )
 
@@ -186,7 +187,7 @@ func hookAddr(h *bpf.SockAddr) sockaddr {
 	if sa.Family == 0 {
 		sa.Family = h.Family
 	}
-	if h.Path != "" && sa.Family == afUnix {
+	if h.Path != "" && sa.Family == linux.AF_UNIX {
 		sa.Address = h.Path
 	}
 	return sa

@@ -7,12 +7,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/behavediff/behavediff/bpf"
+	"github.com/behavediff/behavediff/internal/linux"
 	"github.com/behavediff/behavediff/store"
 )
 
 func unixAddr(path string) []byte {
 	b := make([]byte, 2, 2+len(path)+1)
-	binary.LittleEndian.PutUint16(b, afUnix)
+	binary.LittleEndian.PutUint16(b, linux.AF_UNIX)
 	return append(append(b, path...), 0)
 }
 
@@ -55,7 +56,7 @@ func TestTrackerHookPairing(t *testing.T) {
 		// killed at sys_exit: the record comes after the connect's own
 		hook(10, 10, bpf.HookConnectUnix, bpf.Allowed, unixAddr("/tmp/l.sock"), "/tmp/l.sock"),
 		sys(t, 10, "connect", 0, func(e *bpf.Event) { e.Addr = unixAddr("/tmp/l.sock") }),
-		{Kind: bpf.KindSockAddr, Pid: 10, Tid: 10, TS: 1700, Sock: &bpf.SockAddr{Hook: bpf.HookPeerCheck, Verdict: bpf.Killed, Family: afUnix, Type: 1, Addr: unixAddr("/var/tmp/x/host.sock")}},
+		{Kind: bpf.KindSockAddr, Pid: 10, Tid: 10, TS: 1700, Sock: &bpf.SockAddr{Hook: bpf.HookPeerCheck, Verdict: bpf.Killed, Family: linux.AF_UNIX, Type: 1, Addr: unixAddr("/var/tmp/x/host.sock")}},
 		{Kind: bpf.KindExit, Pid: 10, Tid: 10, TS: 1800, Signal: 9},
 	}
 	for _, ev := range steps {
@@ -64,14 +65,14 @@ func TestTrackerHookPairing(t *testing.T) {
 		}
 	}
 	want := []store.NetEvent{
-		{Op: store.NetConnect, Family: afInet, SockType: 1, Address: "10.231.0.1", Port: 443, Result: -115, TS: 1000},
-		{Op: store.NetConnect, Family: afUnix, SockType: 1, Address: "/var/tmp/x/host.sock", Result: -1, TS: 1000, Verdict: store.NetDenied},
-		{Op: store.NetSend, Family: afInet, SockType: 2, Address: "127.0.0.53", Port: 53, Result: 2, TS: 1000},
-		{Op: store.NetDNS, Family: afInet, SockType: 2, Address: "127.0.0.53", Port: 53, Domain: "a.example", QType: 1, Result: 2, TS: 600},
-		{Op: store.NetDNS, Family: afInet, SockType: 2, Address: "127.0.0.53", Port: 53, Domain: "a.example", QType: 28, Result: 2, TS: 600},
-		{Op: store.NetConnect, Family: afInet, SockType: 1, Address: "10.231.0.2", Port: 8443, Result: 0, TS: 1000},
-		{Op: store.NetConnect, Family: afUnix, SockType: 1, Address: "/tmp/l.sock", Result: 0, TS: 1000},
-		{Op: store.NetConnect, Family: afUnix, SockType: 1, Address: "/var/tmp/x/host.sock", Result: 0, TS: 800, Verdict: store.NetKilled},
+		{Op: store.NetConnect, Family: linux.AF_INET, SockType: 1, Address: "10.231.0.1", Port: 443, Result: -115, TS: 1000},
+		{Op: store.NetConnect, Family: linux.AF_UNIX, SockType: 1, Address: "/var/tmp/x/host.sock", Result: -1, TS: 1000, Verdict: store.NetDenied},
+		{Op: store.NetSend, Family: linux.AF_INET, SockType: 2, Address: "127.0.0.53", Port: 53, Result: 2, TS: 1000},
+		{Op: store.NetDNS, Family: linux.AF_INET, SockType: 2, Address: "127.0.0.53", Port: 53, Domain: "a.example", QType: 1, Result: 2, TS: 600},
+		{Op: store.NetDNS, Family: linux.AF_INET, SockType: 2, Address: "127.0.0.53", Port: 53, Domain: "a.example", QType: 28, Result: 2, TS: 600},
+		{Op: store.NetConnect, Family: linux.AF_INET, SockType: 1, Address: "10.231.0.2", Port: 8443, Result: 0, TS: 1000},
+		{Op: store.NetConnect, Family: linux.AF_UNIX, SockType: 1, Address: "/tmp/l.sock", Result: 0, TS: 1000},
+		{Op: store.NetConnect, Family: linux.AF_UNIX, SockType: 1, Address: "/var/tmp/x/host.sock", Result: 0, TS: 800, Verdict: store.NetKilled},
 	}
 	if d := cmp.Diff(want, s.net); d != "" {
 		t.Errorf("net events (-want +got):\n%s", d)

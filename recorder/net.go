@@ -6,13 +6,16 @@ import (
 	"strings"
 
 	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/behavediff/behavediff/internal/linux"
 )
 
-// Address families as the kernel numbers them.
+// Short names for the address families, kept for the fuzz tests; the values
+// are internal/linux's, the one definition.
 const (
-	afUnix  = 1
-	afInet  = 2
-	afInet6 = 10
+	afUnix  = linux.AF_UNIX
+	afInet  = linux.AF_INET
+	afInet6 = linux.AF_INET6
 )
 
 // sockaddr is a decoded struct sockaddr.
@@ -33,12 +36,12 @@ func parseSockaddr(b []byte) sockaddr {
 	fam := binary.LittleEndian.Uint16(b)
 	sa := sockaddr{Family: fam}
 	switch fam {
-	case afInet:
+	case linux.AF_INET:
 		if len(b) >= 8 {
 			sa.Port = binary.BigEndian.Uint16(b[2:4])
 			sa.Address = netip.AddrFrom4([4]byte(b[4:8])).String()
 		}
-	case afInet6:
+	case linux.AF_INET6:
 		if len(b) >= 24 {
 			sa.Port = binary.BigEndian.Uint16(b[2:4])
 			a := netip.AddrFrom16([16]byte(b[8:24]))
@@ -47,7 +50,7 @@ func parseSockaddr(b []byte) sockaddr {
 			}
 			sa.Address = a.String()
 		}
-	case afUnix:
+	case linux.AF_UNIX:
 		p := b[2:]
 		if len(p) > 0 && p[0] == 0 {
 			// Abstract socket: leading NUL, name runs to the end of the address.

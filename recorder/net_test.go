@@ -7,11 +7,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/behavediff/behavediff/internal/linux"
 )
 
 func inet4(ip [4]byte, port uint16) []byte {
 	b := make([]byte, 16)
-	binary.LittleEndian.PutUint16(b, afInet)
+	binary.LittleEndian.PutUint16(b, linux.AF_INET)
 	binary.BigEndian.PutUint16(b[2:], port)
 	copy(b[4:], ip[:])
 	return b
@@ -19,28 +21,28 @@ func inet4(ip [4]byte, port uint16) []byte {
 
 func TestParseSockaddr(t *testing.T) {
 	v6 := make([]byte, 28)
-	binary.LittleEndian.PutUint16(v6, afInet6)
+	binary.LittleEndian.PutUint16(v6, linux.AF_INET6)
 	binary.BigEndian.PutUint16(v6[2:], 8443)
 	v6[8+15] = 1 // ::1
 	mapped := make([]byte, 28)
-	binary.LittleEndian.PutUint16(mapped, afInet6)
+	binary.LittleEndian.PutUint16(mapped, linux.AF_INET6)
 	binary.BigEndian.PutUint16(mapped[2:], 80)
 	copy(mapped[8:], []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 203, 0, 113, 5})
-	unixPath := append([]byte{afUnix, 0}, []byte("/run/x.sock\x00junk")...)
-	abstract := append([]byte{afUnix, 0, 0}, []byte("hidden")...)
+	unixPath := append([]byte{linux.AF_UNIX, 0}, []byte("/run/x.sock\x00junk")...)
+	abstract := append([]byte{linux.AF_UNIX, 0, 0}, []byte("hidden")...)
 
 	tests := []struct {
 		name string
 		in   []byte
 		want sockaddr
 	}{
-		{"inet", inet4([4]byte{203, 0, 113, 5}, 443), sockaddr{afInet, "203.0.113.5", 443}},
-		{"inet6", v6, sockaddr{afInet6, "::1", 8443}},
-		{"v4-mapped", mapped, sockaddr{afInet6, "203.0.113.5", 80}},
-		{"unix", unixPath, sockaddr{afUnix, "/run/x.sock", 0}},
-		{"abstract", abstract, sockaddr{afUnix, "@hidden", 0}},
+		{"inet", inet4([4]byte{203, 0, 113, 5}, 443), sockaddr{linux.AF_INET, "203.0.113.5", 443}},
+		{"inet6", v6, sockaddr{linux.AF_INET6, "::1", 8443}},
+		{"v4-mapped", mapped, sockaddr{linux.AF_INET6, "203.0.113.5", 80}},
+		{"unix", unixPath, sockaddr{linux.AF_UNIX, "/run/x.sock", 0}},
+		{"abstract", abstract, sockaddr{linux.AF_UNIX, "@hidden", 0}},
 		{"short", []byte{2}, sockaddr{}},
-		{"truncated inet", []byte{2, 0, 1}, sockaddr{Family: afInet}},
+		{"truncated inet", []byte{2, 0, 1}, sockaddr{Family: linux.AF_INET}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/behavediff/behavediff/bpf"
+	"github.com/behavediff/behavediff/internal/linux"
 	"github.com/behavediff/behavediff/store"
 )
 
@@ -14,15 +15,6 @@ type sink interface {
 	AddNet(store.NetEvent) error
 	AddPriv(store.PrivEvent) error
 }
-
-// Open flags used to synthesise creat(2).
-const (
-	oWronly     = 0x1
-	oCreat      = 0x40
-	oTrunc      = 0x200
-	atFdcwd     = -100
-	atRemovedir = 0x200
-)
 
 // tracker turns the sensor's raw events into the store's model: it keeps the
 // process table (host pid → current process image), resolves paths, decodes
@@ -285,11 +277,11 @@ func (t *tracker) syscall(ev *bpf.Event) error {
 		// mode in Args[4] and Args[5] when it could read them.
 		return file(store.FileOpen, t.openPath(ev, 0, arg), "", uint32(a[4]), uint32(a[5]))
 	case "creat":
-		return file(store.FileOpen, t.openPath(ev, 0, arg), "", oCreat|oWronly|oTrunc, uint32(a[1]))
+		return file(store.FileOpen, t.openPath(ev, 0, arg), "", linux.O_CREAT|linux.O_WRONLY|linux.O_TRUNC, uint32(a[1]))
 	case "unlink":
 		return file(store.FileUnlink, arg(0), "", 0, 0)
 	case "unlinkat":
-		if a[2]&atRemovedir != 0 {
+		if a[2]&linux.AT_REMOVEDIR != 0 {
 			return file(store.FileRmdir, arg(0), "", uint32(a[2]), 0)
 		}
 		return file(store.FileUnlink, arg(0), "", uint32(a[2]), 0)
@@ -416,7 +408,7 @@ func (t *tracker) send(ev *bpf.Event, idx int32, ts int64) error {
 		fam = ev.SockFamily
 	}
 	if len(ev.Payload) > 0 {
-		if q, ok := parseDNSQuery(ev.Payload, ev.SockType == 1); ok {
+		if q, ok := parseDNSQuery(ev.Payload, ev.SockType == linux.SOCK_STREAM); ok {
 			return t.sink.AddNet(store.NetEvent{Proc: idx, Op: store.NetDNS, Family: fam, SockType: ev.SockType, Address: sa.Address, Port: sa.Port, Domain: q.Name, QType: q.QType, Result: ev.Ret, TS: ts})
 		}
 		t.countMalformed(store.MalformedDNSQuery) // and recorded below as a send
@@ -437,7 +429,7 @@ func (t *tracker) send(ev *bpf.Event, idx int32, ts int64) error {
 // the lookup). Anything that does not parse as a response is dropped: the
 // received bytes are the peer's, not the program's behaviour.
 func (t *tracker) answer(ev *bpf.Event, idx int32, ts int64) error {
-	a, ok := parseDNSAnswer(ev.Payload, ev.SockType == 1)
+	a, ok := parseDNSAnswer(ev.Payload, ev.SockType == linux.SOCK_STREAM)
 	if !ok {
 		if len(ev.Payload) > 0 {
 			t.countMalformed(store.MalformedDNSAnswer)
@@ -450,9 +442,9 @@ func (t *tracker) answer(ev *bpf.Event, idx int32, ts int64) error {
 			continue
 		}
 		t.answered[k] = struct{}{}
-		fam := uint16(afInet) // the family of the answered address
+		fam := uint16(linux.AF_INET) // the family of the answered address
 		if ad.QType == 28 {
-			fam = afInet6
+			fam = linux.AF_INET6
 		}
 		err := t.sink.AddNet(store.NetEvent{Proc: idx, Op: store.NetDNSAnswer, Family: fam, SockType: ev.SockType,
 			Address: ad.Addr, Port: 53, Domain: a.Name, QType: ad.QType, Result: ev.Ret, TS: ts})

@@ -6,6 +6,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/behavediff/behavediff/bpf"
+	"github.com/behavediff/behavediff/internal/linux"
 	"github.com/behavediff/behavediff/store"
 )
 
@@ -100,7 +101,7 @@ func TestTrackerFileAndNet(t *testing.T) {
 			e.Str = [2]string{"a.txt", "/ws/b.txt"}
 			e.Base = [2]string{"/ws", ""}
 		}),
-		sys(t, 1, "unlinkat", 0, func(e *bpf.Event) { e.Str[0] = "/ws/d"; e.Args[2] = atRemovedir }),
+		sys(t, 1, "unlinkat", 0, func(e *bpf.Event) { e.Str[0] = "/ws/d"; e.Args[2] = linux.AT_REMOVEDIR }),
 		sys(t, 1, "connect", -101, func(e *bpf.Event) { e.Addr = inet4([4]byte{203, 0, 113, 5}, 443); e.SockType = 1 }),
 		sys(t, 1, "sendto", 30, func(e *bpf.Event) {
 			e.Addr = inet4([4]byte{127, 0, 0, 53}, 53)
@@ -127,15 +128,15 @@ func TestTrackerFileAndNet(t *testing.T) {
 		{Proc: 0, Op: store.FileOpen, Path: "/tmp/l/../.bashrc", PathState: store.PathUnresolved, Result: -2, TS: 1000},
 		{Proc: 0, Op: store.FileOpen, Path: "/etc/missing", Result: -2, TS: 1000},
 		{Proc: 0, Op: store.FileRename, Path: "/ws/a.txt", Path2: "/ws/b.txt", TS: 1000},
-		{Proc: 0, Op: store.FileRmdir, Path: "/ws/d", Flags: atRemovedir, TS: 1000},
+		{Proc: 0, Op: store.FileRmdir, Path: "/ws/d", Flags: linux.AT_REMOVEDIR, TS: 1000},
 	}
 	if d := cmp.Diff(wantFiles, s.files); d != "" {
 		t.Errorf("file events (-want +got):\n%s", d)
 	}
 	wantNet := []store.NetEvent{
-		{Proc: 0, Op: store.NetConnect, Family: afInet, SockType: 1, Address: "203.0.113.5", Port: 443, Result: -101, TS: 1000},
-		{Proc: 0, Op: store.NetDNS, Family: afInet, SockType: 2, Address: "127.0.0.53", Port: 53, Domain: "updates.example.com", QType: 1, Result: 30, TS: 1000},
-		{Proc: 0, Op: store.NetSend, Family: afInet, Address: "127.0.0.1", Port: 9999, Result: 5, TS: 1000},
+		{Proc: 0, Op: store.NetConnect, Family: linux.AF_INET, SockType: 1, Address: "203.0.113.5", Port: 443, Result: -101, TS: 1000},
+		{Proc: 0, Op: store.NetDNS, Family: linux.AF_INET, SockType: 2, Address: "127.0.0.53", Port: 53, Domain: "updates.example.com", QType: 1, Result: 30, TS: 1000},
+		{Proc: 0, Op: store.NetSend, Family: linux.AF_INET, Address: "127.0.0.1", Port: 9999, Result: 5, TS: 1000},
 	}
 	if d := cmp.Diff(wantNet, s.net); d != "" {
 		t.Errorf("net events (-want +got):\n%s", d)

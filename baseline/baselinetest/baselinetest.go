@@ -5,17 +5,18 @@ import (
 	"math/rand/v2"
 	"strings"
 
+	"github.com/behavediff/behavediff/internal/linux"
 	"github.com/behavediff/behavediff/store"
 )
 
-// Open flags.
+// Open flags, for tests that build file events by hand.
 const (
-	ORdonly = 0x0
-	OWronly = 0x1
-	ORdwr   = 0x2
-	OCreat  = 0x40
-	OExcl   = 0x80
-	OTrunc  = 0x200
+	ORdonly = linux.O_RDONLY
+	OWronly = linux.O_WRONLY
+	ORdwr   = linux.O_RDWR
+	OCreat  = linux.O_CREAT
+	OExcl   = linux.O_EXCL
+	OTrunc  = linux.O_TRUNC
 )
 
 // Errnos as negative results.

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/behavediff/behavediff/internal/linux"
 	"github.com/behavediff/behavediff/recorder/sandbox"
 	"github.com/behavediff/behavediff/store"
 )
@@ -204,11 +205,10 @@ func shellJoin(args []string) string {
 // delete, ... Open flags decide between read and write.
 func fileClass(e store.FileEvent) string {
 	if e.Op == store.FileOpen {
-		const oAccmode, oCreat, oTrunc = 0x3, 0x40, 0x200
 		switch {
-		case e.Flags&oCreat != 0:
+		case e.Flags&linux.O_CREAT != 0:
 			return "create/write"
-		case e.Flags&oAccmode != 0 || e.Flags&oTrunc != 0:
+		case e.Flags&linux.O_ACCMODE != 0 || e.Flags&linux.O_TRUNC != 0:
 			return "write"
 		}
 		return "read"
@@ -451,7 +451,7 @@ func qtypeName(t uint16) string {
 
 func hostPort(e store.NetEvent) string {
 	switch {
-	case e.Family == 1:
+	case e.Family == linux.AF_UNIX:
 		return "unix:" + e.Address
 	case strings.Contains(e.Address, ":"):
 		return fmt.Sprintf("[%s]:%d", e.Address, e.Port)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/behavediff/behavediff/internal/linux"
 	"github.com/behavediff/behavediff/store"
 )
 
@@ -189,9 +190,9 @@ func fileAccess(e store.FileEvent) string {
 	switch e.Op {
 	case store.FileOpen:
 		switch {
-		case e.Flags&0x40 != 0:
+		case e.Flags&linux.O_CREAT != 0:
 			return "create"
-		case e.Flags&3 != 0 || e.Flags&0x200 != 0:
+		case e.Flags&linux.O_ACCMODE != 0 || e.Flags&linux.O_TRUNC != 0:
 			return "write"
 		}
 		return "read"
