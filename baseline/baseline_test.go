@@ -2,6 +2,7 @@ package baseline_test
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -242,6 +243,21 @@ func TestSaveLoad(t *testing.T) {
 	}
 	if d := cmp.Diff(b, got, ignoreUnexported, cmpopts.EquateEmpty()); d != "" {
 		t.Error(d)
+	}
+	// Saving again replaces the file atomically and leaves no temp file.
+	if err := b.Save(file); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(filepath.Dir(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if d := cmp.Diff([]string{"build.yaml"}, names); d != "" {
+		t.Errorf("Save left files behind (-want +got):\n%s", d)
 	}
 	if _, err := baseline.Load(filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
 		t.Error("no error for a missing file")

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/google/renameio/v2"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -282,11 +283,10 @@ func (b *Baseline) Save(file string) error {
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		return err
 	}
-	tmp := file + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, file)
+	// Atomic and fsynced, with a random temp name removed on failure: a
+	// crash or a concurrent approve never leaves a torn baseline or a
+	// stray NAME.yaml.tmp.
+	return renameio.WriteFile(file, data, 0o644)
 }
 
 // Load reads and parses a baseline file.

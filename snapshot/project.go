@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/google/renameio/v2"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/behavediff/behavediff/recorder"
@@ -275,23 +276,10 @@ func listNames(dir, suffix string) ([]string, error) {
 	return names, nil
 }
 
+// writeFileAtomic replaces path with data so that a reader (or a crash) sees
+// the old file or the new one, never a torn one: renameio writes a randomly
+// named temp file in the same directory, fsyncs it, renames it over path and
+// removes it on failure. An existing file keeps its permissions.
 func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return renameio.WriteFile(path, data, 0o644)
 }
