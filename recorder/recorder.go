@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -164,9 +163,9 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	}
 	sb, err := client.Create(ctx, sbOpts)
 	if err != nil {
-		// runc reports a missing program at create time, deep in a wrapped
-		// message; say it plainly (the CLI exits 127 for it, like a shell).
-		if msg := err.Error(); strings.Contains(msg, "executable file not found") || strings.Contains(msg, "exec: \""+o.Spec.Args[0]+"\": stat") {
+		// Say a missing program plainly (the CLI exits 127 for it, like a
+		// shell).
+		if errors.Is(err, sandbox.ErrExecutableNotFound) {
 			return Result{}, fmt.Errorf("%w: %s (inside the sandbox, PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)", ErrCommandNotFound, o.Spec.Args[0])
 		}
 		return Result{}, fmt.Errorf("create sandbox: %w", err)

@@ -263,6 +263,9 @@ func (c *Client) Create(ctx context.Context, o Options) (_ *Sandbox, retErr erro
 	}
 	task, err := cont.NewTask(ctx, cio.NewCreator(cio.WithStreams(stdin, o.Stdout, o.Stderr), cio.WithFIFODir(fifoDir)))
 	if err != nil {
+		if execNotFound(err, o.Args[0]) {
+			return nil, fmt.Errorf("sandbox: create task %s: %w: %s: %w", o.ID, ErrExecutableNotFound, o.Args[0], err)
+		}
 		return nil, fmt.Errorf("sandbox: create task %s: %w", o.ID, err)
 	}
 	s.task = task

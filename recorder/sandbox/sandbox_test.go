@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"github.com/behavediff/behavediff/internal/testenv"
 	"io"
@@ -583,6 +584,28 @@ func TestCreateFailureCleansUp(t *testing.T) {
 		t.Fatal("running a missing binary succeeded")
 	}
 	assertGone(t, c, id, filepath.Join(runsDir, id))
+}
+
+// A missing program, bare (PATH lookup) or absolute, is the sentinel, so the
+// recorder never has to read runc's text.
+func TestExecutableNotFound(t *testing.T) {
+	c := connect(t)
+	for _, prog := range []string{"no-such-program", "/nonexistent/binary"} {
+		id := newID(t)
+		sb, err := c.Create(context.Background(), Options{ID: id, Args: []string{prog}, Env: testEnv, Workspace: t.TempDir()})
+		if err == nil {
+			sb.Close(context.Background())
+			t.Fatalf("%s: Create succeeded", prog)
+		}
+		if !errors.Is(err, ErrExecutableNotFound) {
+			t.Errorf("%s: err %v, want ErrExecutableNotFound", prog, err)
+		}
+		assertGone(t, c, id, filepath.Join(runsDir, id))
+	}
+	// Another failure is not mistaken for it.
+	if _, err := c.Create(context.Background(), Options{ID: newID(t), Args: []string{"true"}, Env: testEnv, Workspace: "/nonexistent-ws"}); err == nil || errors.Is(err, ErrExecutableNotFound) {
+		t.Errorf("bad workspace: err %v, want an error other than ErrExecutableNotFound", err)
+	}
 }
 
 func TestConcurrent(t *testing.T) {
