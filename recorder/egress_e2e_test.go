@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/behavediff/behavediff/internal/upstream"
+	"github.com/behavediff/behavediff/recorder/egress/upstream"
 	"github.com/behavediff/behavediff/store"
 )
 

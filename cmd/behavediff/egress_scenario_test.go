@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/behavediff/behavediff/diff"
-	"github.com/behavediff/behavediff/internal/upstream"
+	"github.com/behavediff/behavediff/recorder/egress/upstream"
 )
 
 // TestScenarioEgressEnforce: a spec whose approved run called api.test:8443

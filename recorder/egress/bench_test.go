@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/behavediff/behavediff/internal/testenv"
-	"github.com/behavediff/behavediff/internal/upstream"
 	"github.com/behavediff/behavediff/recorder/egress"
+	"github.com/behavediff/behavediff/recorder/egress/upstream"
 )
 
 // BenchmarkProxyGET fetches the upstream's 112 KiB payload over HTTPS,

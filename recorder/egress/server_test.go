@@ -20,8 +20,8 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/behavediff/behavediff/internal/testenv"
-	"github.com/behavediff/behavediff/internal/upstream"
 	"github.com/behavediff/behavediff/recorder/egress"
+	"github.com/behavediff/behavediff/recorder/egress/upstream"
 )
 
 // sandboxNetns makes a network namespace with only loopback, like the
