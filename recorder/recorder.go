@@ -322,7 +322,7 @@ func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		Processes:   procs,
 		Proxy:       proxyReqs,
 		Syscalls:    syscalls,
-		Changes:     changes,
+		Changes:     fsChanges(changes),
 		ExitCode:    res.ExitCode,
 		Status:      res.Status,
 		LostByClass: lostBy,
@@ -507,4 +507,13 @@ func imageRootfs(ctx context.Context, tarball string, progress io.Writer) (strin
 		return "", fmt.Errorf("image cache: %w", err)
 	}
 	return dir, nil
+}
+
+// fsChanges stores the sandbox's view of the workspace changes.
+func fsChanges(cs []sandbox.Change) []store.FSChange {
+	out := make([]store.FSChange, len(cs))
+	for i, c := range cs {
+		out[i] = store.FSChange{Path: c.Path, Change: c.Change, Size: c.Size, SHA256: c.SHA256, IsDir: c.IsDir}
+	}
+	return out
 }

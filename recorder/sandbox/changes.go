@@ -13,7 +13,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/behavediff/behavediff/store"
 	"golang.org/x/sys/unix"
 )
 
@@ -135,18 +134,29 @@ func (s *Sandbox) walkUpper(fn func(e upperEntry) error, gone func(rel string, l
 	return walk("")
 }
 
+// Change is one path the run changed in its copy-on-write workspace. The
+// sandbox owns this type so it needs nothing of the store; the recorder
+// stores it as a store.FSChange.
+type Change struct {
+	Path   string // absolute path inside the workspace
+	Change string // "created", "modified", "deleted"
+	Size   int64  // -1 for deletions and directories
+	SHA256 string // hex, empty for deletions and directories
+	IsDir  bool
+}
+
 // Changes reports what the run changed in its workspace, read from the
 // overlay upper dir after the command exited: created and modified files
 // (with size and sha256), created directories, and deletions. Paths are
 // absolute paths in the (symlink-resolved) workspace, sorted. A file that
 // was only copied up (opened for writing, touched) but whose content, mode
 // and owner are unchanged is not reported. Call it before Close.
-func (s *Sandbox) Changes() ([]store.FSChange, error) {
+func (s *Sandbox) Changes() ([]Change, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []store.FSChange
+	var out []Change
 	add := func(rel, change string, size int64, sum string, isDir bool) {
-		out = append(out, store.FSChange{
+		out = append(out, Change{
 			Path: filepath.Join(s.workspace, rel), Change: change,
 			Size: size, SHA256: sum, IsDir: isDir,
 		})

@@ -21,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/behavediff/behavediff/store"
 	"golang.org/x/sys/unix"
 )
 
@@ -308,7 +307,7 @@ ln -s keep.txt link
 		t.Fatal(err)
 	}
 	w := r.sb.workspace
-	want := []store.FSChange{
+	want := []Change{
 		{Path: w + "/del.txt", Change: "deleted", Size: -1},
 		{Path: w + "/deldir", Change: "deleted", Size: -1, IsDir: true},
 		{Path: w + "/link", Change: "created", Size: 8, SHA256: sum("keep.txt")},
