@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"golang.org/x/net/dns/dnsmessage"
 	"golang.org/x/sys/unix"
 
 	"github.com/behavediff/behavediff/internal/linux"
@@ -418,33 +419,14 @@ func writeShow(w io.Writer, tr *store.Trace, limit int) error {
 	return bw.err
 }
 
-// qtypeName names a DNS query type the way dig does.
+// qtypeName names a DNS query type the way dig does: dnsmessage's name
+// without its "Type" prefix (ANY for ALL), TYPEnnn for numbers it lacks.
 func qtypeName(t uint16) string {
-	switch t {
-	case 1:
-		return "A"
-	case 2:
-		return "NS"
-	case 5:
-		return "CNAME"
-	case 6:
-		return "SOA"
-	case 12:
-		return "PTR"
-	case 15:
-		return "MX"
-	case 16:
-		return "TXT"
-	case 28:
-		return "AAAA"
-	case 33:
-		return "SRV"
-	case 64:
-		return "SVCB"
-	case 65:
-		return "HTTPS"
-	case 255:
-		return "ANY"
+	if n, ok := strings.CutPrefix(dnsmessage.Type(t).String(), "Type"); ok {
+		if n == "ALL" {
+			return "ANY"
+		}
+		return n
 	}
 	return fmt.Sprintf("TYPE%d", t)
 }
