@@ -1,13 +1,12 @@
 package sandbox
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,62 +19,18 @@ type mountInfo struct {
 	Super      string // super block options (a v1 cgroup's controllers)
 }
 
-// readMountInfo parses /proc/self/mountinfo (octal escapes decoded).
+// readMountInfo reads /proc/self/mountinfo through moby/sys/mountinfo
+// (which decodes the kernel's octal escapes).
 func readMountInfo() ([]mountInfo, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	infos, err := mountinfo.GetMounts(nil)
 	if err != nil {
 		return nil, fmt.Errorf("read mountinfo: %w", err)
 	}
-	defer f.Close()
-	var out []mountInfo
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		sep := -1
-		for i, f := range fields {
-			if f == "-" {
-				sep = i
-				break
-			}
-		}
-		if len(fields) < 6 || sep < 0 || sep+1 >= len(fields) {
-			continue
-		}
-		out = append(out, mountInfo{
-			Root:       unescapeMount(fields[3]),
-			MountPoint: unescapeMount(fields[4]),
-			Options:    fields[5],
-			FSType:     fields[sep+1],
-		})
-		if sep+3 < len(fields) {
-			out[len(out)-1].Super = fields[sep+3]
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read mountinfo: %w", err)
+	out := make([]mountInfo, 0, len(infos))
+	for _, m := range infos {
+		out = append(out, mountInfo{Root: m.Root, MountPoint: m.Mountpoint, Options: m.Options, FSType: m.FSType, Super: m.VFSOptions})
 	}
 	return out, nil
-}
-
-// unescapeMount decodes the \NNN octal escapes the kernel uses for spaces,
-// tabs, newlines and backslashes in mountinfo paths.
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // ensureHostRoot makes the read-only view of the host's / that sandboxes use
