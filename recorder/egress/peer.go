@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/moby/sys/mountinfo"
 )
 
 func readlink(p string) (string, error) { return os.Readlink(p) }
@@ -129,19 +131,20 @@ func cgroupProcs(pid uint32) string {
 			rel = r
 		}
 	}
-	mi, err := os.ReadFile("/proc/self/mountinfo")
-	if rel == "" || err != nil {
+	if rel == "" {
 		return ""
 	}
-	for _, l := range strings.Split(string(mi), "\n") {
-		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS... - FSTYPE SOURCE SUPER
-		pre, post, ok := strings.Cut(l, " - ")
-		f, g := strings.Fields(pre), strings.Fields(post)
-		if ok && len(f) >= 5 && len(g) >= 1 && g[0] == "cgroup2" && f[3] == "/" {
-			p := filepath.Join(f[4], rel, "cgroup.procs")
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
+	mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup2"))
+	if err != nil {
+		return ""
+	}
+	for _, m := range mounts {
+		if m.Root != "/" {
+			continue
+		}
+		p := filepath.Join(m.Mountpoint, rel, "cgroup.procs")
+		if _, err := os.Stat(p); err == nil {
+			return p
 		}
 	}
 	return ""
