@@ -15,6 +15,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Result is the outcome of Query: column names and rows of int64, float64,
@@ -192,7 +194,7 @@ func (db *DB) Query(ctx context.Context, query string, args ...any) (*Result, er
 
 func queryErr(err error) error {
 	switch sqliteCode(err) {
-	case 8: // SQLITE_READONLY
+	case sqlite3.SQLITE_READONLY:
 		return fmt.Errorf("%w: %v", ErrReadOnly, err)
 	}
 	return fmt.Errorf("query: %w", err)

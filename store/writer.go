@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 const (
@@ -145,7 +147,7 @@ func (db *DB) BeginRun(ctx context.Context, r Run) (*RunWriter, error) {
 		nullID(l.MemoryBytes), nullID(l.Pids), nullID(l.DiskBytes), nullID(l.TmpfsBytes), nullCPUs(l.CPUs))
 	if err != nil {
 		conn.Close()
-		if sqliteCode(err) == 19 && r.ReplayOf != 0 { // SQLITE_CONSTRAINT
+		if sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT && r.ReplayOf != 0 {
 			return nil, fmt.Errorf("begin run: replay of run %d: no such run", r.ReplayOf)
 		}
 		return nil, fmt.Errorf("begin run in %s: %w", db.path, err)
