@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -116,40 +115,5 @@ func TestQueryReadOnly(t *testing.T) {
 	}
 	if n := queryRows(t, db, "SELECT count(*) FROM _str WHERE s = 'x' OR s = 'a'"); n[0][0] != int64(0) {
 		t.Errorf("a refused query wrote: %v", n)
-	}
-}
-
-func TestFormats(t *testing.T) {
-	r := &Result{Columns: []string{"id", "path", "blob", "n", "id"}, Rows: [][]any{
-		{int64(1), "/a<b>", []byte{0xff, 0x00}, nil, int64(2)},
-		{int64(22), "x\ty", []byte("text"), 1.5, nil},
-	}}
-	var b bytes.Buffer
-	if err := r.WriteJSON(&b); err != nil {
-		t.Fatal(err)
-	}
-	want := `[
-  {"id": 1, "path": "/a<b>", "blob": "/wA=", "n": null, "id_2": 2},
-  {"id": 22, "path": "x\ty", "blob": "text", "n": 1.5, "id_2": null}
-]
-`
-	if d := cmp.Diff(want, b.String()); d != "" {
-		t.Errorf("json (-want +got):\n%s", d)
-	}
-	b.Reset()
-	r.WriteCSV(&b)
-	if want := "id,path,blob,n,id\n1,/a<b>,/wA=,,2\n22,x\ty,text,1.5,\n"; b.String() != want {
-		t.Errorf("csv:\n%q\nwant\n%q", b.String(), want)
-	}
-	b.Reset()
-	r.WriteTable(&b)
-	want = "id  path   blob    n  id\n--  -----  ----  ---  --\n 1  /a<b>  /wA=        2\n22  x\\ty   text  1.5\n"
-	if d := cmp.Diff(want, b.String()); d != "" {
-		t.Errorf("table (-want +got):\n%s", d)
-	}
-	b.Reset()
-	(&Result{Columns: []string{"a"}, Rows: [][]any{}}).WriteJSON(&b)
-	if b.String() != "[]\n" {
-		t.Errorf("empty json %q", b.String())
 	}
 }

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -827,16 +829,16 @@ func (w *RunWriter) close() {
 // jsonStrings encodes a string list as a JSON array without HTML escaping
 // (so "a && b" stays readable in SQL output).
 func jsonStrings(ss []string) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, s := range ss {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.Write(jsonString(s))
+	if ss == nil {
+		ss = []string{} // [] rather than null
 	}
-	b.WriteByte(']')
-	return b.String()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(ss); err != nil {
+		return "[]" // strings always encode; never reached
+	}
+	return strings.TrimRight(buf.String(), "\n")
 }
 
 // set assigns vals to a in order.

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/behavediff/behavediff/internal/queryfmt"
 )
 
 const queryAbout = `
@@ -64,11 +66,11 @@ func (a *app) query(ctx context.Context, args []string) (int, error) {
 	}
 	switch *format {
 	case "json":
-		err = res.WriteJSON(a.stdout)
+		err = queryfmt.JSON(a.stdout, res)
 	case "csv":
-		err = res.WriteCSV(a.stdout)
+		err = queryfmt.CSV(a.stdout, res)
 	default:
-		err = res.WriteTable(a.stdout)
+		err = queryfmt.Table(a.stdout, res)
 	}
 	return exitOK, err
 }
