@@ -26,31 +26,8 @@ var ctx = context.Background()
 // recorder does.
 func writeTrace(t testing.TB, db *store.DB, tr *store.Trace) int64 {
 	t.Helper()
-	w, err := db.BeginRun(ctx, tr.Run)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range tr.Files {
-		if err := w.AddFile(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, e := range tr.Net {
-		if err := w.AddNet(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, e := range tr.Priv {
-		if err := w.AddPriv(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	r := tr.Run
-	if err := w.Finish(ctx, store.Final{Processes: tr.Processes, Syscalls: tr.Syscalls, Changes: tr.Changes,
-		ExitCode: r.ExitCode, Status: r.Status, LostByClass: r.LostByClass, Stdout: []byte("out\x00put"), EndedAt: r.EndedAt}); err != nil {
-		t.Fatal(err)
-	}
-	return w.ID()
+	tr.Run.Stdout = []byte("out\x00put") // a blob that is not text
+	return baselinetest.Store(ctx, t, db, tr)
 }
 
 // sampleDB has two runs touching every exported view, a stored check of

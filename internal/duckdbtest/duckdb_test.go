@@ -18,30 +18,8 @@ var ctx = context.Background()
 
 func writeTrace(t *testing.T, db *store.DB, tr *store.Trace) int64 {
 	t.Helper()
-	w, err := db.BeginRun(ctx, tr.Run)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range tr.Files {
-		if err := w.AddFile(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, e := range tr.Net {
-		if err := w.AddNet(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, e := range tr.Priv {
-		if err := w.AddPriv(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Finish(ctx, store.Final{Processes: tr.Processes, Syscalls: tr.Syscalls, Changes: tr.Changes,
-		ExitCode: tr.Run.ExitCode, Status: tr.Run.Status, LostByClass: map[string]int64{"file": 2}, EndedAt: tr.Run.EndedAt}); err != nil {
-		t.Fatal(err)
-	}
-	return w.ID()
+	tr.Run.LostByClass = map[string]int64{"file": 2}
+	return baselinetest.Store(ctx, t, db, tr)
 }
 
 // DuckDB reads the Parquet export with Hive partitions: row counts of
