@@ -14,8 +14,11 @@ import (
 )
 
 // SpecVersion is the format version of a stored run spec. A spec written by a
-// newer behavediff is refused rather than half-understood.
-const SpecVersion = 1
+// newer behavediff is refused rather than half-understood; older ones load.
+// 2 added net, allow, add_hosts, insecure_registries, disk_bytes,
+// tmpfs_bytes, cpus and user: a version-1 behavediff must refuse such a spec
+// (in JSON it would silently drop them and replay without the policy).
+const SpecVersion = 2
 
 // Spec is everything needed to run the same command again in a fresh
 // sandbox: it is stored with every run (runs.spec) and, for named runs, in
