@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/behavediff/behavediff/internal/errwriter"
 )
 
 // Spec statuses.
@@ -49,11 +51,11 @@ var statusMark = map[string]string{
 // chain and a query to see the events, and a summary line. The output
 // holds no times or other run-to-run noise, so it can be golden-tested.
 func WriteText(w io.Writer, r Report) error {
-	ew := &errWriter{w: w}
+	ew := errwriter.New(w)
 	counts := map[string]int{}
 	for i, s := range r.Specs {
 		if i > 0 {
-			ew.printf("\n")
+			ew.Printf("\n")
 		}
 		counts[s.Status]++
 		mark := statusMark[s.Status]
@@ -86,41 +88,41 @@ func WriteText(w io.Writer, r Report) error {
 		if s.DurationMS > 0 {
 			head += fmt.Sprintf(" [%.1fs]", float64(s.DurationMS)/1000)
 		}
-		ew.printf("%s\n", head)
+		ew.Printf("%s\n", head)
 		writeFindings(ew, s.Findings)
 		if s.StderrTail != "" {
-			ew.printf("  stderr (last lines):\n")
+			ew.Printf("  stderr (last lines):\n")
 			for _, l := range strings.Split(s.StderrTail, "\n") {
-				ew.printf("    | %s\n", l)
+				ew.Printf("    | %s\n", l)
 			}
 		}
 		if s.Pending != "" {
-			ew.printf("  pending: %s\n", s.Pending)
+			ew.Printf("  pending: %s\n", s.Pending)
 		}
 		for _, n := range s.Next {
-			ew.printf("  next: %s\n", n)
+			ew.Printf("  next: %s\n", n)
 		}
 	}
 	for _, u := range r.Unreferenced {
-		ew.printf("\n! baseline %s has no spec: it is never checked (delete it, or record the spec again)", u)
+		ew.Printf("\n! baseline %s has no spec: it is never checked (delete it, or record the spec again)", u)
 	}
 	if len(r.Unreferenced) > 0 {
-		ew.printf("\n")
+		ew.Printf("\n")
 	}
-	ew.printf("\n%s, %d passed, %d failed", plural(len(r.Specs), "spec", "specs"), counts[StatusPass], counts[StatusFail])
+	ew.Printf("\n%s, %d passed, %d failed", plural(len(r.Specs), "spec", "specs"), counts[StatusPass], counts[StatusFail])
 	for _, st := range []string{StatusInconclusive, StatusError, StatusNew, StatusSkipped} {
 		if counts[st] > 0 {
-			ew.printf(", %d %s", counts[st], st)
+			ew.Printf(", %d %s", counts[st], st)
 		}
 	}
 	if r.Interrupted {
-		ew.printf(" (interrupted)")
+		ew.Printf(" (interrupted)")
 	}
-	ew.printf("\n")
-	return ew.err
+	ew.Printf("\n")
+	return ew.Err()
 }
 
-func writeFindings(ew *errWriter, fs []Finding) {
+func writeFindings(ew *errwriter.Writer, fs []Finding) {
 	for lvl := Critical; lvl >= None; lvl-- {
 		first := true
 		for _, f := range fs {
@@ -132,30 +134,30 @@ func writeFindings(ew *errWriter, fs []Finding) {
 				if lvl == None {
 					label = "INFO"
 				}
-				ew.printf("  %s\n", label)
+				ew.Printf("  %s\n", label)
 				first = false
 			}
 			sign := "+"
 			if f.Change == Removed {
 				sign = "-"
 			}
-			ew.printf("    %s %s  %s\n", sign, f.Kind, f.Subject)
-			ew.printf("        %s\n", f.Reason)
+			ew.Printf("    %s %s  %s\n", sign, f.Kind, f.Subject)
+			ew.Printf("        %s\n", f.Reason)
 			if len(f.Examples) > 0 {
-				ew.printf("        e.g.:  %s\n", strings.Join(f.Examples, ", "))
+				ew.Printf("        e.g.:  %s\n", strings.Join(f.Examples, ", "))
 			}
 			if f.Rule != "" {
 				r := f.Rule
 				if len(f.Peers) > 0 {
 					r += "  (peers: " + strings.Join(f.Peers, ", ") + ")"
 				}
-				ew.printf("        rule:  %s\n", r)
+				ew.Printf("        rule:  %s\n", r)
 			}
 			if f.Process != "" {
-				ew.printf("        by:    %s\n", f.Process)
+				ew.Printf("        by:    %s\n", f.Process)
 			}
 			if f.Query != "" {
-				ew.printf("        query: %s\n", f.Query)
+				ew.Printf("        query: %s\n", f.Query)
 			}
 		}
 	}
@@ -180,16 +182,4 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
-}
-
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) printf(format string, args ...any) {
-	if e.err != nil {
-		return
-	}
-	_, e.err = fmt.Fprintf(e.w, format, args...)
 }

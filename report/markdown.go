@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/behavediff/behavediff/diff"
+	"github.com/behavediff/behavediff/internal/errwriter"
 )
 
 var statusIcon = map[string]string{
@@ -17,24 +18,24 @@ var statusIcon = map[string]string{
 // findings with the query behind each folded away. Like the text view it
 // holds no times, so it can be golden-tested.
 func WriteMarkdown(w io.Writer, d Document) error {
-	ew := &errWriter{w: w}
-	ew.printf("## behavediff %s: %s %s\n\n", orDefault(d.Command, "check"), statusIcon[d.Verdict], d.Verdict)
+	ew := errwriter.New(w)
+	ew.Printf("## behavediff %s: %s %s\n\n", orDefault(d.Command, "check"), statusIcon[d.Verdict], d.Verdict)
 	s := d.Summary
-	ew.printf("%s: %d passed, %d failed", plural(s.Specs, "spec", "specs"), s.Passed, s.Failed)
+	ew.Printf("%s: %d passed, %d failed", plural(s.Specs, "spec", "specs"), s.Passed, s.Failed)
 	if s.New > 0 {
-		ew.printf(", %d without a baseline", s.New)
+		ew.Printf(", %d without a baseline", s.New)
 	}
 	if s.Inconclusive > 0 {
-		ew.printf(", %d inconclusive", s.Inconclusive)
+		ew.Printf(", %d inconclusive", s.Inconclusive)
 	}
 	if s.Errors > 0 {
-		ew.printf(", %s", plural(s.Errors, "error", "errors"))
+		ew.Printf(", %s", plural(s.Errors, "error", "errors"))
 	}
-	ew.printf(". Fails on `%s` and above.\n\n", d.FailOn)
+	ew.Printf(". Fails on `%s` and above.\n\n", d.FailOn)
 	if len(d.Specs) == 0 {
-		return ew.err
+		return ew.Err()
 	}
-	ew.printf("| spec | status | findings | worst | run |\n|---|---|---|---|---|\n")
+	ew.Printf("| spec | status | findings | worst | run |\n|---|---|---|---|---|\n")
 	for _, sp := range d.Specs {
 		worst := "–"
 		if len(sp.Findings) > 0 {
@@ -44,36 +45,36 @@ func WriteMarkdown(w io.Writer, d Document) error {
 		if sp.RunID != 0 {
 			run = fmt.Sprint(sp.RunID)
 		}
-		ew.printf("| %s | %s %s | %d | %s | %s |\n", cell(sp.Name), statusIcon[sp.Status], sp.Status, len(sp.Findings), worst, run)
+		ew.Printf("| %s | %s %s | %d | %s | %s |\n", cell(sp.Name), statusIcon[sp.Status], sp.Status, len(sp.Findings), worst, run)
 	}
 	for _, sp := range d.Specs {
 		if len(sp.Findings) == 0 && sp.Error == "" {
 			continue
 		}
-		ew.printf("\n### %s %s\n\n", statusIcon[sp.Status], sp.Name)
+		ew.Printf("\n### %s %s\n\n", statusIcon[sp.Status], sp.Name)
 		if sp.Error != "" {
-			ew.printf("> %s\n\n", strings.ReplaceAll(sp.Error, "\n", " "))
+			ew.Printf("> %s\n\n", strings.ReplaceAll(sp.Error, "\n", " "))
 		}
 		if sp.Status == diff.StatusNew {
-			ew.printf("Review the pending baseline, then run `behavediff approve %s` and commit it.\n\n", sp.Name)
+			ew.Printf("Review the pending baseline, then run `behavediff approve %s` and commit it.\n\n", sp.Name)
 		}
 		if len(sp.Findings) == 0 {
 			continue
 		}
-		ew.printf("| level | rule | change | what | reason | process |\n|---|---|---|---|---|---|\n")
+		ew.Printf("| level | rule | change | what | reason | process |\n|---|---|---|---|---|---|\n")
 		for _, f := range sp.Findings {
-			ew.printf("| %s | `%s` | %s %s | `%s` | %s | %s |\n", f.Level, f.RuleID, f.Change, f.Section,
+			ew.Printf("| %s | `%s` | %s %s | `%s` | %s | %s |\n", f.Level, f.RuleID, f.Change, f.Section,
 				cell(f.Subject), cell(f.Reason), cell(f.Process))
 		}
-		ew.printf("\n<details><summary>queries behind the findings</summary>\n\n```sh\n")
+		ew.Printf("\n<details><summary>queries behind the findings</summary>\n\n```sh\n")
 		for _, f := range sp.Findings {
 			if f.Query != "" {
-				ew.printf("%s\n", f.Query)
+				ew.Printf("%s\n", f.Query)
 			}
 		}
-		ew.printf("```\n\n</details>\n")
+		ew.Printf("```\n\n</details>\n")
 	}
-	return ew.err
+	return ew.Err()
 }
 
 // cell makes text safe inside a Markdown table cell.
@@ -81,18 +82,6 @@ func cell(s string) string {
 	s = strings.ReplaceAll(s, "\n", " ")
 	s = strings.ReplaceAll(s, "|", "\\|")
 	return strings.ReplaceAll(s, "`", "'")
-}
-
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) printf(format string, args ...any) {
-	if e.err != nil {
-		return
-	}
-	_, e.err = fmt.Fprintf(e.w, format, args...)
 }
 
 func plural(n int, one, many string) string {

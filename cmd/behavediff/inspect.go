@@ -14,6 +14,7 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 	"golang.org/x/sys/unix"
 
+	"github.com/behavediff/behavediff/internal/errwriter"
 	"github.com/behavediff/behavediff/internal/linux"
 	"github.com/behavediff/behavediff/recorder/sandbox"
 	"github.com/behavediff/behavediff/store"
@@ -219,30 +220,30 @@ func fileClass(e store.FileEvent) string {
 
 func writeShow(w io.Writer, tr *store.Trace, limit int) error {
 	r := tr.Run
-	bw := &errWriter{w: w}
-	bw.printf("Run %d  %s  exit %d  %s", r.ID, r.Status, r.ExitCode, runDuration(r).Round(time.Millisecond))
+	bw := errwriter.New(w)
+	bw.Printf("Run %d  %s  exit %d  %s", r.ID, r.Status, r.ExitCode, runDuration(r).Round(time.Millisecond))
 	if r.Name != "" {
-		bw.printf("  name %s", r.Name)
+		bw.Printf("  name %s", r.Name)
 	}
 	if r.ReplayOf != 0 {
-		bw.printf("  replay of %d", r.ReplayOf)
+		bw.Printf("  replay of %d", r.ReplayOf)
 	}
-	bw.printf("\nCommand:   %s\nWorkspace: %s\nStarted:   %s\n", shellJoin(r.Command), r.Workspace, r.StartedAt.UTC().Format(time.RFC3339))
+	bw.Printf("\nCommand:   %s\nWorkspace: %s\nStarted:   %s\n", shellJoin(r.Command), r.Workspace, r.StartedAt.UTC().Format(time.RFC3339))
 	if l := r.Limits; l != (store.Limits{}) {
-		bw.printf("Limits:    memory %s, %d processes, disk %s, /tmp %s, %g CPUs\n",
+		bw.Printf("Limits:    memory %s, %d processes, disk %s, /tmp %s, %g CPUs\n",
 			sandbox.FormatBytes(l.MemoryBytes), l.Pids, sandbox.FormatBytes(l.DiskBytes), sandbox.FormatBytes(l.TmpfsBytes), l.CPUs)
 	}
 	for _, h := range r.LimitsHit {
-		bw.printf("LIMIT REACHED: %s\n", h)
+		bw.Printf("LIMIT REACHED: %s\n", h)
 	}
 	if r.LostEvents > 0 {
-		bw.printf("LOST EVENTS: %d %v — this trace is incomplete\n", r.LostEvents, r.LostByClass)
+		bw.Printf("LOST EVENTS: %d %v — this trace is incomplete\n", r.LostEvents, r.LostByClass)
 	}
 	if len(r.Malformed) > 0 {
-		bw.printf("Malformed inputs (counted in malformed_inputs): %v\n", r.Malformed)
+		bw.Printf("Malformed inputs (counted in malformed_inputs): %v\n", r.Malformed)
 	}
 
-	bw.printf("\nProcesses (%d):\n", len(tr.Processes))
+	bw.Printf("\nProcesses (%d):\n", len(tr.Processes))
 	children := map[int32][]int{}
 	for i, p := range tr.Processes {
 		children[p.ParentIdx] = append(children[p.ParentIdx], i)
@@ -263,13 +264,13 @@ func writeShow(w io.Writer, tr *store.Trace, limit int) error {
 			case p.Exited:
 				status = fmt.Sprintf("exit %d", p.ExitCode)
 			}
-			bw.printf("  %s%s  [pid %d, %s]\n", indent, truncate(shellJoin(p.Argv), 100), p.Pid, status)
+			bw.Printf("  %s%s  [pid %d, %s]\n", indent, truncate(shellJoin(p.Argv), 100), p.Pid, status)
 			walk(p.Idx, indent+"  ")
 		}
 	}
 	walk(-1, "")
 	if shown < len(tr.Processes) {
-		bw.printf("  … %d more (behavediff query \"SELECT * FROM processes WHERE run_id = %d\")\n", len(tr.Processes)-shown, r.ID)
+		bw.Printf("  … %d more (behavediff query \"SELECT * FROM processes WHERE run_id = %d\")\n", len(tr.Processes)-shown, r.ID)
 	}
 
 	inWS := func(p string) bool {
@@ -299,10 +300,10 @@ func writeShow(w io.Writer, tr *store.Trace, limit int) error {
 	}
 	section := func(title string, keep func(store.FileEvent) bool, where string) {
 		keys, counts := agg(keep)
-		bw.printf("\n%s (%d distinct):\n", title, len(keys))
+		bw.Printf("\n%s (%d distinct):\n", title, len(keys))
 		for i, k := range keys {
 			if i == limit {
-				bw.printf("  … %d more (behavediff query \"SELECT op, path, error FROM file_events WHERE run_id = %d AND %s\")\n", len(keys)-limit, r.ID, where)
+				bw.Printf("  … %d more (behavediff query \"SELECT op, path, error FROM file_events WHERE run_id = %d AND %s\")\n", len(keys)-limit, r.ID, where)
 				break
 			}
 			n := ""
@@ -313,7 +314,7 @@ func writeShow(w io.Writer, tr *store.Trace, limit int) error {
 			if k.result != "ok" {
 				res = "  → " + k.result
 			}
-			bw.printf("  %-12s %s%s%s\n", k.class, k.path, n, res)
+			bw.Printf("  %-12s %s%s%s\n", k.class, k.path, n, res)
 		}
 	}
 	section("Files outside the workspace", func(e store.FileEvent) bool { return !inWS(e.Path) && e.Result >= 0 },
@@ -321,7 +322,7 @@ func writeShow(w io.Writer, tr *store.Trace, limit int) error {
 	section("Files inside the workspace", func(e store.FileEvent) bool { return inWS(e.Path) && e.Result >= 0 },
 		fmt.Sprintf("path LIKE '%s/%%'", r.Workspace))
 
-	bw.printf("\nNetwork (%d events):\n", len(tr.Net))
+	bw.Printf("\nNetwork (%d events):\n", len(tr.Net))
 	seen := map[string]bool{}
 	n := 0
 	for _, e := range tr.Net {
@@ -343,39 +344,39 @@ func writeShow(w io.Writer, tr *store.Trace, limit int) error {
 		}
 		seen[line] = true
 		if n == limit {
-			bw.printf("  … more (behavediff query \"SELECT * FROM net_events WHERE run_id = %d\")\n", r.ID)
+			bw.Printf("  … more (behavediff query \"SELECT * FROM net_events WHERE run_id = %d\")\n", r.ID)
 			break
 		}
 		n++
-		bw.printf("  %s\n", line)
+		bw.Printf("  %s\n", line)
 	}
 
 	writeProxy(bw, tr, limit)
 
 	if len(tr.Priv) > 0 {
-		bw.printf("\nPrivilege events (%d):\n", len(tr.Priv))
+		bw.Printf("\nPrivilege events (%d):\n", len(tr.Priv))
 		for i, e := range tr.Priv {
 			if i == limit {
-				bw.printf("  … %d more (behavediff query \"SELECT * FROM priv_events WHERE run_id = %d\")\n", len(tr.Priv)-limit, r.ID)
+				bw.Printf("  … %d more (behavediff query \"SELECT * FROM priv_events WHERE run_id = %d\")\n", len(tr.Priv)-limit, r.ID)
 				break
 			}
-			bw.printf("  %-16s %s  → %s  (%s)\n", e.Syscall, e.Args, errnoText(e.Result), procChain(tr, e.Proc))
+			bw.Printf("  %-16s %s  → %s  (%s)\n", e.Syscall, e.Args, errnoText(e.Result), procChain(tr, e.Proc))
 		}
 	}
 
 	section("Failed file attempts", func(e store.FileEvent) bool { return e.Result < 0 }, "result < 0")
 
-	bw.printf("\nWorkspace changes (%d):\n", len(tr.Changes))
+	bw.Printf("\nWorkspace changes (%d):\n", len(tr.Changes))
 	for i, c := range tr.Changes {
 		if i == limit {
-			bw.printf("  … %d more (behavediff query \"SELECT * FROM fs_changes WHERE run_id = %d\")\n", len(tr.Changes)-limit, r.ID)
+			bw.Printf("  … %d more (behavediff query \"SELECT * FROM fs_changes WHERE run_id = %d\")\n", len(tr.Changes)-limit, r.ID)
 			break
 		}
 		detail := ""
 		if c.SHA256 != "" {
 			detail = fmt.Sprintf("  (%d bytes, sha256 %.12s)", c.Size, c.SHA256)
 		}
-		bw.printf("  %-9s %s%s\n", c.Change, c.Path, detail)
+		bw.Printf("  %-9s %s%s\n", c.Change, c.Path, detail)
 	}
 
 	type sc struct {
@@ -402,21 +403,21 @@ func writeShow(w io.Writer, tr *store.Trace, limit int) error {
 		}
 		return list[i].name < list[j].name
 	})
-	bw.printf("\nSyscalls (%d calls, %d distinct; top %d):\n", all, len(list), min(10, len(list)))
+	bw.Printf("\nSyscalls (%d calls, %d distinct; top %d):\n", all, len(list), min(10, len(list)))
 	for i, s := range list {
 		if i == 10 {
 			break
 		}
-		bw.printf("  %-20s %10d  errors %d\n", s.name, s.count, s.errors)
+		bw.Printf("  %-20s %10d  errors %d\n", s.name, s.count, s.errors)
 	}
-	bw.printf("\nNext:\n")
+	bw.Printf("\nNext:\n")
 	if r.Name != "" {
-		bw.printf("  approve:  behavediff approve %d --name %s   (compare: behavediff diff --baseline %s %d)\n", r.ID, r.Name, r.Name, r.ID)
+		bw.Printf("  approve:  behavediff approve %d --name %s   (compare: behavediff diff --baseline %s %d)\n", r.ID, r.Name, r.Name, r.ID)
 	} else {
-		bw.printf("  approve:  behavediff approve %d --name NAME\n", r.ID)
+		bw.Printf("  approve:  behavediff approve %d --name NAME\n", r.ID)
 	}
-	bw.printf("  query:    behavediff query \"SELECT access, path, error FROM file_events WHERE run_id = %d\"\n", r.ID)
-	return bw.err
+	bw.Printf("  query:    behavediff query \"SELECT access, path, error FROM file_events WHERE run_id = %d\"\n", r.ID)
+	return bw.Err()
 }
 
 // qtypeName names a DNS query type the way dig does: dnsmessage's name
@@ -453,16 +454,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-// errWriter keeps the first write error so report code stays readable.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) printf(format string, args ...any) {
-	if e.err == nil {
-		_, e.err = fmt.Fprintf(e.w, format, args...)
-	}
 }

@@ -3,11 +3,12 @@ package main
 import (
 	"fmt"
 
+	"github.com/behavediff/behavediff/internal/errwriter"
 	"github.com/behavediff/behavediff/store"
 )
 
 // writeProxy lists a --net proxy run's requests and DNS queries in show.
-func writeProxy(bw *errWriter, tr *store.Trace, limit int) {
+func writeProxy(bw *errwriter.Writer, tr *store.Trace, limit int) {
 	if len(tr.Proxy) == 0 {
 		return
 	}
@@ -17,10 +18,10 @@ func writeProxy(bw *errWriter, tr *store.Trace, limit int) {
 			denied++
 		}
 	}
-	bw.printf("\nEgress proxy (%d requests and queries, %d denied):\n", len(tr.Proxy), denied)
+	bw.Printf("\nEgress proxy (%d requests and queries, %d denied):\n", len(tr.Proxy), denied)
 	for i, q := range tr.Proxy {
 		if i == limit {
-			bw.printf("  … %d more (behavediff query \"SELECT * FROM proxy_requests WHERE run_id = %d\")\n", len(tr.Proxy)-limit, tr.Run.ID)
+			bw.Printf("  … %d more (behavediff query \"SELECT * FROM proxy_requests WHERE run_id = %d\")\n", len(tr.Proxy)-limit, tr.Run.ID)
 			break
 		}
 		target := q.Host
@@ -46,6 +47,6 @@ func writeProxy(bw *errWriter, tr *store.Trace, limit int) {
 		if q.Proc >= 0 {
 			proc = procChain(tr, q.Proc)
 		}
-		bw.printf("  %s  (%s)\n", line, proc)
+		bw.Printf("  %s  (%s)\n", line, proc)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/behavediff/behavediff/internal/errwriter"
 	"github.com/behavediff/behavediff/store"
 )
 
@@ -18,7 +19,7 @@ func TestShowProxy(t *testing.T) {
 			{Proc: 0, Protocol: store.ProxySOCKS5, Host: "fd00::1", Port: 22, Method: "CONNECT"},
 		}}
 	var buf bytes.Buffer
-	bw := &errWriter{w: &buf}
+	bw := errwriter.New(&buf)
 	writeProxy(bw, tr, 3)
 	got := buf.String()
 	for _, want := range []string{
