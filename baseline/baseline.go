@@ -265,7 +265,7 @@ func cloneAllow(a map[string][]string) map[string][]string {
 // sortEntries sorts by value, then op/to/mode, and drops duplicates
 // (merging annotations: failed only if all failed, optional only if all are).
 func sortEntries(es []Entry) []Entry {
-	sort.Slice(es, func(i, j int) bool { return lessEntry(es[i], es[j]) })
+	sort.Slice(es, func(i, j int) bool { return es[i].Less(es[j]) })
 	out := es[:0]
 	for _, e := range es {
 		if n := len(out); n > 0 && out[n-1].Key() == e.Key() {
@@ -278,7 +278,9 @@ func sortEntries(es []Entry) []Entry {
 	return out
 }
 
-func lessEntry(a, b Entry) bool {
+// Less is the order of entries in a baseline file: by value, then op, to
+// and mode.
+func (a Entry) Less(b Entry) bool {
 	if a.Value != b.Value {
 		return a.Value < b.Value
 	}

@@ -238,7 +238,7 @@ func Apply(old, pending *baseline.Baseline, changes []Change, decisions []Decisi
 				es = append(es, it.entry)
 			}
 		}
-		sort.SliceStable(es, func(i, j int) bool { return lessEntry(es[i], es[j]) })
+		sort.SliceStable(es, func(i, j int) bool { return es[i].Less(es[j]) })
 		*s.Entries = es
 	}
 	return clone(out)
@@ -251,19 +251,6 @@ func allAccepted(ds []Decision) bool {
 		}
 	}
 	return true
-}
-
-func lessEntry(a, b baseline.Entry) bool {
-	if a.Value != b.Value {
-		return a.Value < b.Value
-	}
-	if a.Op != b.Op {
-		return a.Op < b.Op
-	}
-	if a.To != b.To {
-		return a.To < b.To
-	}
-	return a.Mode < b.Mode
 }
 
 // clone copies a baseline through its file form, which is also what it will
