@@ -37,16 +37,12 @@ func (a *app) htmlReport(ctx context.Context, args []string) (int, error) {
 	if len(pos) != 1 || *out == "" {
 		return exitUsage, usageError("report wants one RUN and -o FILE")
 	}
-	db, err := openRO(ctx, *dbFlag)
+	db, id, err := openRun(ctx, *dbFlag, pos[0])
 	if err != nil {
 		return exitUsage, err
 	}
 	defer db.Close()
-	id, err := db.ResolveRun(ctx, pos[0])
-	if err != nil {
-		return exitUsage, err
-	}
-	if err := htmlreport.WriteFile(ctx, db, id, *out, "behavediff "+version); err != nil {
+	if err := htmlreport.WriteFile(ctx, db, id, *out, "behavediff "+versionString()); err != nil {
 		return exitUsage, err
 	}
 	fmt.Fprintf(a.stderr, "report: wrote %s\n", *out)
@@ -78,7 +74,7 @@ func (r *reportDir) write(ctx context.Context, a *app, dbFlag string, d report.D
 			continue
 		}
 		p := filepath.Join(r.dir, s.Name+".html")
-		if err := htmlreport.WriteFile(ctx, db, s.RunID, p, "behavediff "+version); err != nil {
+		if err := htmlreport.WriteFile(ctx, db, s.RunID, p, "behavediff "+versionString()); err != nil {
 			return err
 		}
 		fmt.Fprintf(a.stderr, "check: report of %s: %s\n", s.Name, p)

@@ -132,6 +132,21 @@ func openRO(ctx context.Context, flagValue string) (*store.DB, error) {
 	return store.OpenReadOnly(ctx, path)
 }
 
+// openRun opens the database read-only and resolves REF (an id, a name or
+// "last") to a run; the caller closes the database.
+func openRun(ctx context.Context, dbFlag, ref string) (*store.DB, int64, error) {
+	db, err := openRO(ctx, dbFlag)
+	if err != nil {
+		return nil, 0, err
+	}
+	id, err := db.ResolveRun(ctx, ref)
+	if err != nil {
+		db.Close()
+		return nil, 0, err
+	}
+	return db, id, nil
+}
+
 const showAbout = `
 Summarises one run: the process tree, files touched outside and inside the
 workspace, network attempts and DNS names, privilege events, failed attempts,
@@ -155,15 +170,11 @@ func (a *app) show(ctx context.Context, args []string) (int, error) {
 	if *format != "text" && *format != "json" {
 		return exitUsage, usageError("unknown --format %q (want text or json)", *format)
 	}
-	db, err := openRO(ctx, *dbFlag)
+	db, id, err := openRun(ctx, *dbFlag, pos[0])
 	if err != nil {
 		return exitUsage, err
 	}
 	defer db.Close()
-	id, err := db.ResolveRun(ctx, pos[0])
-	if err != nil {
-		return exitUsage, err
-	}
 	tr, err := db.LoadTrace(ctx, id)
 	if err != nil {
 		return exitUsage, err
