@@ -247,15 +247,14 @@ func (t *tracker) syscall(ev *bpf.Event) error {
 		if _, err := t.pairHooks(ev, ""); err != nil {
 			return err
 		}
-	} else if done, err := t.pairHooks(ev, t.name(int(ev.Nr))); done || err != nil {
+		return t.sink.AddPriv(compatEvent(ev, t.proc(ev.Pid, ev.TS), t.rel(ev.TS)))
+	}
+	name := t.name(int(ev.Nr))
+	if done, err := t.pairHooks(ev, name); done || err != nil {
 		return err
 	}
 	idx := t.proc(ev.Pid, ev.TS)
 	ts := t.rel(ev.TS)
-	if ev.Compat {
-		return t.sink.AddPriv(compatEvent(ev, idx, ts))
-	}
-	name := t.name(int(ev.Nr))
 	// state is the least trustworthy PathState of the paths taken below.
 	state := store.PathKernel
 	arg := func(i int) string {
