@@ -20,15 +20,11 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "events.h"
+#include "common.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 #define AT_FDCWD -100
-#define AF_UNIX 1
-#define AF_INET 2
-#define AF_INET6 10
-#define S_IFMT 0170000
-#define S_IFSOCK 0140000
 
 #define REC_SIZE 98304  /* record area of the scratch buffer */
 #define TAIL_MASK 0xffff /* a field starts at an offset <= 65535 and is at most
@@ -47,45 +43,6 @@ char LICENSE[] SEC("license") = "GPL";
 #define ADDR_MAX 128
 #define DNS_MAX 512
 #define ABS_BIT 0x10000  /* put_ustr: string starts with '/' */
-
-#if defined(__TARGET_ARCH_x86)
-#define SC_NR(r) ((r)->orig_ax)
-#define SC_A0(r) ((r)->di)
-#define SC_A1(r) ((r)->si)
-#define SC_A2(r) ((r)->dx)
-#define SC_A3(r) ((r)->r10)
-#define SC_A4(r) ((r)->r8)
-#define SC_A5(r) ((r)->r9)
-#elif defined(__TARGET_ARCH_arm64)
-#define SC_NR(r) ((__u64)(__s64)(r)->syscallno)
-#define SC_A0(r) ((r)->orig_x0) /* x0 holds the return value at exit */
-#define SC_A1(r) ((r)->regs[1])
-#define SC_A2(r) ((r)->regs[2])
-#define SC_A3(r) ((r)->regs[3])
-#define SC_A4(r) ((r)->regs[4])
-#define SC_A5(r) ((r)->regs[5])
-#endif
-
-/*
- * CLAMP bounds v to [0, max] in the very register that is used afterwards;
- * clang otherwise likes to check one copy and pass another to a helper.
- */
-#define CLAMP(v, max)                                                            \
-	({                                                                       \
-		__u64 __c = (v);                                                 \
-		asm volatile("if %[c] <= %[m] goto +1; %[c] = %[m];"             \
-			     : [c] "+r"(__c)                                     \
-			     : [m] "i"(max));                                    \
-		__c;                                                             \
-	})
-
-/*
- * KCAST turns a kernel address into a read-only BTF pointer, so fields are
- * read with plain loads (the JIT adds fault handling) instead of one
- * bpf_probe_read_kernel call each. The verifier inlines the kfunc to a move.
- */
-extern void *bpf_rdonly_cast(const void *obj__ign, __u32 btf_id) __ksym;
-#define KCAST(type, p) ((type *)bpf_rdonly_cast((const void *)(p), bpf_core_type_id_kernel(type)))
 
 /* Set by the loader before load (rodata, frozen). */
 const volatile __u64 target_cgroup = 0;

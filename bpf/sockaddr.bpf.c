@@ -30,36 +30,14 @@
 #include <bpf/bpf_endian.h>
 #include "events.h"
 #include "sockaddr.h"
+#include "common.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define AF_UNIX 1
-#define AF_INET 2
-#define AF_INET6 10
-#define S_IFMT 0170000
-#define S_IFSOCK 0140000
 #define SIGKILL 9
 #define CWD_MAX 256  /* a relative unix path's cwd must be shorter */
 #define CWD_DEPTH 32 /* dentries + mount crossings walked for the cwd */
 #define N_PREFIX 4   /* entries of unix_allow */
-
-/* CLAMP bounds v to [0, max] in the register that is used afterwards (as in sensor.bpf.c). */
-#define CLAMP(v, max)                                                            \
-	({                                                                       \
-		__u64 __c = (v);                                                 \
-		asm volatile("if %[c] <= %[m] goto +1; %[c] = %[m];"             \
-			     : [c] "+r"(__c)                                     \
-			     : [m] "i"(max));                                    \
-		__c;                                                             \
-	})
-
-#if defined(__TARGET_ARCH_x86)
-#define SC_A0(r) ((r)->di)
-#define SC_A1(r) ((r)->si)
-#elif defined(__TARGET_ARCH_arm64)
-#define SC_A0(r) ((r)->orig_x0)
-#define SC_A1(r) ((r)->regs[1])
-#endif
 
 /* uapi struct bpf_sock_addr: the context of the hooks, accessed by offset
  * (the verifier rewrites these loads), so no CO-RE here. */
@@ -135,8 +113,6 @@ extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __weak __ksym;
 	bpf_iter_num_new(&it, (start), (end));                                         \
 	for (int *it##_v; (it##_v = bpf_iter_num_next(&it)) && ((i = *it##_v), 1);)
 #define ITER_END(it) bpf_iter_num_destroy(&it)
-extern void *bpf_rdonly_cast(const void *obj__ign, __u32 btf_id) __ksym;
-#define KCAST(type, p) ((type *)bpf_rdonly_cast((const void *)(p), bpf_core_type_id_kernel(type)))
 
 /* Set by the loader (rodata). */
 const volatile __u64 target_cgroup = 0;
