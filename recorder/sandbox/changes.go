@@ -75,6 +75,7 @@ func (s *Sandbox) walkUpper(fn func(e upperEntry) error, gone func(rel string, l
 			if err := unix.Lstat(up, &st); err != nil {
 				return fmt.Errorf("sandbox: stat %s: %w", up, err)
 			}
+			s.insideOwner(&st)
 			e.st = &st
 			var lst unix.Stat_t
 			if err := unix.Lstat(filepath.Join(s.workspace, e.rel), &lst); err == nil {
@@ -471,4 +472,24 @@ func getXattr(p, name string) string {
 		return ""
 	}
 	return string(bytes.TrimRight(buf[:n], "\x00"))
+}
+
+// insideOwner rewrites the owner of an upper layer entry to the ids the
+// command saw. With the user namespace the upper layer holds host ids of
+// the range (copy-up keeps the idmapped lower's shifted owner, new files get
+// the command's host id); they map back to the on-disk ids of the
+// workspace. An id outside the range (overlayfs's own whiteouts, made by
+// host root) becomes 0, which ApplyChanges treats as "give it the owner of
+// what it replaces": it never yields a host id the command did not have.
+func (s *Sandbox) insideOwner(st *unix.Stat_t) {
+	if !s.userns {
+		return
+	}
+	for _, id := range []*uint32{&st.Uid, &st.Gid} {
+		if *id >= HostIDBase && *id-HostIDBase < IDRange {
+			*id -= HostIDBase
+		} else {
+			*id = 0
+		}
+	}
 }

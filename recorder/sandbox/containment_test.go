@@ -1,8 +1,14 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"syscall"
+
 	"errors"
+	"github.com/google/go-cmp/cmp"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -378,9 +384,11 @@ func probeLatency(n int) time.Duration {
 
 var sink int
 
-// A root-owned 0600 file that no mask covers is unreadable: the command runs
-// as the workspace's owner (or --user), not as root, and still writes its
-// workspace.
+// A root-owned 0600 file that no mask covers is unreadable although the
+// command is uid 0 inside (the workspace is root's): the user namespace
+// makes it HostIDBase on the host. A workspace of uid 1000 runs as 1000
+// and writes its files; without the namespace uid 0 reads the file, so
+// the checks can fail.
 func TestRootPrivateFileUnreadable(t *testing.T) {
 	c := connect(t)
 	dir, err := os.MkdirTemp("/var/tmp", "bd-test-private-")
@@ -395,6 +403,12 @@ func TestRootPrivateFileUnreadable(t *testing.T) {
 	if err := os.WriteFile(secret, []byte("ROOT ONLY"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	read := `echo "id=$(id -u):$(id -g)"; echo "secret=[$(cat ` + secret + ` 2>/dev/null)]"`
+	r := runIn(t, c, Options{Args: sh(read)})
+	if want := "id=0:0\nsecret=[]\n"; r.stdout != want {
+		t.Errorf("root workspace, user namespace:\n%s\nwant\n%s\nstderr %s", r.stdout, want, r.stderr)
+	}
+
 	ws := t.TempDir()
 	writeFiles(t, ws, map[string]string{"sub/mine.txt": "mine\n"})
 	for _, p := range []string{ws, filepath.Join(ws, "sub"), filepath.Join(ws, "sub/mine.txt")} {
@@ -402,21 +416,122 @@ func TestRootPrivateFileUnreadable(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	script := `echo "id=$(id -u):$(id -g)"; echo "secret=[$(cat ` + secret + ` 2>/dev/null)]"
-echo more >> sub/mine.txt && echo new > sub/new.txt && echo new > top.txt && echo wrote`
-	r := runIn(t, c, Options{Args: sh(script), Workspace: ws})
+	r = runIn(t, c, Options{Args: sh(read + `
+echo more >> sub/mine.txt && echo new > sub/new.txt && echo new > top.txt && echo wrote`), Workspace: ws})
 	if want := "id=1000:1000\nsecret=[]\nwrote\n"; r.stdout != want {
 		t.Errorf("as the workspace owner:\n%s\nwant\n%s\nstderr %s", r.stdout, want, r.stderr)
 	}
-	// A root-owned workspace with --user: the same protection.
-	r = runIn(t, c, Options{Args: sh(`echo "secret=[$(cat ` + secret + ` 2>/dev/null)]"`), User: "65534:65534"})
-	if r.stdout != "secret=[]\n" {
-		t.Errorf("--user 65534 read root's file: %q", r.stdout)
+	if _, err := r.sb.ApplyChanges(); err != nil {
+		t.Fatal(err)
 	}
-	// Control: as root the file is readable, so the checks above can fail.
-	r = runIn(t, c, Options{Args: sh(`cat ` + secret), User: "0"})
+	for _, p := range []string{"sub/mine.txt", "sub/new.txt", "top.txt"} {
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(ws, p), &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Uid != 1000 || st.Gid != 1000 {
+			t.Errorf("%s kept as %d:%d, want the owner's 1000:1000", p, st.Uid, st.Gid)
+		}
+	}
+	// Control: without the namespace uid 0 is root on the host.
+	r = runIn(t, c, Options{Args: sh(`cat ` + secret), NoUserNamespace: true})
 	if r.stdout != "ROOT ONLY" {
-		t.Errorf("uid 0 could not read the file (the test proves nothing): %q %q", r.stdout, r.stderr)
+		t.Errorf("uid 0 without the user namespace could not read the file (the test proves nothing): %q %q", r.stdout, r.stderr)
+	}
+}
+
+// The command's processes are HostIDBase+uid on the host, while inside they
+// see their own uid and the mapping; writes to the workspace (create,
+// modify, rename, delete) work and ApplyChanges gives every kept file the
+// workspace owner's ids, never a host id of the range.
+func TestUserNamespace(t *testing.T) {
+	c := connect(t)
+	ws := t.TempDir()
+	writeFiles(t, ws, map[string]string{"a.txt": "a\n", "b.txt": "b\n", "gone.txt": "x", "d/e.txt": "e\n"})
+	ctx := context.Background()
+	script := `id -u; cat /proc/self/uid_map | tr -s ' ' ' '
+echo new > new.txt && echo more >> a.txt && mv b.txt renamed.txt && rm gone.txt && echo f > d/f.txt && mv d/e.txt d/e2.txt || echo FAILED
+read x`
+	var out, errb bytes.Buffer
+	stdinR, stdinW := io.Pipe()
+	sb, err := c.Create(ctx, Options{ID: newID(t), Args: sh(script), Env: testEnv, Workspace: ws, Stdin: stdinR, Stdout: &out, Stderr: &errb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close(ctx)
+	if err := sb.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// While the command waits on stdin: its uid as the host sees it.
+	var hostUID string
+	for i := 0; i < 100 && hostUID == ""; i++ {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", sb.Pid()))
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) > 1 && f[0] == "Uid:" {
+				hostUID = f[1]
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stdinW.Write([]byte("go\n"))
+	stdinW.Close()
+	res, err := sb.Wait(ctx)
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("Wait = %+v, %v; stderr %s", res, err, errb.String())
+	}
+	if want := fmt.Sprint(HostIDBase); hostUID != want {
+		t.Errorf("host uid of the command = %q, want %s", hostUID, want)
+	}
+	if want := fmt.Sprintf("0\n 0 %d 65536\n", HostIDBase); out.String() != want {
+		t.Errorf("inside:\n%q\nwant\n%q", out.String(), want)
+	}
+	if _, err := sb.ApplyChanges(); err != nil {
+		t.Fatal(err)
+	}
+	got := snapshot(t, ws)
+	want := map[string]string{"a.txt": "a\nmore\n", "renamed.txt": "b\n", "new.txt": "new\n", "d": "<dir>", "d/f.txt": "f\n", "d/e2.txt": "e\n"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("workspace after ApplyChanges (-want +got):\n%s", diff)
+	}
+	filepath.Walk(ws, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if st.Uid != 0 || st.Gid != 0 {
+			t.Errorf("%s owned by %d:%d on the host, want the workspace owner's 0:0", p, st.Uid, st.Gid)
+		}
+		return nil
+	})
+}
+
+// The host id range is refused when an account database uses it.
+func TestIDRangeInUse(t *testing.T) {
+	dir := t.TempDir()
+	lo, hi := uint64(HostIDBase), uint64(HostIDBase)+uint64(IDRange)
+	for _, tc := range []struct {
+		name, content string
+		span, bad     bool
+	}{
+		{"passwd-ok", "root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n", false, false},
+		{"passwd-uid", fmt.Sprintf("evil:x:%d:0::/:/bin/sh\n", HostIDBase+5), false, true},
+		{"passwd-gid", fmt.Sprintf("evil:x:5:%d::/:/bin/sh\n", HostIDBase+IDRange-1), false, true},
+		{"passwd-above", fmt.Sprintf("ok:x:%d:0::/:/bin/sh\n", HostIDBase+IDRange), false, false},
+		{"subuid-ok", "alice:100000:65536\n", true, false},
+		{"subuid-overlap", fmt.Sprintf("alice:%d:65536\n", HostIDBase-10), true, true},
+		{"subuid-inside", fmt.Sprintf("alice:%d:1\n", HostIDBase+100), true, true},
+	} {
+		p := filepath.Join(dir, tc.name)
+		if err := os.WriteFile(p, []byte(tc.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err := checkIDFile(p, []int{2, 3}, tc.span, lo, hi)
+		if got := errors.Is(err, ErrIDRangeInUse); got != tc.bad {
+			t.Errorf("%s: err = %v, want in use %v", tc.name, err, tc.bad)
+		}
+	}
+	if err := checkIDRange(); err != nil {
+		t.Errorf("this host: %v", err)
 	}
 }
 

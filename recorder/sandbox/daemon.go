@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -33,6 +34,7 @@ const (
 	runsDir       = libDir + "/runs"
 	fifoDir       = runDir + "/fifo"
 	hostRootDir   = runDir + "/hostroot"
+	rootsDir      = runDir + "/roots" // per-run idmapped views of --rootfs/--image
 	hostRootLock  = runDir + "/hostroot.lock"
 	namespace     = "behavediff"
 	daemonStartup = 20 * time.Second
@@ -42,6 +44,9 @@ const (
 type Client struct {
 	cd      *client.Client
 	address string
+
+	usernsMu sync.Mutex
+	userns   *os.File // a user namespace with the sandbox's mapping (idmap.go)
 }
 
 // Connect returns a client to the containerd at address. An empty address
@@ -95,6 +100,12 @@ func (c *Client) Close() error {
 	}
 	err := c.cd.Close()
 	c.cd = nil
+	c.usernsMu.Lock()
+	if c.userns != nil {
+		c.userns.Close()
+		c.userns = nil
+	}
+	c.usernsMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("close containerd client: %w", err)
 	}

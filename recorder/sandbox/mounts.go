@@ -2,8 +2,10 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/moby/sys/mountinfo"
@@ -98,4 +100,66 @@ func hasOption(opts, want string) bool {
 		}
 	}
 	return false
+}
+
+// mountWorkspace mounts the workspace's copy-on-write view on the host at
+// s.merged: an overlay whose lower layer is the workspace (through an
+// idmapped clone at s.lower when the sandbox has a user namespace) and
+// whose upper layer is on the run's disk. It is mounted here, by host root,
+// rather than by runc inside the user namespace, where overlayfs could
+// neither read the 0700 run directory nor keep trusted.* whiteout xattrs;
+// the container gets a bind of it.
+func (s *Sandbox) mountWorkspace(userns *os.File) error {
+	lower := s.workspace
+	if userns != nil {
+		if err := idmapClone(s.workspace, s.lower, userns, true); err != nil {
+			return err
+		}
+		lower = s.lower
+	}
+	if err := os.Mkdir(s.merged, 0o700); err != nil {
+		return fmt.Errorf("sandbox: create %s: %w", s.merged, err)
+	}
+	opts := strings.Join([]string{
+		"lowerdir=" + lower, "upperdir=" + s.upper, "workdir=" + s.work,
+		// Plain copy-up semantics: renaming a lower dir fails with EXDEV
+		// (tools fall back to copy+delete) instead of leaving redirect
+		// xattrs in upper that Changes would have to interpret.
+		"redirect_dir=off", "index=off", "metacopy=off",
+	}, ",")
+	if err := unix.Mount("overlay", s.merged, "overlay", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+		return fmt.Errorf("sandbox: mount the workspace overlay: %w", err)
+	}
+	return nil
+}
+
+// unmountRun releases every mount of a run directory, top first: the
+// workspace overlay, its idmapped lower layer, then the disk. A no-op for
+// what is not mounted.
+func unmountRun(dir string) error {
+	for _, m := range []string{"merged", "lower"} {
+		if err := unmountAll(filepath.Join(dir, m)); err != nil {
+			return err
+		}
+	}
+	return unmountDisk(dir)
+}
+
+// unmountAll unmounts mnt until nothing is mounted there; a mount still busy
+// (the task's mount namespace is being torn down) is detached, and the
+// kernel finishes when its last user goes.
+func unmountAll(mnt string) error {
+	for {
+		err := unix.Unmount(mnt, 0)
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("unmount %s: %w", mnt, err)
+		}
+		return nil
+	}
 }

@@ -68,12 +68,15 @@ type Options struct {
 	TmpfsBytes int64
 	// CPUs is the CPU bandwidth (cgroup cpu.max) in CPUs. 0 = DefaultCPUs().
 	CPUs float64
-	// User is the uid[:gid] the command runs as; "" = the owner of the
-	// workspace. A non-root uid cannot read root's 0600 files that no mask
-	// covers, and still writes its own workspace. (A user namespace would
-	// give uid 0 inside without that power, but its workspace writes need
-	// idmapped mounts, which runc 1.1 lacks: see docs/sandbox.md.)
+	// User is the uid[:gid] the command runs as inside the sandbox; "" =
+	// the owner of the workspace (so behaviour and baselines do not depend
+	// on the user namespace). With the user namespace it must be 0-65535.
 	User string
+	// NoUserNamespace runs the command with host ids (no user namespace):
+	// uid 0 inside is root on the host, without capabilities. Only for
+	// hosts that cannot have the namespace (a workspace on a filesystem
+	// without idmapped mounts, an account in the HostIDBase range).
+	NoUserNamespace bool
 }
 
 // Result is how the sandboxed process ended.
@@ -102,6 +105,9 @@ type Sandbox struct {
 	dir       string // per-run state: /var/lib/behavediff/runs/<ID>
 	upper     string
 	work      string
+	lower     string   // idmapped clone of the workspace (the overlay's lower layer)
+	merged    string   // the workspace overlay, mounted on the host and bound in
+	userns    bool     // the container has the user namespace: upper holds shifted ids
 	diskMnt   string   // mount point of the size-limited upper filesystem
 	protected []string // symlink-resolved host paths never shown nor written
 	watchdog  *watchdog
@@ -169,6 +175,18 @@ func (c *Client) Create(ctx context.Context, o Options) (_ *Sandbox, retErr erro
 	if err != nil {
 		return nil, err
 	}
+	var userns *os.File
+	if !o.NoUserNamespace {
+		if uid >= IDRange || gid >= IDRange {
+			return nil, fmt.Errorf("sandbox: %w: %d:%d (the workspace owner's unless --user says otherwise)", ErrUserOutOfRange, uid, gid)
+		}
+		if err := checkIDRange(); err != nil {
+			return nil, err
+		}
+		if userns, err = c.usernsFD(); err != nil {
+			return nil, err
+		}
+	}
 
 	var rootfs string
 	if o.Rootfs == "" {
@@ -184,6 +202,27 @@ func (c *Client) Create(ctx context.Context, o Options) (_ *Sandbox, retErr erro
 		}
 	}
 
+	if userns != nil && o.Rootfs != "" {
+		// runc, root of the user namespace, must reach the rootfs (a 0700
+		// temporary or cache directory would refuse it), and the image's
+		// own root-owned files should belong to root inside: use an
+		// idmapped clone of it under the traversable runDir.
+		view := filepath.Join(rootsDir, o.ID)
+		if err := os.MkdirAll(rootsDir, 0o711); err != nil {
+			return nil, fmt.Errorf("sandbox: create %s: %w", rootsDir, err)
+		}
+		if err := idmapClone(rootfs, view, userns, false); err != nil {
+			_ = os.Remove(view)
+			return nil, err
+		}
+		defer func() {
+			if retErr != nil {
+				_ = releaseRootView(o.ID)
+			}
+		}()
+		rootfs = view
+	}
+
 	s := &Sandbox{
 		stdinEOF:  make(chan struct{}),
 		closing:   make(chan struct{}),
@@ -191,8 +230,11 @@ func (c *Client) Create(ctx context.Context, o Options) (_ *Sandbox, retErr erro
 		opts:      o,
 		workspace: ws,
 		dir:       filepath.Join(runsDir, o.ID),
+		userns:    userns != nil,
 	}
 	s.diskMnt = filepath.Join(s.dir, "disk")
+	s.lower = filepath.Join(s.dir, "lower")
+	s.merged = filepath.Join(s.dir, "merged")
 	s.upper = filepath.Join(s.diskMnt, "upper")
 	s.work = filepath.Join(s.diskMnt, "work")
 	if err := os.MkdirAll(runsDir, 0o700); err != nil {
@@ -206,7 +248,7 @@ func (c *Client) Create(ctx context.Context, o Options) (_ *Sandbox, retErr erro
 			_ = s.Close(context.WithoutCancel(ctx))
 		}
 	}()
-	mounts, err := s.prepareMounts(rootfs)
+	mounts, err := s.prepareMounts(rootfs, userns)
 	if err != nil {
 		return nil, err
 	}
@@ -241,6 +283,12 @@ func (c *Client) Create(ctx context.Context, o Options) (_ *Sandbox, retErr erro
 	}
 	if o.Network {
 		specOpts = append(specOpts, oci.WithHostNamespace(specs.NetworkNamespace))
+	}
+	if s.userns {
+		specOpts = append(specOpts, oci.WithUserNamespace(idMappings(), idMappings()))
+		if o.Network {
+			specOpts = append(specOpts, withHostSysfs)
+		}
 	}
 	if o.Seccomp != nil {
 		specOpts = append(specOpts, func(_ context.Context, _ oci.Client, _ *containers.Container, sp *oci.Spec) error {
@@ -288,7 +336,7 @@ func (c *Client) Create(ctx context.Context, o Options) (_ *Sandbox, retErr erro
 // default spec (which already has /proc, /dev, /sys ro, and a tmpfs /run).
 // With the read-only host root every destination must already exist, so
 // masks are only added for paths that exist in the rootfs.
-func (s *Sandbox) prepareMounts(rootfs string) ([]specs.Mount, error) {
+func (s *Sandbox) prepareMounts(rootfs string, userns *os.File) ([]specs.Mount, error) {
 	o := s.opts
 	if err := s.mountDisk(); err != nil {
 		return nil, err
@@ -298,13 +346,21 @@ func (s *Sandbox) prepareMounts(rootfs string) ([]specs.Mount, error) {
 			return nil, fmt.Errorf("sandbox: create %s: %w", d, err)
 		}
 	}
-	// The upper dir's root takes the workspace's mode and owner, so the
-	// merged workspace root looks like the real one.
+	// The upper dir's root takes the workspace's mode and owner (shifted
+	// into the user namespace's host range, like every id of the lower
+	// layer), so the merged workspace root looks like the real one.
 	if st, err := os.Stat(s.workspace); err == nil {
 		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-			_ = os.Chown(s.upper, int(sys.Uid), int(sys.Gid))
+			u, g := sys.Uid, sys.Gid
+			if s.userns {
+				u, g = HostID(u), HostID(g)
+			}
+			_ = os.Chown(s.upper, int(u), int(g))
 		}
 		_ = os.Chmod(s.upper, st.Mode().Perm())
+	}
+	if err := s.mountWorkspace(userns); err != nil {
+		return nil, err
 	}
 	empty := filepath.Join(s.dir, "empty")
 	if err := os.WriteFile(empty, nil, 0o444); err != nil {
@@ -343,14 +399,8 @@ func (s *Sandbox) prepareMounts(rootfs string) ([]specs.Mount, error) {
 		}
 	}
 	mounts = append(mounts, specs.Mount{
-		Destination: s.workspace, Type: "overlay", Source: "overlay",
-		Options: []string{
-			"lowerdir=" + s.workspace, "upperdir=" + s.upper, "workdir=" + s.work,
-			// Plain copy-up semantics: renaming a lower dir fails with EXDEV
-			// (tools fall back to copy+delete) instead of leaving redirect
-			// xattrs in upper that Changes would have to interpret.
-			"redirect_dir=off", "index=off", "metacopy=off",
-		},
+		Destination: s.workspace, Type: "bind", Source: s.merged,
+		Options: []string{"bind", "rw", "nosuid", "nodev"},
 	})
 	if o.ResolvConf != "" {
 		rc := filepath.Join(s.dir, "resolv.conf")
@@ -372,6 +422,12 @@ func (s *Sandbox) prepareMounts(rootfs string) ([]specs.Mount, error) {
 		rp, st, ok := resolveIn(rootfs, p)
 		if !ok || under(s.workspace, rp) {
 			return // never hide the workspace itself
+		}
+		if s.userns && !reachable(rootfs, rp) {
+			// Behind a directory that root of the user namespace cannot
+			// search (/root is 0700): runc could not place the mask, and
+			// the command cannot open the path anyway.
+			return
 		}
 		mounts = append(mounts, maskMount(rp, st.IsDir(), empty))
 	}
@@ -615,7 +671,9 @@ func (s *Sandbox) Close(ctx context.Context) error {
 		s.watchdog.stop()
 	}
 	if s.task == nil && s.dir != "" {
-		if err := unmountDisk(s.dir); err != nil {
+		if err := releaseRootView(s.opts.ID); err != nil {
+			errs = append(errs, err)
+		} else if err := unmountRun(s.dir); err != nil {
 			errs = append(errs, err)
 		} else if err := os.RemoveAll(s.dir); err != nil {
 			errs = append(errs, fmt.Errorf("remove run dir: %w", err))

@@ -100,7 +100,11 @@ func (c *Client) Sweep(ctx context.Context) (int, error) {
 			errs = append(errs, fmt.Errorf("delete container %s: %w", cont.ID(), err))
 			continue
 		}
-		if err := unmountDisk(filepath.Join(runsDir, cont.ID())); err != nil {
+		if err := releaseRootView(cont.ID()); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := unmountRun(filepath.Join(runsDir, cont.ID())); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -145,11 +149,22 @@ func (c *Client) sweepStaleDirs(ctx context.Context) error {
 			continue
 		}
 		dir := filepath.Join(runsDir, e.Name())
-		if err := unmountDisk(dir); err != nil {
+		if err := unmountRun(dir); err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		if err := os.RemoveAll(dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// Idmapped rootfs views of runs whose container is gone.
+	views, _ := os.ReadDir(rootsDir)
+	for _, e := range views {
+		info, err := e.Info()
+		if err != nil || live[e.Name()] || time.Since(info.ModTime()) < staleDirAge {
+			continue
+		}
+		if err := releaseRootView(e.Name()); err != nil {
 			errs = append(errs, err)
 		}
 	}
