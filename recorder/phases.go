@@ -109,6 +109,7 @@ func prepare(ctx context.Context, db *store.DB, o Options) (*recording, error) {
 		TmpfsBytes:      o.Spec.TmpfsBytes,
 		CPUs:            o.Spec.CPUs,
 		User:            o.Spec.User,
+		NoUserNamespace: o.Spec.UserNSOff(),
 		Network:         r.net.mode == NetHost,
 		HideHostSecrets: true,
 		Protect:         append(o.Protect, dbFiles(db.Path())...),
@@ -219,7 +220,7 @@ func (r *recording) fail(cause error) (Result, error) {
 // execute starts the command, waits for it (timeout, Ctrl-C), then stops
 // the sensor and drains what the kernel still holds before finishing.
 func (r *recording) execute(ctx context.Context) (Result, error) {
-	ing := startIngest(r.sensor, r.tr)
+	ing := startIngest(r.sensor, r.tr, r.sb.InsideUID)
 	if err := r.sb.Start(ctx); err != nil {
 		r.sensor.Stop()
 		ing.wait()

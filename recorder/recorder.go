@@ -100,7 +100,10 @@ type ingest struct {
 	err  error
 }
 
-func startIngest(s *bpf.Sensor, tr *tracker) *ingest {
+// insideUID turns the host kuids the sensor reads into the uids the command
+// sees (the sandbox's user namespace shifts them), so stored processes and
+// baselines do not depend on the namespace.
+func startIngest(s *bpf.Sensor, tr *tracker, insideUID func(uint32) uint32) *ingest {
 	in := &ingest{done: make(chan struct{})}
 	ch := make(chan []bpf.Event, 64)
 	var readErr error
@@ -121,6 +124,7 @@ func startIngest(s *bpf.Sensor, tr *tracker) *ingest {
 				}
 				return
 			}
+			ev.UID = insideUID(ev.UID)
 			batch = append(batch, ev)
 			if len(batch) == cap(batch) {
 				ch <- batch

@@ -63,8 +63,18 @@ type Spec struct {
 	TmpfsBytes int64   `json:"tmpfs_bytes,omitempty" yaml:"tmpfs_bytes,omitempty"`
 	CPUs       float64 `json:"cpus,omitempty" yaml:"cpus,omitempty"`
 	// User is the uid[:gid] the command runs as; "" = the workspace's owner.
+	// With the user namespace it is the uid inside (0-65535).
 	User string `json:"user,omitempty" yaml:"user,omitempty"`
+	// UserNS is "off" to run without the sandbox's user namespace (host
+	// ids; uid 0 is root on the host), for workspaces on filesystems that
+	// cannot be idmapped (overlayfs, NFS, FUSE). "" or "on" = the
+	// namespace. An older behavediff ignores the field and uses the
+	// namespace, the stricter choice, so it needs no new spec version.
+	UserNS string `json:"userns,omitempty" yaml:"userns,omitempty"`
 }
+
+// UserNSOff reports whether the spec runs without the user namespace.
+func (s *Spec) UserNSOff() bool { return s.UserNS == "off" }
 
 // Network modes.
 const (
@@ -167,6 +177,11 @@ func (s *Spec) Validate() error {
 	}
 	if s.Workspace == "" {
 		return errors.New("no workspace given")
+	}
+	switch s.UserNS {
+	case "", "on", "off":
+	default:
+		return fmt.Errorf("bad --userns %q: want on or off", s.UserNS)
 	}
 	if !filepath.IsAbs(s.Workspace) {
 		return fmt.Errorf("workspace %q is not an absolute path", s.Workspace)

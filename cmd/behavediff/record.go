@@ -73,7 +73,7 @@ type recordFlags struct {
 	enforce                                     bool
 	insecure                                    stringList
 	memory, pids                                int64
-	disk, tmpfsSize, user                       string
+	disk, tmpfsSize, user, userns               string
 	cpus                                        float64
 	ringBuf                                     int
 }
@@ -102,7 +102,8 @@ func (a *app) recordFlagSet(f *recordFlags) *flag.FlagSet {
 	fs.StringVar(&f.disk, "disk", "4G", "`size` of the filesystem holding the workspace's changes (e.g. 512M, 10G); writes beyond it fail with ENOSPC")
 	fs.StringVar(&f.tmpfsSize, "tmpfs-size", "1G", "`size` of the sandbox's /tmp (also counted against --memory)")
 	fs.Float64Var(&f.cpus, "cpus", 0, fmt.Sprintf("CPU bandwidth in `CPUs` (cgroup cpu.max, e.g. 0.5, 2; default %g: all but one of the host's)", sandbox.DefaultCPUs()))
-	fs.StringVar(&f.user, "user", "", "run the command as `UID[:GID]` (default: the workspace's owner, so root's private files stay unreadable when your project is yours)")
+	fs.StringVar(&f.user, "user", "", "run the command as `UID[:GID]` inside the sandbox, 0-65535 (default: the workspace's owner; the user namespace makes it 1879048192+UID on the host, so host files private to root stay unreadable even as uid 0)")
+	fs.StringVar(&f.userns, "userns", "on", "user namespace: `on` (ids 0-65535 inside are 1879048192+ on the host) or off (host ids: only for a workspace on a filesystem without idmapped mounts, such as overlayfs or NFS)")
 	fs.IntVar(&f.ringBuf, "ring-buffer-bytes", 0, "eBPF ring buffer size (testing knob; default 64 MiB)")
 	return fs
 }
@@ -176,6 +177,7 @@ func (a *app) record(ctx context.Context, args []string) (int, error) {
 		TmpfsBytes:         tmpfsSize,
 		CPUs:               f.cpus,
 		User:               f.user,
+		UserNS:             userNSArg(f.userns),
 	}
 	if err := spec.Validate(); err != nil {
 		return exitUsage, err
@@ -351,4 +353,13 @@ func absOrEmpty(p string) string {
 		return a
 	}
 	return p
+}
+
+// userNSArg stores only the exception: the default ("on") is left out of
+// the spec, so specs stay as they were.
+func userNSArg(v string) string {
+	if v == "on" {
+		return ""
+	}
+	return v
 }

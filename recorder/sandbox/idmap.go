@@ -54,11 +54,12 @@ func idMappings() []specs.LinuxIDMapping {
 // HostID is the host id of an id inside the sandbox.
 func HostID(inside uint32) uint32 { return inside + HostIDBase }
 
-// InsideID is the id a host kuid has inside the sandbox, or host itself
-// when it is outside the range (ids of the host, such as a process the
-// sandbox did not create).
-func InsideID(host uint32) uint32 {
-	if host >= HostIDBase && host-HostIDBase < IDRange {
+// InsideUID is the uid the command sees for a host kuid (what the eBPF
+// sensor reads): host minus HostIDBase with the user namespace, host itself
+// without it. A kuid outside the range is returned as is (no process of
+// the sandbox can have one).
+func (s *Sandbox) InsideUID(host uint32) uint32 {
+	if s.userns && host >= HostIDBase && host-HostIDBase < IDRange {
 		return host - HostIDBase
 	}
 	return host
