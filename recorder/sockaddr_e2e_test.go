@@ -94,6 +94,14 @@ func TestRecordSockAddrAdversarial(t *testing.T) {
 	os.Chmod(hostDir, 0o755)
 	host := listenHost(t, filepath.Join(hostDir, "host.sock"), "unix")
 	gram := listenHost(t, filepath.Join(hostDir, "dgram.sock"), "unixgram")
+	// World-writable: the sandbox's user namespace does not stop these by
+	// permission (TestRecordHostSocketNotWritable has the 0755 case), so the
+	// eBPF policy alone must.
+	for _, p := range []string{host.path, gram.path} {
+		if err := os.Chmod(p, 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := os.Symlink(host.path, filepath.Join(ws, "link.sock")); err != nil {
 		t.Fatal(err)
 	}
@@ -204,5 +212,99 @@ exit 0
 				t.Logf("net %+v", e)
 			}
 		}
+	}
+}
+
+// TestRecordHostSocketNotWritable: a root-owned 0755 host socket outside
+// the sandbox, reached through a symlink the code made in /tmp or in the
+// workspace (which the eBPF hook, judging the name, lets pass), stream and
+// datagram. The sandbox's user namespace makes the command "other" to the
+// socket, so the kernel refuses with EACCES: nothing arrives, nobody is
+// killed, and each attempt is recorded with its failure (-EACCES) under the
+// name the code used. Without the namespace the same connect reaches the
+// socket, so the test can fail.
+func TestRecordHostSocketNotWritable(t *testing.T) {
+	requireRoot(t)
+	ws := t.TempDir()
+	probe := buildProbe(t, ws)
+	hostDir, err := os.MkdirTemp("/var/tmp", "bd-hostsock-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(hostDir) })
+	os.Chmod(hostDir, 0o755)
+	host := listenHost(t, filepath.Join(hostDir, "host.sock"), "unix")
+	gram := listenHost(t, filepath.Join(hostDir, "dgram.sock"), "unixgram")
+	for _, p := range []string{host.path, gram.path} {
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, target := range map[string]string{"ws-stream.sock": host.path, "ws-dgram.sock": gram.path} {
+		if err := os.Symlink(target, filepath.Join(ws, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := fmt.Sprintf(`
+P=%[1]s
+ln -s %[2]s /tmp/tmp-stream.sock
+ln -s %[3]s /tmp/tmp-dgram.sock
+$P connect /tmp/tmp-stream.sock LEAK; echo "tmp-stream exit $?"
+$P sendto /tmp/tmp-dgram.sock; echo "tmp-dgram exit $?"
+$P connect %[4]s/ws-stream.sock LEAK; echo "ws-stream exit $?"
+$P sendto %[4]s/ws-dgram.sock; echo "ws-dgram exit $?"
+exit 0
+`, probe, host.path, gram.path, ws)
+	writeFile(t, filepath.Join(ws, "run.sh"), script)
+	r := record(t, ws, Spec{Args: []string{"/bin/sh", "./run.sh"}}, nil)
+	t.Logf("stdout:\n%s", r.stdout)
+	if r.res.Status != store.StatusOK || r.res.ExitCode != 0 {
+		t.Fatalf("status %s exit %d; stderr %s", r.res.Status, r.res.ExitCode, r.stderr)
+	}
+	for _, want := range []string{
+		"connect /tmp/tmp-stream.sock: Permission denied", "sendto /tmp/tmp-dgram.sock: Permission denied",
+		"connect " + ws + "/ws-stream.sock: Permission denied", "sendto " + ws + "/ws-dgram.sock: Permission denied",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q", want)
+		}
+	}
+	if strings.Contains(r.stdout, "exit 137") {
+		t.Error("a refused attempt was killed: the kernel, not the sys_exit check, should have stopped it")
+	}
+	if host.got.Load() != 0 || host.n.Load() != 0 || gram.got.Load() != 0 {
+		t.Errorf("the host's sockets got %d connections, %d + %d bytes from the sandbox", host.n.Load(), host.got.Load(), gram.got.Load())
+	}
+	const eacces = -13
+	for _, c := range []struct {
+		op   store.NetOp
+		addr string
+	}{
+		{store.NetConnect, "/tmp/tmp-stream.sock"}, {store.NetSend, "/tmp/tmp-dgram.sock"},
+		{store.NetConnect, ws + "/ws-stream.sock"}, {store.NetSend, ws + "/ws-dgram.sock"},
+	} {
+		n := 0
+		for _, e := range r.trace.Net {
+			if e.Op == c.op && e.Address == c.addr && e.Result == eacces {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d refused (EACCES) %v attempts to %s recorded, want 1", n, c.op, c.addr)
+		}
+	}
+	if t.Failed() {
+		for _, e := range r.trace.Net {
+			if e.Family == 1 {
+				t.Logf("net %+v", e)
+			}
+		}
+	}
+
+	// Control: without the user namespace the command is root on the host
+	// and the same symlinked connect is made (and then killed).
+	r = record(t, ws, Spec{Args: []string{"/bin/sh", "-c", fmt.Sprintf("%s connect %s/ws-stream.sock LEAK; echo \"exit $?\"", probe, ws)}, UserNS: "off"}, nil)
+	if !strings.Contains(r.stdout, "exit 137") {
+		t.Errorf("without the user namespace the connect was not made (the test proves nothing): %s", r.stdout)
 	}
 }
