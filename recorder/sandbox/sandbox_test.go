@@ -74,7 +74,7 @@ func helper(mode string, args []string) int {
 
 var testEnv = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C"}
 
-func connect(t *testing.T) *Client {
+func connect(t testing.TB) *Client {
 	t.Helper()
 	testenv.RequireRoot(t, "the sandbox (containerd, overlayfs)")
 	for _, b := range []string{"containerd", "containerd-shim-runc-v2", "runc"} {
@@ -94,7 +94,7 @@ func connect(t *testing.T) *Client {
 	return c
 }
 
-func newID(t *testing.T) string {
+func newID(t testing.TB) string {
 	b := make([]byte, 4)
 	rand.Read(b)
 	return "bd-test-" + hex.EncodeToString(b)
