@@ -69,6 +69,8 @@ func TestRecordBadInput(t *testing.T) {
 		{"bad tmpfs size", []string{"record", "--db", goodDB, "--tmpfs-size", "-1G", "--", "true"}, "--tmpfs-size: bad size"},
 		{"negative cpus", []string{"record", "--db", goodDB, "--cpus", "-1", "--", "true"}, "--cpus -1 is negative"},
 		{"bad user", []string{"record", "--db", goodDB, "--user", "alice", "--", "true"}, "want UID or UID:GID"},
+		{"user outside the namespace", []string{"record", "--db", goodDB, "--user", "70000", "--", "true"}, "outside the sandbox's user namespace"},
+		{"bad userns", []string{"record", "--db", goodDB, "--userns", "maybe", "--", "true"}, "bad --userns"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -151,7 +151,10 @@ func (a *app) record(ctx context.Context, args []string) (int, error) {
 	if disk < 64<<20 {
 		return exitUsage, fmt.Errorf("--disk %s is below the 64 MiB minimum", f.disk)
 	}
-	if err := sandbox.ValidUser(f.user); err != nil {
+	if f.userns != "on" && f.userns != "off" {
+		return exitUsage, fmt.Errorf("bad --userns %q: want on or off", f.userns)
+	}
+	if err := sandbox.ValidUser(f.user, f.userns == "on"); err != nil {
 		return exitUsage, fmt.Errorf("--user: %w", err)
 	}
 	if f.cpus < 0 {

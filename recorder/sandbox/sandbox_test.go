@@ -725,9 +725,11 @@ func TestHostNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := runIn(t, c, Options{Args: sh("readlink /proc/self/ns/net"), Network: true})
-	if strings.TrimSpace(r.stdout) != host {
-		t.Errorf("Network: true gave netns %q, host has %q", r.stdout, host)
+	r := runIn(t, c, Options{Args: sh("readlink /proc/self/ns/net; ls -A /sys/fs/cgroup; echo end; touch /sys/x 2>/dev/null || echo ro"), Network: true})
+	// The user namespace cannot mount sysfs for the host's netns: /sys is
+	// the host's, read-only, with cgroupfs (and every other submount) hidden.
+	if want := host + "\nend\nro\n"; r.stdout != want {
+		t.Errorf("Network: true gave\n%q\nwant the host's netns and an empty /sys/fs/cgroup\n%q\nstderr %s", r.stdout, want, r.stderr)
 	}
 	r = runIn(t, c, Options{Args: sh("readlink /proc/self/ns/net")})
 	if strings.TrimSpace(r.stdout) == host {

@@ -41,11 +41,18 @@ func resolveUser(user, workspace string) (uint32, uint32, error) {
 	return uint32(uid), uint32(gid), nil
 }
 
-// ValidUser checks a user given on the command line before anything runs.
-func ValidUser(user string) error {
+// ValidUser checks a user given on the command line before anything runs:
+// its syntax, and with the user namespace (userns) that it is mapped.
+func ValidUser(user string, userns bool) error {
 	if user == "" {
 		return nil
 	}
-	_, _, err := resolveUser(user, "")
-	return err
+	uid, gid, err := resolveUser(user, "")
+	if err != nil {
+		return err
+	}
+	if userns && (uid >= IDRange || gid >= IDRange) {
+		return fmt.Errorf("sandbox: %w: %q", ErrUserOutOfRange, user)
+	}
+	return nil
 }
