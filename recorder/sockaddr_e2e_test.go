@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -92,21 +93,26 @@ func TestRecordSockAddrAdversarial(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(hostDir) })
 	os.Chmod(hostDir, 0o755)
-	host := listenHost(t, filepath.Join(hostDir, "host.sock"), "unix")
-	gram := listenHost(t, filepath.Join(hostDir, "dgram.sock"), "unixgram")
-	// World-writable: the sandbox's user namespace does not stop these by
-	// permission (TestRecordHostSocketNotWritable has the 0755 case), so the
+	// Bound after the sandbox is created (so not masked, see the sandbox's
+	// TestHostSocketsMasked) and world-writable (so the user namespace does
+	// not stop them by permission, see TestRecordHostSocketNotWritable): the
 	// eBPF policy alone must.
-	for _, p := range []string{host.path, gram.path} {
-		if err := os.Chmod(p, 0o777); err != nil {
-			t.Fatal(err)
+	var host, gram *hostListener
+	stdin := lateBind(func() {
+		host = listenHost(t, filepath.Join(hostDir, "host.sock"), "unix")
+		gram = listenHost(t, filepath.Join(hostDir, "dgram.sock"), "unixgram")
+		for _, p := range []string{host.path, gram.path} {
+			if err := os.Chmod(p, 0o777); err != nil {
+				t.Error(err)
+			}
 		}
-	}
-	if err := os.Symlink(host.path, filepath.Join(ws, "link.sock")); err != nil {
+	})
+	if err := os.Symlink(filepath.Join(hostDir, "host.sock"), filepath.Join(ws, "link.sock")); err != nil {
 		t.Fatal(err)
 	}
 	const races = 20
 	script := fmt.Sprintf(`
+read go
 P=%[1]s
 $P race-unix %[2]d /tmp/real.sock /tmp/decoy.sock
 $P race-inet 10 18081 18082
@@ -126,10 +132,13 @@ echo "dup2-race exit $?"
 exit 0
 `, probe, races, hostDir, ws)
 	writeFile(t, filepath.Join(ws, "run.sh"), script)
-	r := record(t, ws, Spec{Args: []string{"/bin/sh", "./run.sh"}}, nil)
+	r := record(t, ws, Spec{Args: []string{"/bin/sh", "./run.sh"}}, func(o *Options) { o.Stdin = stdin })
 	t.Logf("stdout:\n%s", r.stdout)
 	if r.res.Status != store.StatusOK || r.res.ExitCode != 0 {
 		t.Fatalf("status %s exit %d; stderr %s", r.res.Status, r.res.ExitCode, r.stderr)
+	}
+	if host == nil {
+		t.Fatal("stdin was never read: the host sockets were not bound")
 	}
 	if !strings.Contains(r.stdout, fmt.Sprintf("rewritten-after-connect=%d of %d", races, races)) {
 		t.Errorf("the unix race did not rewrite every buffer during its connect (the test proves nothing): %s", r.stdout)
@@ -233,19 +242,26 @@ func TestRecordHostSocketNotWritable(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(hostDir) })
 	os.Chmod(hostDir, 0o755)
-	host := listenHost(t, filepath.Join(hostDir, "host.sock"), "unix")
-	gram := listenHost(t, filepath.Join(hostDir, "dgram.sock"), "unixgram")
-	for _, p := range []string{host.path, gram.path} {
-		if err := os.Chmod(p, 0o755); err != nil {
-			t.Fatal(err)
+	// Bound after the sandbox is created, so not masked: the permission
+	// check alone must stop the code.
+	hostPath, gramPath := filepath.Join(hostDir, "host.sock"), filepath.Join(hostDir, "dgram.sock")
+	var host, gram *hostListener
+	bind := func() {
+		host = listenHost(t, hostPath, "unix")
+		gram = listenHost(t, gramPath, "unixgram")
+		for _, p := range []string{hostPath, gramPath} {
+			if err := os.Chmod(p, 0o755); err != nil {
+				t.Error(err)
+			}
 		}
 	}
-	for name, target := range map[string]string{"ws-stream.sock": host.path, "ws-dgram.sock": gram.path} {
+	for name, target := range map[string]string{"ws-stream.sock": hostPath, "ws-dgram.sock": gramPath} {
 		if err := os.Symlink(target, filepath.Join(ws, name)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	script := fmt.Sprintf(`
+read go
 P=%[1]s
 ln -s %[2]s /tmp/tmp-stream.sock
 ln -s %[3]s /tmp/tmp-dgram.sock
@@ -254,9 +270,12 @@ $P sendto /tmp/tmp-dgram.sock; echo "tmp-dgram exit $?"
 $P connect %[4]s/ws-stream.sock LEAK; echo "ws-stream exit $?"
 $P sendto %[4]s/ws-dgram.sock; echo "ws-dgram exit $?"
 exit 0
-`, probe, host.path, gram.path, ws)
+`, probe, hostPath, gramPath, ws)
 	writeFile(t, filepath.Join(ws, "run.sh"), script)
-	r := record(t, ws, Spec{Args: []string{"/bin/sh", "./run.sh"}}, nil)
+	r := record(t, ws, Spec{Args: []string{"/bin/sh", "./run.sh"}}, func(o *Options) { o.Stdin = lateBind(bind) })
+	if host == nil {
+		t.Fatal("stdin was never read: the host sockets were not bound")
+	}
 	t.Logf("stdout:\n%s", r.stdout)
 	if r.res.Status != store.StatusOK || r.res.ExitCode != 0 {
 		t.Fatalf("status %s exit %d; stderr %s", r.res.Status, r.res.ExitCode, r.stderr)
@@ -303,8 +322,39 @@ exit 0
 
 	// Control: without the user namespace the command is root on the host
 	// and the same symlinked connect is made (and then killed).
-	r = record(t, ws, Spec{Args: []string{"/bin/sh", "-c", fmt.Sprintf("%s connect %s/ws-stream.sock LEAK; echo \"exit $?\"", probe, ws)}, UserNS: "off"}, nil)
+	// (Another socket: the first ones still listen, so this sandbox would
+	// mask them.)
+	ctl := filepath.Join(hostDir, "ctl.sock")
+	if err := os.Symlink(ctl, filepath.Join(ws, "ctl.sock")); err != nil {
+		t.Fatal(err)
+	}
+	r = record(t, ws, Spec{Args: []string{"/bin/sh", "-c", fmt.Sprintf("read go; %s connect %s/ctl.sock LEAK; echo \"exit $?\"", probe, ws)}, UserNS: "off"},
+		func(o *Options) {
+			o.Stdin = lateBind(func() {
+				listenHost(t, ctl, "unix")
+				os.Chmod(ctl, 0o755)
+			})
+		})
 	if !strings.Contains(r.stdout, "exit 137") {
 		t.Errorf("without the user namespace the connect was not made (the test proves nothing): %s", r.stdout)
 	}
+}
+
+// lateBind returns a stdin for a recorded script that starts with
+// "read go": its first read runs bind, which the recorder does only after
+// the sandbox was created, then gives the script its line. Sockets bound
+// there are not among the host sockets the sandbox masks at creation.
+func lateBind(bind func()) io.Reader {
+	return &lateReader{bind: bind, r: strings.NewReader("go\n")}
+}
+
+type lateReader struct {
+	once sync.Once
+	bind func()
+	r    io.Reader
+}
+
+func (l *lateReader) Read(p []byte) (int, error) {
+	l.once.Do(l.bind)
+	return l.r.Read(p)
 }

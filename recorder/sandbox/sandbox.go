@@ -443,6 +443,18 @@ func (s *Sandbox) prepareMounts(rootfs string, userns *os.File) ([]specs.Mount, 
 	}
 	s.protected = s.protectedPaths()
 	mounts = append(mounts, s.protectMounts(rootfs, empty)...)
+	// Host sockets last: one below a masked directory is hidden already
+	// (and its mount point would not exist).
+	for _, p := range s.hostSocketMasks(rootfs) {
+		hidden := false
+		for _, m := range mounts {
+			hidden = hidden || (m.Type == "tmpfs" && under(p, m.Destination) && m.Destination != s.workspace)
+		}
+		if hidden || (under(p, s.workspace) && s.isProtected(strings.TrimPrefix(p, s.workspace+"/"))) {
+			continue
+		}
+		mounts = append(mounts, maskMount(p, false, empty))
+	}
 	return mounts, nil
 }
 

@@ -68,6 +68,36 @@ func helper(mode string, args []string) int {
 		}
 		fmt.Println("sent")
 		return 0
+	case "unix-connect", "unix-sendto":
+		// A unix stream connect and write, or an unconnected datagram
+		// sendto (the one case the eBPF hooks cannot stop through a
+		// symlink), to args[0].
+		typ := unix.SOCK_STREAM
+		if mode == "unix-sendto" {
+			typ = unix.SOCK_DGRAM
+		}
+		fd, err := unix.Socket(unix.AF_UNIX, typ, 0)
+		if err != nil {
+			fmt.Println("socket:", err)
+			return 1
+		}
+		defer unix.Close(fd)
+		to := &unix.SockaddrUnix{Name: args[0]}
+		if typ == unix.SOCK_STREAM {
+			if err := unix.Connect(fd, to); err != nil {
+				fmt.Printf("%s %s: %v\n", mode, args[0], err)
+				return 0
+			}
+			_, err = unix.Write(fd, []byte("LEAK"))
+		} else {
+			err = unix.Sendto(fd, []byte("LEAK"), 0, to)
+		}
+		if err != nil {
+			fmt.Printf("%s %s: %v\n", mode, args[0], err)
+			return 0
+		}
+		fmt.Printf("%s %s: sent\n", mode, args[0])
+		return 0
 	}
 	return 3
 }
