@@ -404,8 +404,15 @@ func TestRootPrivateFileUnreadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	read := `echo "id=$(id -u):$(id -g)"; echo "secret=[$(cat ` + secret + ` 2>/dev/null)]"`
-	r := runIn(t, c, Options{Args: sh(read)})
-	if want := "id=0:0\nsecret=[]\n"; r.stdout != want {
+	// The attacker's next tries: a nested user namespace (full capabilities
+	// in it), and a hard link into the workspace to copy the file out with
+	// --keep-changes.
+	escape := `
+echo "nested=[$(unshare -Ur cat ` + secret + ` 2>/dev/null)]"
+ln ` + secret + ` link 2>/dev/null && echo linked
+true`
+	r := runIn(t, c, Options{Args: sh(read + escape)})
+	if want := "id=0:0\nsecret=[]\nnested=[]\n"; r.stdout != want {
 		t.Errorf("root workspace, user namespace:\n%s\nwant\n%s\nstderr %s", r.stdout, want, r.stderr)
 	}
 
@@ -584,5 +591,52 @@ func TestTmpfsLimit(t *testing.T) {
 	})
 	if r.stdout != "dd=1\n1\n16\n" {
 		t.Errorf("dd of 2× --tmpfs-size into /tmp: %q (stderr %q)", r.stdout, r.stderr)
+	}
+}
+
+// Close leaves no mount behind: the workspace overlay, its idmapped lower
+// layer, the disk and an idmapped --rootfs view are all gone, with the
+// host root and with a root filesystem of its own.
+func TestCloseUnmountsUserNamespaceMounts(t *testing.T) {
+	c := connect(t)
+	root, _ := secretRootfs(t)
+	for _, o := range []Options{
+		{Args: sh("echo x > f")},
+		{Args: []string{"/bin/busybox", "sh", "-c", "echo x > f"}, Rootfs: root},
+	} {
+		r := runIn(t, c, o)
+		if r.res.ExitCode != 0 {
+			t.Fatalf("run: %+v %s", r.res, r.stderr)
+		}
+		id := r.sb.opts.ID
+		mounted := func() []string {
+			infos, err := readMountInfo()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, m := range infos {
+				if strings.Contains(m.MountPoint, id) {
+					out = append(out, m.MountPoint)
+				}
+			}
+			return out
+		}
+		want := 3 // disk, lower, merged
+		if o.Rootfs != "" {
+			want = 4 // and the rootfs view
+		}
+		if got := mounted(); len(got) != want {
+			t.Errorf("rootfs %q: %d mounts of the run before Close, want %d: %v", o.Rootfs, len(got), want, got)
+		}
+		if err := r.sb.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := mounted(); len(got) != 0 {
+			t.Errorf("rootfs %q: mounts left after Close: %v", o.Rootfs, got)
+		}
+		if _, err := os.Stat(filepath.Join(rootsDir, id)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("rootfs view dir left: %v", err)
+		}
 	}
 }
