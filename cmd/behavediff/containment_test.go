@@ -207,3 +207,59 @@ func TestLimitsShownAndNamed(t *testing.T) {
 		t.Errorf("show:\n%s", out)
 	}
 }
+
+// The user namespace end to end: in a workspace owned by uid 1000 the
+// command is 1000 inside (and so in the stored processes), cannot read a
+// root-owned 0600 host file, and --keep-changes applies its create, modify,
+// rename and delete with the owner's ids, not the host ids of the range.
+func TestUserNamespaceKeepChanges(t *testing.T) {
+	requireRoot(t)
+	secretDir, err := os.MkdirTemp("/var/tmp", "bd-cli-secret-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(secretDir)
+	os.Chmod(secretDir, 0o755)
+	secret := filepath.Join(secretDir, "opasswd")
+	if err := os.WriteFile(secret, []byte("ROOT ONLY"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ws := t.TempDir()
+	for name, body := range map[string]string{"a.txt": "a\n", "c.txt": "c\n"} {
+		if err := os.WriteFile(filepath.Join(ws, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{ws, filepath.Join(ws, "a.txt"), filepath.Join(ws, "c.txt")} {
+		if err := os.Chown(p, 1000, 1000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := filepath.Join(t.TempDir(), "traces.db")
+	script := "id -u; cat " + secret + " 2>/dev/null || echo unreadable; echo new > new.txt && echo more >> a.txt && mv a.txt b.txt && rm c.txt && echo wrote"
+	code, out, stderr := runCLI(t, "record", "--db", db, "--workspace", ws, "--keep-changes", "--", "/bin/sh", "-c", script)
+	if code != 0 || out != "1000\nunreadable\nwrote\n" {
+		t.Fatalf("record: exit %d, stdout %q, want 1000, unreadable, wrote; stderr %s", code, out, stderr)
+	}
+	for name, want := range map[string]string{"new.txt": "new\n", "b.txt": "a\nmore\n"} {
+		p := filepath.Join(ws, name)
+		b, err := os.ReadFile(p)
+		if err != nil || string(b) != want {
+			t.Errorf("%s = %q, %v; want %q", name, b, err, want)
+			continue
+		}
+		st, _ := os.Stat(p)
+		if sys := st.Sys().(*syscall.Stat_t); sys.Uid != 1000 || sys.Gid != 1000 {
+			t.Errorf("%s kept as %d:%d, want 1000:1000", name, sys.Uid, sys.Gid)
+		}
+	}
+	for _, gone := range []string{"a.txt", "c.txt"} {
+		if _, err := os.Stat(filepath.Join(ws, gone)); err == nil {
+			t.Errorf("%s still there after --keep-changes", gone)
+		}
+	}
+	code, out, _ = runCLI(t, "query", "--db", db, "--format", "csv", "SELECT DISTINCT uid FROM processes")
+	if code != 0 || strings.TrimSpace(out) != "uid\n1000" {
+		t.Errorf("stored uids:\n%s\nwant only 1000 (the uid inside)", out)
+	}
+}
