@@ -1,0 +1,88 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The host id range is refused when an account database uses it.
+func TestIDRangeInUse(t *testing.T) {
+	dir := t.TempDir()
+	lo, hi := uint64(HostIDBase), uint64(HostIDBase)+uint64(IDRange)
+	for _, tc := range []struct {
+		name, content string
+		span, bad     bool
+	}{
+		{"passwd-ok", "root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n", false, false},
+		{"passwd-uid", fmt.Sprintf("evil:x:%d:0::/:/bin/sh\n", HostIDBase+5), false, true},
+		{"passwd-gid", fmt.Sprintf("evil:x:5:%d::/:/bin/sh\n", HostIDBase+IDRange-1), false, true},
+		{"passwd-above", fmt.Sprintf("ok:x:%d:0::/:/bin/sh\n", HostIDBase+IDRange), false, false},
+		{"subuid-ok", "alice:100000:65536\n", true, false},
+		{"subuid-overlap", fmt.Sprintf("alice:%d:65536\n", HostIDBase-10), true, true},
+		{"subuid-inside", fmt.Sprintf("alice:%d:1\n", HostIDBase+100), true, true},
+	} {
+		p := filepath.Join(dir, tc.name)
+		if err := os.WriteFile(p, []byte(tc.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err := checkIDFile(p, []int{2, 3}, tc.span, lo, hi)
+		if got := errors.Is(err, ErrIDRangeInUse); got != tc.bad {
+			t.Errorf("%s: err = %v, want in use %v", tc.name, err, tc.bad)
+		}
+	}
+	if err := checkIDRange(); err != nil {
+		t.Errorf("this host: %v", err)
+	}
+}
+
+// Close leaves no mount behind: the workspace overlay, its idmapped lower
+// layer, the disk and an idmapped --rootfs view are all gone, with the
+// host root and with a root filesystem of its own.
+func TestCloseUnmountsUserNamespaceMounts(t *testing.T) {
+	c := connect(t)
+	root, _ := secretRootfs(t)
+	for _, o := range []Options{
+		{Args: sh("echo x > f")},
+		{Args: []string{"/bin/busybox", "sh", "-c", "echo x > f"}, Rootfs: root},
+	} {
+		r := runIn(t, c, o)
+		if r.res.ExitCode != 0 {
+			t.Fatalf("run: %+v %s", r.res, r.stderr)
+		}
+		id := r.sb.opts.ID
+		mounted := func() []string {
+			infos, err := readMountInfo()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, m := range infos {
+				if strings.Contains(m.MountPoint, id) {
+					out = append(out, m.MountPoint)
+				}
+			}
+			return out
+		}
+		want := 3 // disk, lower, merged
+		if o.Rootfs != "" {
+			want = 4 // and the rootfs view
+		}
+		if got := mounted(); len(got) != want {
+			t.Errorf("rootfs %q: %d mounts of the run before Close, want %d: %v", o.Rootfs, len(got), want, got)
+		}
+		if err := r.sb.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := mounted(); len(got) != 0 {
+			t.Errorf("rootfs %q: mounts left after Close: %v", o.Rootfs, got)
+		}
+		if _, err := os.Stat(filepath.Join(rootsDir, id)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("rootfs view dir left: %v", err)
+		}
+	}
+}
