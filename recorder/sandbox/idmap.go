@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/containerd/containerd/v2/core/containers"
-	"github.com/containerd/containerd/v2/pkg/oci"
 	"os"
 	"path"
 	"path/filepath"
@@ -14,7 +12,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/core/mount"
+	"github.com/containerd/containerd/v2/pkg/oci"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -223,6 +223,42 @@ func reachable(rootfs, p string) bool {
 			return true
 		}
 	}
+}
+
+// firstUnsearchable returns the shallowest directory among p and its
+// ancestors that root of the user namespace cannot search in rootfs (a
+// directory owned outside the range without o+x), or "" if there is none
+// or p does not exist there.
+func firstUnsearchable(rootfs, p string) string {
+	if p == "" || !path.IsAbs(p) {
+		return ""
+	}
+	d := "/"
+	for _, c := range strings.Split(strings.Trim(path.Clean(p), "/"), "/") {
+		if c == "" {
+			break
+		}
+		d = path.Join(d, c)
+		var st unix.Stat_t
+		if err := unix.Stat(filepath.Join(rootfs, d), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return ""
+		}
+		mapped := st.Uid-HostIDBase < IDRange && st.Gid-HostIDBase < IDRange
+		if !mapped && st.Mode&0o001 == 0 {
+			return d
+		}
+	}
+	return ""
+}
+
+// homeDir is the HOME the command is given, or "".
+func homeDir(env []string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], "HOME="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // withHostSysfs replaces the sysfs mount of a sandbox that has the user

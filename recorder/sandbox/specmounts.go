@@ -77,6 +77,36 @@ func (s *Sandbox) prepareMounts(rootfs string, userns *os.File) ([]specs.Mount, 
 			return nil, fmt.Errorf("sandbox: workspace %s is not visible in the host root", s.workspace)
 		}
 	}
+	// Under the user namespace a private home (/root is 0700, many /home/x
+	// are 0750) on the way to the workspace cannot be searched, so runc
+	// could not reach the workspace's mount point; and a private $HOME
+	// answers every tool's dotfile lookup with EACCES. Cover each with an
+	// empty read-only directory of ours (owned by host root, so nobody's
+	// inside: searchable, not writable), holding only the path down to the
+	// workspace's mount point. The command sees no home rather than a
+	// forbidden one, and none of its contents.
+	if s.userns && o.Rootfs == "" {
+		seen := map[string]bool{}
+		for _, p := range []string{path.Dir(s.workspace), homeDir(o.Env)} {
+			d := firstUnsearchable(rootfs, p)
+			if d == "" || seen[d] || under(d, s.workspace) {
+				continue
+			}
+			seen[d] = true
+			skel := filepath.Join(s.dir, "cover", fmt.Sprint(len(seen)))
+			inner := skel
+			if under(s.workspace, d) {
+				inner = filepath.Join(skel, strings.TrimPrefix(s.workspace, d+"/"))
+			}
+			if err := os.MkdirAll(inner, 0o755); err != nil {
+				return nil, fmt.Errorf("sandbox: cover %s: %w", d, err)
+			}
+			mounts = append(mounts, specs.Mount{
+				Destination: d, Type: "bind", Source: skel,
+				Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"},
+			})
+		}
+	}
 	mounts = append(mounts, specs.Mount{
 		Destination: s.workspace, Type: "bind", Source: s.merged,
 		Options: []string{"bind", "rw", "nosuid", "nodev"},

@@ -86,3 +86,50 @@ func TestCloseUnmountsUserNamespaceMounts(t *testing.T) {
 		}
 	}
 }
+
+// A workspace below a private directory (/root is 0700, many homes are
+// 0750) that root of the user namespace cannot search still runs: the
+// private directory is covered by an empty read-only one holding only the
+// way down to the workspace, so a file next to the workspace is not there
+// at all, and the same holds for a private $HOME.
+func TestWorkspaceUnderPrivateHome(t *testing.T) {
+	c := connect(t)
+	priv, err := os.MkdirTemp("/var/tmp", "bd-home-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(priv) })
+	if err := os.Chmod(priv, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ws := filepath.Join(priv, "src", "proj")
+	writeFiles(t, ws, map[string]string{"in.txt": "in"})
+	if err := os.WriteFile(filepath.Join(priv, ".netrc"), []byte("machine x password y"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := append([]string{}, testEnv...)
+	env = append(env, "HOME="+priv)
+	script := `cat in.txt; echo; echo out > out.txt
+ls -A "$HOME" | tr '\n' ' '; echo
+ls -A "$HOME/src" | tr '\n' ' '; echo
+if cat "$HOME/.netrc" 2>/dev/null; then echo netrc-read; fi
+if touch "$HOME/x" 2>/dev/null; then echo home-written; fi`
+	r := runIn(t, c, Options{Workspace: ws, Env: env, Args: sh(script)})
+	if r.res.ExitCode != 0 {
+		t.Fatalf("%+v stdout %q stderr %q", r.res, r.stdout, r.stderr)
+	}
+	if want := "in\nsrc \nproj \n"; r.stdout != want {
+		t.Errorf("stdout %q, want %q (stderr %q)", r.stdout, want, r.stderr)
+	}
+	ch, err := r.sb.Changes()
+	if err != nil || len(ch) != 1 || ch[0].Path != ws+"/out.txt" {
+		t.Errorf("Changes = %v, %v", ch, err)
+	}
+
+	// The control: without the namespace the private directory is not
+	// covered (root on the host may search it).
+	r = runIn(t, c, Options{Workspace: ws, Env: env, NoUserNamespace: true, Args: sh(`ls -A "$HOME" | tr '\n' ' '`)})
+	if !strings.Contains(r.stdout, ".netrc") {
+		t.Errorf("control: stdout %q, want .netrc listed (stderr %q)", r.stdout, r.stderr)
+	}
+}
