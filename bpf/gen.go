@@ -1,5 +1,12 @@
 package bpf
 
+// The syscall tables (zsyscalls_*.go, zcompat_amd64.go), the typed syscall
+// ids (zsysid.go) and include/nr_table.h come from the pinned kernel tables
+// in testdata/syscalls and enum sc_id; they go first: the objects include
+// nr_table.h.
+//
+//go:generate go run ./internal/mksyscalls
+//
 // The generated files (sensor_x86_bpfel.*, sensor_arm64_bpfel.*) are
 // committed; CI checks that regenerating them changes nothing.
 //
