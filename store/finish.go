@@ -97,6 +97,15 @@ func (w *RunWriter) Finish(ctx context.Context, f Final) error {
 	return nil
 }
 
+var (
+	procRow = plainRow("_proc", "idx", "pid", "ppid", "parent_idx", "exe", "argv", "cwd", "uid", "chain",
+		"started_ns", "exited_ns", "exited", "exit_code", "exit_signal", "env", "pflags")
+	sysRow       = plainRow("_sys", "proc", "name", "count", "errors")
+	changeRow    = plainRow("_change", "path", "change", "size", "sha256", "is_dir")
+	lostRow      = plainRow("_lost", "class", "count")
+	malformedRow = plainRow("_malformed", "kind", "count")
+)
+
 func (w *RunWriter) writeFinal(ctx context.Context, f *Final) error {
 	// Environments are interned like paths: most processes of a run share
 	// one, and a 100k-process build must not store it 100k times.
@@ -135,8 +144,7 @@ func (w *RunWriter) writeFinal(ctx context.Context, f *Final) error {
 	for i, p := range procs {
 		argvs[i] = jsonStrings(p.Argv)
 	}
-	if err := w.rc.insertRows(ctx, "_proc", w.id, []string{"idx", "pid", "ppid", "parent_idx", "exe", "argv", "cwd", "uid", "chain",
-		"started_ns", "exited_ns", "exited", "exit_code", "exit_signal", "env", "pflags"}, len(procs), func(i int, a []driver.NamedValue) {
+	if err := w.rc.insertRows(ctx, &procRow, w.id, len(procs), func(i int, a []driver.NamedValue) {
 		p := &procs[i]
 		set(a, int64(p.Idx), int64(p.Pid), int64(p.Ppid), int64(p.ParentIdx), w.strs.sid0(p.Exe), argvs[i], w.strs.sid0(p.Cwd),
 			int64(p.UID), p.Chain, p.StartedAt, p.ExitedAt, p.Exited, int64(p.ExitCode), int64(p.ExitSignal),
@@ -144,14 +152,14 @@ func (w *RunWriter) writeFinal(ctx context.Context, f *Final) error {
 	}); err != nil {
 		return fmt.Errorf("store processes: %w", err)
 	}
-	if err := w.rc.insertRows(ctx, "_sys", w.id, []string{"proc", "name", "count", "errors"}, len(order), func(i int, a []driver.NamedValue) {
+	if err := w.rc.insertRows(ctx, &sysRow, w.id, len(order), func(i int, a []driver.NamedValue) {
 		s := sys[order[i]]
 		set(a, int64(s.Proc), w.strs.id(s.Name), int64(s.Count), int64(s.Errors))
 	}); err != nil {
 		return fmt.Errorf("store syscall counts: %w", err)
 	}
 	ch := f.Changes
-	if err := w.rc.insertRows(ctx, "_change", w.id, []string{"path", "change", "size", "sha256", "is_dir"}, len(ch), func(i int, a []driver.NamedValue) {
+	if err := w.rc.insertRows(ctx, &changeRow, w.id, len(ch), func(i int, a []driver.NamedValue) {
 		c := &ch[i]
 		set(a, c.Path, c.Change, c.Size, c.SHA256, c.IsDir)
 	}); err != nil {
@@ -162,7 +170,7 @@ func (w *RunWriter) writeFinal(ctx context.Context, f *Final) error {
 		classes = append(classes, k)
 	}
 	sort.Strings(classes)
-	if err := w.rc.insertRows(ctx, "_lost", w.id, []string{"class", "count"}, len(classes), func(i int, a []driver.NamedValue) {
+	if err := w.rc.insertRows(ctx, &lostRow, w.id, len(classes), func(i int, a []driver.NamedValue) {
 		set(a, classes[i], f.LostByClass[classes[i]])
 	}); err != nil {
 		return fmt.Errorf("store lost counts: %w", err)
@@ -174,7 +182,7 @@ func (w *RunWriter) writeFinal(ctx context.Context, f *Final) error {
 		}
 	}
 	sort.Strings(kinds)
-	if err := w.rc.insertRows(ctx, "_malformed", w.id, []string{"kind", "count"}, len(kinds), func(i int, a []driver.NamedValue) {
+	if err := w.rc.insertRows(ctx, &malformedRow, w.id, len(kinds), func(i int, a []driver.NamedValue) {
 		set(a, kinds[i], f.Malformed[kinds[i]])
 	}); err != nil {
 		return fmt.Errorf("store malformed counts: %w", err)

@@ -19,17 +19,21 @@ type interner struct {
 
 func newInterner() interner { return interner{ids: make(map[string]int64)} }
 
-// want gives s the run's next string id if it has none yet; the string is
-// written by the writer's internPending in the same transaction.
-func (in *interner) want(s string) {
+// want returns the id of s (0 for ""), giving it the run's next id if it
+// has none yet; the string is written by the writer's internPending in the
+// same transaction.
+func (in *interner) want(s string) int64 {
 	if s == "" {
-		return
+		return 0
 	}
-	if _, ok := in.ids[s]; !ok {
+	id, ok := in.ids[s]
+	if !ok {
 		in.last++
-		in.ids[s] = in.last
+		id = in.last
+		in.ids[s] = id
 		in.pending = append(in.pending, s)
 	}
+	return id
 }
 
 // id is the id of a string given one by want.
@@ -63,10 +67,12 @@ func (in *interner) rollback() {
 	in.pending = in.pending[:0]
 }
 
+var strRow = plainRow("_str", "id", "s")
+
 // internPending writes the strings noted by want.
 func (w *RunWriter) internPending(ctx context.Context) error {
 	p := w.strs.pending
-	if err := w.rc.insertRows(ctx, "_str", w.id, []string{"id", "s"}, len(p), func(i int, a []driver.NamedValue) {
+	if err := w.rc.insertRows(ctx, &strRow, w.id, len(p), func(i int, a []driver.NamedValue) {
 		a[0].Value, a[1].Value = w.strs.ids[p[i]], p[i]
 	}); err != nil {
 		return fmt.Errorf("intern strings: %w", err)

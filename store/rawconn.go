@@ -119,21 +119,39 @@ func execNV(ctx context.Context, st driver.Stmt, a []driver.NamedValue) error {
 // rowsPerStmt rows go into one multi-row INSERT.
 const rowsPerStmt = 100
 
-// insertRows writes n rows of cols columns into table in multi-row
-// statements of up to rowsPerStmt rows; fill(i, args) sets row i's values.
-// run is written as a literal run_id: one bound value less per row, and
-// every statement of a writer is for its one run.
-func (r *rawConn) insertRows(ctx context.Context, table string, run int64, cols []string, n int, fill func(i int, a []driver.NamedValue)) error {
-	nc := len(cols)
+// rowShape is a table's row as the writer inserts it: one bound value per
+// column. (Packing two small columns into one bound value and splitting it
+// in SQL needs numbered parameters, ?NNN, which the driver resolves by name
+// with an allocation each: 4x slower than the values saved.)
+type rowShape struct {
+	table string
+	cols  []string
+}
+
+func plainRow(table string, cols ...string) rowShape { return rowShape{table: table, cols: cols} }
+
+// sql is the INSERT of k rows, with run as the literal run_id.
+func (sh *rowShape) sql(run int64, k int) string {
+	row := "(" + strconv.FormatInt(run, 10) + strings.Repeat(",?", len(sh.cols)) + ")"
+	return "INSERT INTO " + sh.table + "(run_id," + strings.Join(sh.cols, ",") + ") VALUES " +
+		strings.TrimSuffix(strings.Repeat(row+",", k), ",")
+}
+
+// insertRows writes n rows of shape sh in multi-row statements of up to
+// rowsPerStmt rows; fill(i, args) sets row i's values. run is
+// written as a literal run_id: one bound value less per row, and every
+// statement of a writer is for its one run.
+func (r *rawConn) insertRows(ctx context.Context, sh *rowShape, run int64, n int, fill func(i int, a []driver.NamedValue)) error {
+	np := len(sh.cols)
 	for i := 0; i < n; i += rowsPerStmt {
 		k := min(rowsPerStmt, n-i)
-		st, err := r.insertStmt(ctx, table, run, cols, k)
+		st, err := r.insertStmt(ctx, sh, run, k)
 		if err != nil {
 			return err
 		}
-		a := r.nv(k * nc)
+		a := r.nv(k * np)
 		for j := 0; j < k; j++ {
-			fill(i+j, a[j*nc:(j+1)*nc])
+			fill(i+j, a[j*np:(j+1)*np])
 		}
 		err = execNV(ctx, st, a)
 		r.release(st)
@@ -144,19 +162,16 @@ func (r *rawConn) insertRows(ctx context.Context, table string, run int64, cols 
 	return nil
 }
 
-func (r *rawConn) insertStmt(ctx context.Context, table string, run int64, cols []string, k int) (driver.Stmt, error) {
-	key := insertKey{table, k}
+func (r *rawConn) insertStmt(ctx context.Context, sh *rowShape, run int64, k int) (driver.Stmt, error) {
+	key := insertKey{sh.table, k}
 	if s, ok := r.inserts[key]; ok {
 		return s, nil
 	}
-	row := "(" + strconv.FormatInt(run, 10) + strings.Repeat(",?", len(cols)) + ")"
-	q := "INSERT INTO " + table + "(run_id," + strings.Join(cols, ",") + ") VALUES " +
-		strings.TrimSuffix(strings.Repeat(row+",", k), ",")
 	p, ok := r.c.(driver.ConnPrepareContext)
 	if !ok {
 		return nil, fmt.Errorf("driver %T cannot prepare with a context", r.c)
 	}
-	s, err := p.PrepareContext(ctx, q)
+	s, err := p.PrepareContext(ctx, sh.sql(run, k))
 	if err != nil {
 		return nil, err
 	}

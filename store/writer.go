@@ -74,6 +74,7 @@ type RunWriter struct {
 	strs     interner    // the run's string ids
 	distinct distinctSet // file behaviours stored so far
 	rc       rawConn     // rc.c is set inside raw
+	pathIDs  []int64     // a batch's path and path2 ids (reused)
 	nFile    int64
 	nNet     int64
 	nPriv    int64
@@ -320,9 +321,9 @@ func (w *RunWriter) inTx(ctx context.Context, f func() error) error {
 }
 
 var (
-	fileCols = []string{"seq", "proc", "op", "path", "path2", "flags", "mode", "result", "ts", "dup", "pflags"}
-	netCols  = []string{"seq", "proc", "op", "family", "sock_type", "addr", "port", "domain", "qtype", "result", "ts", "verdict"}
-	privCols = []string{"seq", "proc", "syscall", "args", "result", "ts"}
+	fileRow = plainRow("_file", "seq", "proc", "op", "path", "path2", "flags", "mode", "result", "ts", "dup", "pflags")
+	netRow  = plainRow("_net", "seq", "proc", "op", "family", "sock_type", "addr", "port", "domain", "qtype", "result", "ts", "verdict")
+	privRow = plainRow("_priv", "seq", "proc", "syscall", "args", "result", "ts")
 )
 
 // write stores one batch in one transaction: its new strings first, then
@@ -330,10 +331,12 @@ var (
 func (w *RunWriter) write(b *batch) error {
 	ctx := context.Background()
 	return w.inTx(ctx, func() error {
+		// the path ids, looked up once per event
+		ids := w.pathIDs[:0]
 		for i := range b.files {
-			w.strs.want(b.files[i].ev.Path)
-			w.strs.want(b.files[i].ev.Path2)
+			ids = append(ids, w.strs.want(b.files[i].ev.Path), w.strs.want(b.files[i].ev.Path2))
 		}
+		w.pathIDs = ids
 		for i := range b.nets {
 			w.strs.want(b.nets[i].ev.Address)
 			w.strs.want(b.nets[i].ev.Domain)
@@ -345,25 +348,24 @@ func (w *RunWriter) write(b *batch) error {
 		if err := w.internPending(ctx); err != nil {
 			return err
 		}
-		if err := w.rc.insertRows(ctx, "_file", w.id, fileCols, len(b.files), func(i int, a []driver.NamedValue) {
+		if err := w.rc.insertRows(ctx, &fileRow, w.id, len(b.files), func(i int, a []driver.NamedValue) {
 			r := &b.files[i]
 			e := &r.ev
-			path, path2 := w.strs.id(e.Path), w.strs.sid(e.Path2)
-			a[0].Value, a[1].Value, a[2].Value, a[3].Value = r.seq, int64(e.Proc), int64(e.Op), path
-			a[4].Value, a[5].Value, a[6].Value, a[7].Value, a[8].Value = path2, int64(e.Flags), int64(e.Mode), e.Result, e.TS
-			p2, _ := path2.(int64)
-			a[9].Value = nil
-			if !w.distinct.first(e, path, p2) {
-				a[9].Value = int64(1)
+			path, path2 := ids[2*i], ids[2*i+1]
+			set(a, r.seq, int64(e.Proc), int64(e.Op), path, nil, int64(e.Flags), int64(e.Mode), e.Result, e.TS, nil, nil)
+			if path2 != 0 {
+				a[4].Value = path2
 			}
-			a[10].Value = nil
+			if !w.distinct.first(e, path, path2) {
+				a[9].Value = int64(1) // dup
+			}
 			if e.PathState != PathKernel {
 				a[10].Value = int64(e.PathState)
 			}
 		}); err != nil {
 			return err
 		}
-		if err := w.rc.insertRows(ctx, "_net", w.id, netCols, len(b.nets), func(i int, a []driver.NamedValue) {
+		if err := w.rc.insertRows(ctx, &netRow, w.id, len(b.nets), func(i int, a []driver.NamedValue) {
 			r := &b.nets[i]
 			e := &r.ev
 			set(a, r.seq, int64(e.Proc), int64(e.Op), int64(e.Family), int64(e.SockType), w.strs.sid(e.Address),
@@ -371,7 +373,7 @@ func (w *RunWriter) write(b *batch) error {
 		}); err != nil {
 			return err
 		}
-		if err := w.rc.insertRows(ctx, "_priv", w.id, privCols, len(b.privs), func(i int, a []driver.NamedValue) {
+		if err := w.rc.insertRows(ctx, &privRow, w.id, len(b.privs), func(i int, a []driver.NamedValue) {
 			r := &b.privs[i]
 			e := &r.ev
 			set(a, r.seq, int64(e.Proc), w.strs.id(e.Syscall), w.strs.sid(e.Args), e.Result, e.TS)
