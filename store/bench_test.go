@@ -137,3 +137,27 @@ func BenchmarkLoadTrace1M(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/event")
 }
+
+// BenchmarkLoadDistinct1M reads the first file events of a 1M-event run
+// (what a baseline is built from), per event stored in the run.
+func BenchmarkLoadDistinct1M(b *testing.B) {
+	db, err := Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	id := ingest(b, db, benchEvents)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var n int
+	for i := 0; i < b.N; i++ {
+		tr, err := db.LoadDistinct(ctx, id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = len(tr.Files)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(benchEvents), "ns/stored-event")
+	b.ReportMetric(float64(n), "distinct-files")
+}

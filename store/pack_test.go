@@ -2,6 +2,7 @@ package store
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -65,5 +66,33 @@ func TestFileColumnsStoredUnpacked(t *testing.T) {
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("stored _file columns (-want +got):\n%s", d)
+	}
+}
+
+// LoadDistinct's file query goes through the partial index of first events
+// (migration 011), in recording order without a sort: the index must keep
+// answering it (INDEXED BY fails the query if it cannot).
+func TestDistinctQueryUsesFirstIndex(t *testing.T) {
+	db, _ := openTemp(t)
+	rows, err := db.r.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT (proc << 8) | op, path, path2, flags | (mode << 32), result, ts, pflags
+		FROM _file INDEXED BY _file_first WHERE run_id = ? AND dup IS NULL ORDER BY seq`, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(plan) != 1 || !strings.Contains(plan[0], "USING INDEX _file_first") {
+		t.Errorf("plan %q, want one search using index _file_first (no sort)", plan)
 	}
 }
