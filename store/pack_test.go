@@ -92,7 +92,7 @@ func TestDistinctQueryUsesFirstIndex(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if len(plan) != 1 || !strings.Contains(plan[0], "USING INDEX _file_first") {
-		t.Errorf("plan %q, want one search using index _file_first (no sort)", plan)
+	if len(plan) != 1 || !strings.Contains(plan[0], "USING COVERING INDEX _file_first") {
+		t.Errorf("plan %q, want one search using covering index _file_first (no sort, no row lookups)", plan)
 	}
 }
