@@ -10,9 +10,15 @@ LDFLAGS := -X main.version=$(VERSION)
 # docker-registry + skopeo (a registry on loopback) and chromium (HTML report).
 RUNTIME_PKGS := containerd runc e2fsprogs python3 iproute2 gcc libc6-dev busybox-static curl docker-registry skopeo chromium
 # Only `make generate` needs the eBPF toolchain: the objects are committed.
-GENERATE_PKGS := clang llvm libbpf-dev
+# check-generate compares them byte for byte, and another clang emits other
+# bytes, so every machine builds them with one pinned clang: Debian
+# bookworm's clang-14 (which made the committed objects). CLANG=... builds
+# with another one, but check-generate then refuses it.
+CLANG ?= clang-14
+CLANG_PIN := 14
+GENERATE_PKGS := clang-$(CLANG_PIN) llvm-$(CLANG_PIN) libbpf-dev
 
-.PHONY: all deps deps-generate build install demo test test-unit fuzz fuzz-short bench generate check-generate clean
+.PHONY: all deps deps-generate check-clang build install demo test test-unit fuzz fuzz-short bench generate check-generate clean
 
 all: build
 
@@ -123,12 +129,23 @@ test-unit:
 bench: deps
 	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 
-generate: deps-generate
-	$(GO) generate ./bpf
+# check-clang says which clang the objects need when $(CLANG) is missing
+# or another version.
+check-clang:
+	@command -v $(CLANG) >/dev/null || { echo "make: $(CLANG) not found: the committed eBPF objects are built with clang $(CLANG_PIN) (Debian package clang-$(CLANG_PIN)); run: make deps-generate"; exit 1; }
+	@v=$$($(CLANG) --version | head -n 1); echo "$$v" | grep -q "clang version $(CLANG_PIN)\." || \
+		{ echo "make: $(CLANG) is '$$v'; the committed eBPF objects are built (and compared byte for byte) with clang $(CLANG_PIN): install clang-$(CLANG_PIN) (make deps-generate) and use CLANG=clang-$(CLANG_PIN)"; exit 1; }
 
-# check-generate fails when the committed eBPF objects are stale.
+# generate: the syscall tables (go run ./bpf/internal/mksyscalls), then the
+# eBPF objects with the pinned clang (bpf2go reads BPF2GO_CC).
+generate: deps-generate check-clang
+	BPF2GO_CC=$(CLANG) $(GO) generate ./bpf
+
+# check-generate fails when the committed generated files are stale (or a
+# generated file is not committed).
 check-generate: generate
-	@git diff --exit-code --stat -- bpf/ || { echo "bpf/: generated files are stale: run 'make generate' and commit"; exit 1; }
+	@git diff --exit-code --stat -- bpf/ && test -z "$$(git status --porcelain --untracked-files=all -- bpf/)" || \
+		{ echo "bpf/: generated files are stale (built with $(CLANG)): run 'make generate' and commit"; git status --short -- bpf/; exit 1; }
 
 clean:
 	rm -rf bin build

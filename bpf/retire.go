@@ -53,7 +53,7 @@ func (s *Sensor) noteEvent(ev *Event) error {
 // retire moves the map entries of exited processes to r.retired.
 func (s *Sensor) retire() error {
 	r := &s.ret
-	var perCPU [][countSlots]sensorCountSlot
+	var perCPU [][nrTable]sensorCountSlot
 	if err := s.objs.Pcounts.Lookup(uint32(0), &perCPU); err != nil {
 		return fmt.Errorf("bpf: read cached syscall counts: %w", err)
 	}

@@ -178,8 +178,8 @@ func ringSize(n int) uint32 {
 // syscallTable maps this GOARCH's syscall numbers to the object's internal
 // syscall ids (enum sc_id, read from the object's BTF), so the BPF object
 // itself holds no architecture-specific numbers.
-func syscallTable(spec *ebpf.CollectionSpec) ([512]uint8, error) {
-	var table [512]uint8
+func syscallTable(spec *ebpf.CollectionSpec) ([nrTable]uint8, error) {
+	var table [nrTable]uint8
 	var e *btf.Enum
 	if err := spec.Types.TypeByName("sc_id", &e); err != nil {
 		return table, fmt.Errorf("bpf: enum sc_id: %w", err)
@@ -335,7 +335,7 @@ func (s *Sensor) SyscallCounts() ([]Count, error) {
 		return nil, fmt.Errorf("bpf: read syscall counts: %w", err)
 	}
 	// Counts still held in the per-CPU caches (not flushed to the map).
-	var perCPU [][countSlots]sensorCountSlot
+	var perCPU [][nrTable]sensorCountSlot
 	if err := s.objs.Pcounts.Lookup(uint32(0), &perCPU); err != nil {
 		return nil, fmt.Errorf("bpf: read cached syscall counts: %w", err)
 	}
@@ -352,9 +352,6 @@ func (s *Sensor) SyscallCounts() ([]Count, error) {
 	}
 	return out, nil
 }
-
-// countSlots is NR_TABLE: the per-CPU counter cache has one slot per nr.
-const countSlots = 512
 
 // lossClasses names the indexes of the kernel's loss counter array.
 var lossClasses = map[sensorLossClass]string{

@@ -147,7 +147,7 @@ func BenchmarkSyscallHeavy(b *testing.B) {
 	for i := 0; i < max(b.N, 1); i++ {
 		out, bareWall := runUntraced(b, ws, args)
 		bare, _ := parseLoop(b, out)
-		res, out, recWall, maxRSS := recordCLI(b, dbPath, ws, args)
+		res, out, recWall, maxRSS, recCPU := recordCLI(b, dbPath, ws, args)
 		traced, opens := parseLoop(b, out)
 		tr, err := db.LoadTrace(context.Background(), res.RunID)
 		if err != nil {
@@ -169,6 +169,13 @@ func BenchmarkSyscallHeavy(b *testing.B) {
 			bareWall.Round(time.Millisecond), recWall.Round(time.Millisecond), float64(recWall)/float64(bareWall), res.Lost, stored, opens)
 		fmt.Printf("  behavediff peak RSS %d MiB for %d events (goal <= 256 MiB on a 1M-event run)\n", maxRSS>>20, events)
 		b.ReportMetric(float64(maxRSS>>20), "MiB-peak-RSS")
+		if events > 0 {
+			// all of the recorder's CPU, start-up (~0.5 s: sensor load,
+			// sandbox) included, per event stored
+			us := float64(recCPU.Microseconds()) / float64(events)
+			b.ReportMetric(us, "recorder-cpu-µs/event")
+			fmt.Printf("  behavediff CPU %s: %.2f µs per stored event (goal <= 2 µs)\n", recCPU.Round(time.Millisecond), us)
+		}
 		if st != nil && events > 0 {
 			fmt.Printf("  database %d bytes for %d stored events: %.1f bytes/event (goal <= 64)\n", st.Size(), events, float64(st.Size())/float64(events))
 		}
@@ -224,7 +231,10 @@ func BenchmarkBurstyBuild(b *testing.B) {
 
 // recordCLI records through the real CLI binary in a child process, so its
 // peak RSS is behavediff's own and not the benchmark's.
-func recordCLI(b *testing.B, dbPath, ws string, args []string) (Result, string, time.Duration, int64) {
+// recordCLI runs behavediff record and returns the run, the command's
+// stdout, the wall time, and the peak RSS and CPU time (user+system) of the
+// behavediff process.
+func recordCLI(b *testing.B, dbPath, ws string, args []string) (Result, string, time.Duration, int64, time.Duration) {
 	b.Helper()
 	bin := filepath.Join(b.TempDir(), "behavediff")
 	if msg, err := exec.Command("go", "build", "-o", bin, "../cmd/behavediff").CombinedOutput(); err != nil {
@@ -252,6 +262,7 @@ func recordCLI(b *testing.B, dbPath, ws string, args []string) (Result, string, 
 	if err != nil {
 		b.Fatal(err)
 	}
-	rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
-	return Result{RunID: id, Status: tr.Run.Status, Lost: tr.Run.LostEvents}, out.String(), wall, rss
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return Result{RunID: id, Status: tr.Run.Status, Lost: tr.Run.LostEvents}, out.String(), wall, ru.Maxrss << 10, cpu
 }

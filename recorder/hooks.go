@@ -71,8 +71,8 @@ func (t *tracker) hookRecord(ev *bpf.Event) error {
 // send calls with hook records pending it stores the events from the hooks
 // and returns true (the record is done). Otherwise it stores whatever is
 // pending as unpaired and returns false.
-func (t *tracker) pairHooks(ev *bpf.Event, name string) (bool, error) {
-	if name == "sendmmsg" {
+func (t *tracker) pairHooks(ev *bpf.Event, id bpf.SyscallID) (bool, error) {
+	if id == bpf.SysSendmmsg {
 		// Every message's DNS query comes as a KindSAPayload record; the
 		// syscall record's payload (the first message) would repeat one.
 		ev.Payload = nil
@@ -85,12 +85,12 @@ func (t *tracker) pairHooks(ev *bpf.Event, name string) (bool, error) {
 		return false, nil
 	}
 	delete(t.hk.pending, ev.Tid)
-	switch name {
-	case "connect", "bind", "sendto", "sendmsg", "sendmmsg":
+	switch id {
+	case bpf.SysConnect, bpf.SysBind, bpf.SysSendto, bpf.SysSendmsg, bpf.SysSendmmsg:
 	default:
 		return false, t.storeHooks(ev.Pid, ev.Tid, ev.TS, p, nil)
 	}
-	if name == "sendmmsg" {
+	if id == bpf.SysSendmmsg {
 		t.hk.lastMmsg[ev.Tid] = p
 	}
 	return true, t.storeHooks(ev.Pid, ev.Tid, ev.TS, p, ev)
@@ -125,7 +125,7 @@ func (t *tracker) storeHooks(pid, tid uint32, ts uint64, hooks []*bpf.SockAddr, 
 		res := int64(0)
 		if sys != nil {
 			res = sys.Ret
-			if t.name(int(sys.Nr)) == "sendmmsg" && sys.Ret >= 0 && int64(i) >= sys.Ret {
+			if bpf.SyscallIDOf(int(sys.Nr)) == bpf.SysSendmmsg && sys.Ret >= 0 && int64(i) >= sys.Ret {
 				res = -errEPERM // not sent: the message the call stopped at
 			}
 		}
@@ -148,7 +148,7 @@ func (t *tracker) storeHooks(pid, tid uint32, ts uint64, hooks []*bpf.SockAddr, 
 			// A DNS query sent by sendto/sendmsg: the name from the
 			// syscall record's payload, the destination from the hook.
 			// (sendmmsg payloads come as their own records.)
-			if sys != nil && len(sys.Payload) > 0 && t.name(int(sys.Nr)) != "sendmmsg" {
+			if sys != nil && len(sys.Payload) > 0 && bpf.SyscallIDOf(int(sys.Nr)) != bpf.SysSendmmsg {
 				if q, ok := parseDNSQuery(sys.Payload, h.Type == 1); ok {
 					e.Op, e.Domain, e.QType = store.NetDNS, q.Name, q.QType
 					if err := t.sink.AddNet(e); err != nil {

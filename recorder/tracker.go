@@ -244,13 +244,15 @@ func (t *tracker) syscall(ev *bpf.Event) error {
 	if ev.Compat {
 		// a compat call is no native syscall: hook records held for this
 		// thread (an int $0x80 connect's) are stored unpaired
-		if _, err := t.pairHooks(ev, ""); err != nil {
+		if _, err := t.pairHooks(ev, bpf.SysNone); err != nil {
 			return err
 		}
 		return t.sink.AddPriv(compatEvent(ev, t.proc(ev.Pid, ev.TS), t.rel(ev.TS)))
 	}
-	name := t.name(int(ev.Nr))
-	if done, err := t.pairHooks(ev, name); done || err != nil {
+	// Dispatch on the sensor's id of the number, never on its name: the
+	// name is looked up only for the privilege calls that store it.
+	id := bpf.SyscallIDOf(int(ev.Nr))
+	if done, err := t.pairHooks(ev, id); done || err != nil {
 		return err
 	}
 	idx := t.proc(ev.Pid, ev.TS)
@@ -266,65 +268,65 @@ func (t *tracker) syscall(ev *bpf.Event) error {
 		return t.sink.AddFile(store.FileEvent{Proc: idx, Op: op, Path: p, Path2: p2, PathState: state, Flags: flags, Mode: mode, Result: ev.Ret, TS: ts})
 	}
 	a := ev.Args
-	switch name {
-	case "open":
+	switch id {
+	case bpf.SysOpen:
 		return file(store.FileOpen, t.openPath(ev, 0, arg), "", uint32(a[1]), uint32(a[2]))
-	case "openat":
+	case bpf.SysOpenat:
 		return file(store.FileOpen, t.openPath(ev, 0, arg), "", uint32(a[2]), uint32(a[3]))
-	case "openat2":
+	case bpf.SysOpenat2:
 		// open_how lives in user memory; the sensor delivers its flags and
 		// mode in Args[4] and Args[5] when it could read them.
 		return file(store.FileOpen, t.openPath(ev, 0, arg), "", uint32(a[4]), uint32(a[5]))
-	case "creat":
+	case bpf.SysCreat:
 		return file(store.FileOpen, t.openPath(ev, 0, arg), "", linux.O_CREAT|linux.O_WRONLY|linux.O_TRUNC, uint32(a[1]))
-	case "unlink":
+	case bpf.SysUnlink:
 		return file(store.FileUnlink, arg(0), "", 0, 0)
-	case "unlinkat":
+	case bpf.SysUnlinkat:
 		if a[2]&linux.AT_REMOVEDIR != 0 {
 			return file(store.FileRmdir, arg(0), "", uint32(a[2]), 0)
 		}
 		return file(store.FileUnlink, arg(0), "", uint32(a[2]), 0)
-	case "rmdir":
+	case bpf.SysRmdir:
 		return file(store.FileRmdir, arg(0), "", 0, 0)
-	case "rename", "renameat", "renameat2":
+	case bpf.SysRename, bpf.SysRenameat, bpf.SysRenameat2:
 		var flags uint32
-		if name == "renameat2" {
+		if id == bpf.SysRenameat2 {
 			flags = uint32(a[4])
 		}
 		return file(store.FileRename, arg(0), arg(1), flags, 0)
-	case "mkdir":
+	case bpf.SysMkdir:
 		return file(store.FileMkdir, arg(0), "", 0, uint32(a[1]))
-	case "mkdirat":
+	case bpf.SysMkdirat:
 		return file(store.FileMkdir, arg(0), "", 0, uint32(a[2]))
-	case "link", "linkat":
+	case bpf.SysLink, bpf.SysLinkat:
 		return file(store.FileLink, arg(0), arg(1), 0, 0)
-	case "symlink", "symlinkat":
+	case bpf.SysSymlink, bpf.SysSymlinkat:
 		// The target is link text, not a path the kernel resolves now.
 		return file(store.FileSymlink, ev.Str[0], arg(1), 0, 0)
-	case "chmod":
+	case bpf.SysChmod:
 		return file(store.FileChmod, arg(0), "", 0, uint32(a[1]))
-	case "fchmod":
+	case bpf.SysFchmod:
 		return file(store.FileChmod, arg(0), "", 0, uint32(a[1]))
-	case "fchmodat", "fchmodat2":
+	case bpf.SysFchmodat, bpf.SysFchmodat2:
 		return file(store.FileChmod, arg(0), "", 0, uint32(a[2]))
-	case "chown", "lchown", "fchown", "fchownat":
+	case bpf.SysChown, bpf.SysLchown, bpf.SysFchown, bpf.SysFchownat:
 		return file(store.FileChown, arg(0), "", 0, 0)
-	case "truncate", "ftruncate":
+	case bpf.SysTruncate, bpf.SysFtruncate:
 		return file(store.FileTruncate, arg(0), "", 0, 0)
-	case "utime", "utimes", "utimensat", "futimesat":
+	case bpf.SysUtime, bpf.SysUtimes, bpf.SysUtimensat, bpf.SysFutimesat:
 		return file(store.FileUtimes, arg(0), "", 0, 0)
-	case "mknod":
+	case bpf.SysMknod:
 		return file(store.FileMknod, arg(0), "", 0, uint32(a[1]))
-	case "mknodat":
+	case bpf.SysMknodat:
 		return file(store.FileMknod, arg(0), "", 0, uint32(a[2]))
-	case "execve", "execveat":
+	case bpf.SysExecve, bpf.SysExecveat:
 		if ev.Ret == 0 {
 			return nil // a successful exec was recorded from the exec event itself
 		}
 		return file(store.FileExec, arg(0), "", 0, 0)
-	case "memfd_create":
+	case bpf.SysMemfdCreate:
 		return file(store.FileMemfd, "memfd:"+ev.Str[0], "", uint32(a[1]), 0)
-	case "chdir", "fchdir":
+	case bpf.SysChdir, bpf.SysFchdir:
 		// the cwd the kernel moved to, walked after the call; the caller's
 		// string only for a failed call
 		p := ev.Resolved
@@ -337,16 +339,16 @@ func (t *tracker) syscall(ev *bpf.Event) error {
 			t.procs[idx].Cwd = p
 		}
 		return file(store.FileChdir, p, "", 0, 0)
-	case "socket":
+	case bpf.SysSocket:
 		return t.sink.AddNet(store.NetEvent{Proc: idx, Op: store.NetSocket, Family: uint16(a[0]), SockType: uint16(a[1] & 0xf), Result: ev.Ret, TS: ts})
-	case "connect", "bind", "listen", "accept", "accept4":
+	case bpf.SysConnect, bpf.SysBind, bpf.SysListen, bpf.SysAccept, bpf.SysAccept4:
 		op := store.NetAccept
-		switch name {
-		case "connect":
+		switch id {
+		case bpf.SysConnect:
 			op = store.NetConnect
-		case "bind":
+		case bpf.SysBind:
 			op = store.NetBind
-		case "listen":
+		case bpf.SysListen:
 			op = store.NetListen
 		}
 		sa := parseSockaddr(ev.Addr)
@@ -355,16 +357,17 @@ func (t *tracker) syscall(ev *bpf.Event) error {
 			fam = ev.SockFamily
 		}
 		return t.sink.AddNet(store.NetEvent{Proc: idx, Op: op, Family: fam, SockType: ev.SockType, Address: sa.Address, Port: sa.Port, Result: ev.Ret, TS: ts})
-	case "sendto", "sendmsg", "sendmmsg", "write":
+	case bpf.SysSendto, bpf.SysSendmsg, bpf.SysSendmmsg, bpf.SysWrite:
 		// write(2) records come only for sockets whose peer is port 53: Go's
 		// resolver sends its DNS queries that way.
 		return t.send(ev, idx, ts)
-	case "read", "recvfrom", "recvmsg":
+	case bpf.SysRead, bpf.SysRecvfrom, bpf.SysRecvmsg:
 		// Recorded only when received from port 53.
 		return t.answer(ev, idx, ts)
 	}
 	// Everything else the sensor records is a privilege or namespace call;
 	// decodePriv also drops the harmless ones (a plain fork's clone).
+	name := t.name(int(ev.Nr))
 	if args, ok := decodePriv(name, a, ev.Str); ok {
 		return t.sink.AddPriv(store.PrivEvent{Proc: idx, Syscall: name, Args: args, Result: ev.Ret, TS: ts})
 	}

@@ -101,11 +101,17 @@ func dsn(abs string, readOnly bool) string {
 	return "file:" + u + "?" + strings.Join(q, "&")
 }
 
-// sqliteCode returns the primary SQLite result code in err, or 0.
+// primaryCodeMask keeps the primary result code (sqlite3.SQLITE_*) of an
+// extended one: SQLite puts it in the low byte (SQLITE_IOERR_FSYNC is
+// SQLITE_IOERR | 4<<8).
+const primaryCodeMask = 0xff
+
+// sqliteCode returns the primary SQLite result code in err, or 0; compare
+// it with the sqlite3.SQLITE_* constants, never with numbers.
 func sqliteCode(err error) int {
 	var se *sqlite.Error
 	if errors.As(err, &se) {
-		return se.Code() & 0xff
+		return se.Code() & primaryCodeMask
 	}
 	return 0
 }

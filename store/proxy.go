@@ -33,25 +33,11 @@ type ProxyRequest struct {
 	Via                string // the proxy or resolver address the client used
 }
 
-var proxyCols = []string{"n", "proc", "pid", "ts", "protocol", "host", "port", "method", "sni",
-	"bytes_up", "bytes_down", "allowed", "reason", "status", "via"}
-
-func nullStr(s string) driver.Value {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func nullInt(v, none int64) driver.Value {
-	if v == none {
-		return nil
-	}
-	return v
-}
+var proxyRow = plainRow("_proxy", "n", "proc", "pid", "ts", "protocol", "host", "port", "method", "sni",
+	"bytes_up", "bytes_down", "allowed", "reason", "status", "via")
 
 func (w *RunWriter) writeProxy(ctx context.Context, rows []ProxyRequest) error {
-	if err := w.insertRows(ctx, "_proxy", proxyCols, len(rows), func(i int, a []driver.NamedValue) {
+	if err := w.rc.insertRows(ctx, &proxyRow, w.id, len(rows), func(i int, a []driver.NamedValue) {
 		r := &rows[i]
 		set(a, int64(i), nullInt(int64(r.Proc), -1), nullInt(int64(r.Pid), 0), r.TS, r.Protocol, r.Host,
 			nullInt(int64(r.Port), 0), nullStr(r.Method), nullStr(r.SNI), r.BytesUp, r.BytesDown, r.Allowed,

@@ -180,6 +180,6 @@ enum sc_id {
 	SC_DNS_FIRST = SC_write,
 };
 
-#define NR_TABLE 512 /* syscall numbers covered by the nr -> id table */
+#include "nr_table.h" /* NR_TABLE, generated with the syscall tables */
 
 #endif

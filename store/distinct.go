@@ -1,0 +1,60 @@
+package store
+
+import "math"
+
+// fileKey is what makes a file event a distinct behaviour for a baseline:
+// everything but the timestamp, the success value and (except for exec,
+// which decides process identities) the process.
+type fileKey struct {
+	path, path2 int64
+	flags, mode uint32
+	errno       int32 // 0 on success
+	proc        int32 // exec only
+	op          FileOp
+}
+
+// maxDistinct bounds the writer's memory for distinct file behaviours
+// (~80 bytes each); past it every event counts as first.
+const maxDistinct = 1 << 19
+
+// distinctSet marks the first file event of each behaviour in a run (the
+// others get _file.dup = 1, and LoadDistinct skips them).
+type distinctSet struct {
+	seen    map[fileKey]struct{}
+	newKeys []fileKey // added in the current transaction
+}
+
+func newDistinctSet() distinctSet { return distinctSet{seen: make(map[fileKey]struct{})} }
+
+// first reports whether e, with its path ids, is the first event of its
+// behaviour in the run. Past maxDistinct behaviours every event counts as
+// first: a superset only costs speed.
+func (d *distinctSet) first(e *FileEvent, path, path2 int64) bool {
+	k := fileKey{path: path, path2: path2, flags: e.Flags, mode: e.Mode, op: e.Op}
+	if e.Result < 0 {
+		k.errno = int32(max(e.Result, math.MinInt32))
+	}
+	if e.Op == FileExec {
+		k.proc = e.Proc
+	}
+	if _, ok := d.seen[k]; ok {
+		return false
+	}
+	if len(d.seen) >= maxDistinct {
+		return true
+	}
+	d.seen[k] = struct{}{}
+	d.newKeys = append(d.newKeys, k)
+	return true
+}
+
+// begin and rollback: a behaviour first seen in a transaction that failed
+// was not stored, so it is not seen.
+func (d *distinctSet) begin() { d.newKeys = d.newKeys[:0] }
+
+func (d *distinctSet) rollback() {
+	for _, k := range d.newKeys {
+		delete(d.seen, k)
+	}
+	d.newKeys = d.newKeys[:0]
+}
