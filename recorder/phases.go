@@ -23,6 +23,7 @@ type recording struct {
 	o          Options
 	db         *store.DB
 	progress   io.Writer
+	t          *timings
 	cleanupCtx context.Context // outlives a cancelled ctx: the run is still stored
 
 	net    netPlan
@@ -46,7 +47,7 @@ type recording struct {
 
 // prepare checks the spec and decides everything the sandbox needs before
 // any of it exists.
-func prepare(ctx context.Context, db *store.DB, o Options) (*recording, error) {
+func prepare(ctx context.Context, db *store.DB, o Options, t *timings) (*recording, error) {
 	if err := o.Spec.Validate(); err != nil {
 		return nil, err
 	}
@@ -56,7 +57,7 @@ func prepare(ctx context.Context, db *store.DB, o Options) (*recording, error) {
 	if o.Spec.Timeout == 0 {
 		o.Spec.Timeout = Duration(DefaultTimeout)
 	}
-	r := &recording{o: o, db: db, progress: o.Progress, cleanupCtx: context.WithoutCancel(ctx)}
+	r := &recording{o: o, db: db, progress: o.Progress, t: t, cleanupCtx: context.WithoutCancel(ctx)}
 	if r.progress == nil {
 		r.progress = io.Discard
 	}
@@ -72,7 +73,10 @@ func prepare(ctx context.Context, db *store.DB, o Options) (*recording, error) {
 		return nil, err
 	}
 
-	if r.client, err = sandbox.Connect(ctx, o.Address, r.progress); err != nil {
+	end := t.begin("connect to containerd")
+	r.client, err = sandbox.Connect(ctx, o.Address, r.progress)
+	end()
+	if err != nil {
 		return nil, err
 	}
 	rootfs := o.Spec.Rootfs
@@ -132,7 +136,10 @@ func prepare(ctx context.Context, db *store.DB, o Options) (*recording, error) {
 // proxy in its network namespace and loads the sensor on its cgroup.
 func (r *recording) create(ctx context.Context) error {
 	var err error
-	if r.sb, err = r.client.Create(ctx, r.sbOpts); err != nil {
+	end := r.t.begin("create sandbox")
+	r.sb, err = r.client.Create(ctx, r.sbOpts)
+	end()
+	if err != nil {
 		// Say a missing program plainly (the CLI exits 127 for it, like a
 		// shell).
 		if errors.Is(err, sandbox.ErrExecutableNotFound) {
@@ -142,9 +149,14 @@ func (r *recording) create(ctx context.Context) error {
 	}
 	// The proxy's sockets are opened in the sandbox's namespace now, while
 	// runc init waits: nothing of the command can have taken the ports.
-	if r.proxy, err = r.net.start(ctx, r.sb.Pid()); err != nil {
+	end = r.t.begin("start proxy")
+	r.proxy, err = r.net.start(ctx, r.sb.Pid())
+	end()
+	if err != nil {
 		return err
 	}
+	end = r.t.begin("load sensor")
+	defer end()
 	r.sensor, err = bpf.Load(bpf.Config{CgroupID: r.sb.CgroupID(), RingBufBytes: r.o.RingBufBytes, UnixAllow: unixAllow(r.o.Spec.Workspace)})
 	if err != nil {
 		return fmt.Errorf("load eBPF sensor: %w", err)
@@ -220,17 +232,26 @@ func (r *recording) fail(cause error) (Result, error) {
 // the sensor and drains what the kernel still holds before finishing.
 func (r *recording) execute(ctx context.Context) (Result, error) {
 	ing := startIngest(r.sensor, r.tr)
-	if err := r.sb.Start(ctx); err != nil {
+	end := r.t.begin("start command")
+	err := r.sb.Start(ctx)
+	end()
+	if err != nil {
 		r.sensor.Stop()
 		ing.wait()
 		return r.fail(fmt.Errorf("start command %q: %w", r.o.Spec.Args[0], err))
 	}
+	end = r.t.begin("wait for command")
 	sr, werr := r.sb.Wait(ctx)
+	end()
 	// The command is gone: detach and drain what the kernel still holds.
+	end = r.t.begin("stop sensor")
 	if err := r.sensor.Stop(); err != nil && werr == nil {
 		werr = fmt.Errorf("stop sensor: %w", err)
 	}
+	end()
+	end = r.t.begin("drain events")
 	ingErr := ing.wait()
+	end()
 	if werr != nil {
 		return r.fail(fmt.Errorf("wait for command: %w", werr))
 	}
@@ -244,6 +265,7 @@ func (r *recording) execute(ctx context.Context) (Result, error) {
 // (syscall counts, loss, workspace changes, the proxy's requests), applies
 // --keep-changes, and writes the run's final row.
 func (r *recording) finish(ctx context.Context, sr sandbox.Result) (Result, error) {
+	defer r.t.begin("finish run")()
 	res := &r.res
 	counts, err := r.sensor.SyscallCounts()
 	if err != nil {

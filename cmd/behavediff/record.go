@@ -231,9 +231,19 @@ func (a *app) recordSpec(ctx context.Context, dbPath string, spec recorder.Spec,
 }
 
 func (a *app) recordOnce(ctx context.Context, dbPath string, spec recorder.Spec, r recordRun) (recorder.Result, error) {
+	// BEHAVEDIFF_TIMINGS=1 prints where the recording's time went (a
+	// developer's aid for start-up latency; the lines are not a stable format).
+	var timings io.Writer
+	if a.getenv != nil && a.getenv("BEHAVEDIFF_TIMINGS") != "" {
+		timings = a.stderr
+	}
+	opened := time.Now()
 	db, err := openRW(ctx, dbPath)
 	if err != nil {
 		return recorder.Result{}, err
+	}
+	if timings != nil {
+		fmt.Fprintf(timings, "behavediff: timing: open database %.1f ms\n", float64(time.Since(opened))/float64(time.Millisecond))
 	}
 	defer db.Close()
 	if spec.Name != "" {
@@ -262,6 +272,7 @@ func (a *app) recordOnce(ctx context.Context, dbPath string, spec recorder.Spec,
 		ToolVersion:  versionString(),
 		RingBufBytes: r.ringBuf,
 		Protect:      protectedDirs(spec.Workspace),
+		Timings:      timings,
 	})
 	if err != nil {
 		if res.RunID != 0 {
