@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/behavediff/behavediff/bpf"
@@ -133,12 +134,26 @@ func prepare(ctx context.Context, db *store.DB, o Options, t *timings) (*recordi
 }
 
 // create makes the sandbox (runc init waits in its new cgroup), serves the
-// proxy in its network namespace and loads the sensor on its cgroup.
+// proxy in its network namespace and points the sensor at its cgroup. The
+// sensor loads meanwhile (loading is independent of the cgroup, and as slow
+// as creating the sandbox); it watches the cgroup before create returns, so
+// before the command's first instruction.
 func (r *recording) create(ctx context.Context) error {
-	var err error
+	type loaded struct {
+		s   *bpf.Sensor
+		err error
+	}
+	sensorC := make(chan loaded, 1)
+	go func() {
+		defer r.t.begin("load sensor (concurrent)")()
+		s, err := bpf.Prepare(bpf.Config{RingBufBytes: r.o.RingBufBytes, UnixAllow: unixAllow(r.o.Spec.Workspace)})
+		sensorC <- loaded{s, err}
+	}()
 	end := r.t.begin("create sandbox")
-	r.sb, err = r.client.Create(ctx, r.sbOpts)
+	sb, err := r.client.Create(ctx, r.sbOpts)
 	end()
+	l := <-sensorC
+	r.sb, r.sensor = sb, l.s // close releases whichever exists
 	if err != nil {
 		// Say a missing program plainly (the CLI exits 127 for it, like a
 		// shell).
@@ -146,6 +161,9 @@ func (r *recording) create(ctx context.Context) error {
 			return fmt.Errorf("%w: %s (inside the sandbox, PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)", ErrCommandNotFound, r.o.Spec.Args[0])
 		}
 		return fmt.Errorf("create sandbox: %w", err)
+	}
+	if l.err != nil {
+		return fmt.Errorf("load eBPF sensor: %w", l.err)
 	}
 	// The proxy's sockets are opened in the sandbox's namespace now, while
 	// runc init waits: nothing of the command can have taken the ports.
@@ -155,26 +173,36 @@ func (r *recording) create(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	end = r.t.begin("load sensor")
+	end = r.t.begin("watch cgroup")
 	defer end()
-	r.sensor, err = bpf.Load(bpf.Config{CgroupID: r.sb.CgroupID(), RingBufBytes: r.o.RingBufBytes, UnixAllow: unixAllow(r.o.Spec.Workspace)})
-	if err != nil {
-		return fmt.Errorf("load eBPF sensor: %w", err)
+	if err := r.sensor.Watch(r.sb.CgroupID()); err != nil {
+		return fmt.Errorf("eBPF sensor: %w", err)
 	}
 	return nil
 }
 
 // close releases what prepare and create made, last first.
+// The sensor's detach (RCU grace periods) and the sandbox's teardown
+// (containerd round trips, unmounts) are independent waits, so they overlap:
+// the command is gone and the sensor's gate closed, so neither order
+// matters.
 func (r *recording) close() {
+	var wg sync.WaitGroup
 	if r.sensor != nil {
-		r.sensor.Close()
+		wg.Go(func() {
+			defer r.t.begin("close sensor")()
+			r.sensor.Close()
+		})
 	}
 	if r.proxy != nil {
 		r.proxy.Close()
 	}
 	if r.sb != nil {
+		end := r.t.begin("close sandbox")
 		r.sb.Close(r.cleanupCtx)
+		end()
 	}
+	wg.Wait()
 	if r.client != nil {
 		r.client.Close()
 	}
