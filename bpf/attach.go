@@ -65,20 +65,48 @@ func Prepare(cfg Config) (*Sensor, error) {
 			return nil, err
 		}
 	}
-	ring := spec.Maps["events"].MaxEntries
-	if err := setVar(spec, "wakeup_bytes", uint64(min(ring/8, 256<<10))); err != nil {
+	ringBytes := spec.Maps["events"].MaxEntries
+	if err := setVar(spec, "wakeup_bytes", uint64(min(ringBytes/8, 256<<10))); err != nil {
 		return nil, err
 	}
 
-	// The ring buffer is made first so that the sockaddr object
-	// (sockaddr.go), which writes into it too, loads in parallel with the
-	// sensor.
-	events, err := ebpf.NewMap(spec.Maps["events"])
-	if err != nil {
-		return nil, fmt.Errorf("bpf: ring buffer: %w", err)
+	// The ring buffer (zeroed pages, then mapped for the reader: tens of ms
+	// for the default size) is made while the kernel's BTF is decoded; both
+	// come before the two loads, which run in parallel: the sockaddr object
+	// (sockaddr.go) writes into the same ring.
+	type ringResult struct {
+		m   *ebpf.Map
+		rd  *ringbuf.Reader
+		err error
 	}
-	defer events.Close()     // each collection holds its own reference
+	ringC := make(chan ringResult, 1)
+	go func() {
+		m, err := ebpf.NewMap(spec.Maps["events"])
+		if err != nil {
+			ringC <- ringResult{err: fmt.Errorf("bpf: ring buffer: %w", err)}
+			return
+		}
+		rd, err := ringbuf.NewReader(m)
+		if err != nil {
+			m.Close()
+			ringC <- ringResult{err: fmt.Errorf("bpf: ring buffer reader: %w", err)}
+			return
+		}
+		ringC <- ringResult{m, rd, nil}
+	}()
 	kernel := btf.NewCache() // both loads relocate against one decoding of the kernel's BTF
+	_, kerr := kernel.Kernel()
+	ring := <-ringC
+	if ring.err != nil {
+		return nil, ring.err
+	}
+	if kerr != nil {
+		ring.rd.Close()
+		ring.m.Close()
+		return nil, fmt.Errorf("bpf: kernel BTF: %w", kerr)
+	}
+	events := ring.m
+	defer events.Close() // each collection holds its own reference
 	var sa *sockAddr
 	saErr := make(chan error, 1)
 	go func() {
@@ -86,12 +114,13 @@ func Prepare(cfg Config) (*Sensor, error) {
 		sa, err = loadSockAddr(cfg, events, kernel)
 		saErr <- err
 	}()
-	s := &Sensor{}
+	s := &Sensor{rd: ring.rd}
 	err = spec.LoadAndAssign(&s.objs, &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{"events": events}, Cache: kernel})
 	if serr := <-saErr; err != nil || serr != nil {
 		if sa != nil {
 			sa.close()
 		}
+		s.rd.Close()
 		if err != nil {
 			return nil, loadError(err)
 		}
@@ -116,11 +145,6 @@ func Prepare(cfg Config) (*Sensor, error) {
 			return nil, fmt.Errorf("bpf: attach tp_btf/%s: %w", p.name, err)
 		}
 		s.links = append(s.links, l)
-	}
-	s.rd, err = ringbuf.NewReader(s.objs.Events)
-	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("bpf: ring buffer reader: %w", err)
 	}
 	return s, nil
 }
