@@ -38,6 +38,8 @@ type recording struct {
 	sb     *sandbox.Sandbox
 	proxy  *egress.Server
 	sensor *bpf.Sensor
+	// sensorWait returns the sensor loading since prepare (loadSensor).
+	sensorWait func() (*bpf.Sensor, error)
 
 	specJSON []byte
 	w        *store.RunWriter
@@ -73,11 +75,15 @@ func prepare(ctx context.Context, db *store.DB, o Options, t *timings) (*recordi
 	if r.net, err = planNet(o.Spec, enforce); err != nil {
 		return nil, err
 	}
+	// From here on everything is start-up latency: the sensor loads while
+	// the daemon is reached and the sandbox is created.
+	r.loadSensor()
 
 	end := t.begin("connect to containerd")
 	r.client, err = sandbox.Connect(ctx, o.Address, r.progress)
 	end()
 	if err != nil {
+		r.close()
 		return nil, err
 	}
 	rootfs := o.Spec.Rootfs
@@ -139,21 +145,12 @@ func prepare(ctx context.Context, db *store.DB, o Options, t *timings) (*recordi
 // as creating the sandbox); it watches the cgroup before create returns, so
 // before the command's first instruction.
 func (r *recording) create(ctx context.Context) error {
-	type loaded struct {
-		s   *bpf.Sensor
-		err error
-	}
-	sensorC := make(chan loaded, 1)
-	go func() {
-		defer r.t.begin("load sensor (concurrent)")()
-		s, err := bpf.Prepare(bpf.Config{RingBufBytes: r.o.RingBufBytes, UnixAllow: unixAllow(r.o.Spec.Workspace)})
-		sensorC <- loaded{s, err}
-	}()
 	end := r.t.begin("create sandbox")
 	sb, err := r.client.Create(ctx, r.sbOpts)
 	end()
-	l := <-sensorC
-	r.sb, r.sensor = sb, l.s // close releases whichever exists
+	r.sb = sb
+	sensor, serr := r.waitSensor()
+	r.sensor = sensor // close releases whichever exists
 	if err != nil {
 		// Say a missing program plainly (the CLI exits 127 for it, like a
 		// shell).
@@ -162,8 +159,8 @@ func (r *recording) create(ctx context.Context) error {
 		}
 		return fmt.Errorf("create sandbox: %w", err)
 	}
-	if l.err != nil {
-		return fmt.Errorf("load eBPF sensor: %w", l.err)
+	if serr != nil {
+		return fmt.Errorf("load eBPF sensor: %w", serr)
 	}
 	// The proxy's sockets are opened in the sandbox's namespace now, while
 	// runc init waits: nothing of the command can have taken the ports.
@@ -181,12 +178,44 @@ func (r *recording) create(ctx context.Context) error {
 	return nil
 }
 
+// loadSensor starts loading the sensor (bpf.Prepare: the verifier, most of
+// the start-up time) in the background; waitSensor returns it.
+func (r *recording) loadSensor() {
+	type loaded struct {
+		s   *bpf.Sensor
+		err error
+	}
+	c := make(chan loaded, 1)
+	go func() {
+		defer r.t.begin("load sensor (concurrent)")()
+		s, err := bpf.Prepare(bpf.Config{RingBufBytes: r.o.RingBufBytes, UnixAllow: unixAllow(r.o.Spec.Workspace)})
+		c <- loaded{s, err}
+	}()
+	r.sensorWait = func() (*bpf.Sensor, error) {
+		l := <-c
+		return l.s, l.err
+	}
+}
+
+// waitSensor waits for the sensor loadSensor started; it can be called once.
+func (r *recording) waitSensor() (*bpf.Sensor, error) {
+	if r.sensorWait == nil {
+		return nil, errors.New("sensor not loading (internal error)")
+	}
+	w := r.sensorWait
+	r.sensorWait = nil
+	return w()
+}
+
 // close releases what prepare and create made, last first.
 // The sensor's detach (RCU grace periods) and the sandbox's teardown
 // (containerd round trips, unmounts) are independent waits, so they overlap:
 // the command is gone and the sensor's gate closed, so neither order
 // matters.
 func (r *recording) close() {
+	if r.sensorWait != nil { // prepare or create failed before taking it
+		r.sensor, _ = r.waitSensor()
+	}
 	var wg sync.WaitGroup
 	if r.sensor != nil {
 		wg.Go(func() {
