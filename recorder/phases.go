@@ -38,6 +38,7 @@ type recording struct {
 	sb     *sandbox.Sandbox
 	proxy  *egress.Server
 	sensor *bpf.Sensor
+	bg     sync.WaitGroup // teardown's closes
 	// sensorWait returns the sensor loading since prepare (loadSensor).
 	sensorWait func() (*bpf.Sensor, error)
 
@@ -209,31 +210,40 @@ func (r *recording) waitSensor() (*bpf.Sensor, error) {
 
 // close releases what prepare and create made, last first.
 // The sensor's detach (RCU grace periods) and the sandbox's teardown
-// (containerd round trips, unmounts) are independent waits, so they overlap:
-// the command is gone and the sensor's gate closed, so neither order
+// (containerd round trips, unmounts) are independent waits, so they overlap
+// each other and, when finish starts them (teardown), the storing of the
+// run: the command is gone and the sensor's gate closed, so no order
 // matters.
 func (r *recording) close() {
-	if r.sensorWait != nil { // prepare or create failed before taking it
-		r.sensor, _ = r.waitSensor()
-	}
-	var wg sync.WaitGroup
-	if r.sensor != nil {
-		wg.Go(func() {
-			defer r.t.begin("close sensor")()
-			r.sensor.Close()
-		})
-	}
+	r.teardown()
 	if r.proxy != nil {
 		r.proxy.Close()
 	}
-	if r.sb != nil {
-		end := r.t.begin("close sandbox")
-		r.sb.Close(r.cleanupCtx)
-		end()
-	}
-	wg.Wait()
+	r.bg.Wait()
 	if r.client != nil {
 		r.client.Close()
+	}
+}
+
+// teardown starts closing the sensor and the sandbox in the background;
+// close waits for both. Neither may be used afterwards.
+func (r *recording) teardown() {
+	if r.sensorWait != nil { // prepare or create failed before taking it
+		r.sensor, _ = r.waitSensor()
+	}
+	if s := r.sensor; s != nil {
+		r.sensor = nil
+		r.bg.Go(func() {
+			defer r.t.begin("close sensor")()
+			s.Close()
+		})
+	}
+	if sb := r.sb; sb != nil {
+		r.sb = nil
+		r.bg.Go(func() {
+			defer r.t.begin("close sandbox")()
+			sb.Close(r.cleanupCtx)
+		})
 	}
 }
 
@@ -346,6 +356,9 @@ func (r *recording) finish(ctx context.Context, sr sandbox.Result) (Result, erro
 			return r.fail(fmt.Errorf("apply workspace changes: %w", err))
 		}
 	}
+	// Everything the kernel and the sandbox know is read: let them go
+	// while the run is stored.
+	r.teardown()
 
 	syscalls := r.tr.counts(counts) // may add orphan images: before processes()
 	procs := r.tr.processes()
