@@ -208,8 +208,7 @@ func (r *recording) waitSensor() (*bpf.Sensor, error) {
 	return w()
 }
 
-// close releases what prepare and create made, last first.
-// The sensor's detach (RCU grace periods) and the sandbox's teardown
+// close releases what prepare and create made. The sensor's detach (RCU grace periods) and the sandbox's teardown
 // (containerd round trips, unmounts) are independent waits, so they overlap
 // each other and, when finish starts them (teardown), the storing of the
 // run: the command is gone and the sensor's gate closed, so no order
