@@ -1,8 +1,11 @@
 package recorder
 
 import (
+	"bytes"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -63,4 +66,43 @@ func TestRecordTracesFirstInstruction(t *testing.T) {
 			t.Errorf("run %d: processes %+v, want the one static binary", i, r.trace.Processes)
 		}
 	}
+}
+
+// TestRecordLeavesNoProcessBehind: the sandbox's teardown no longer sends
+// a kill-all once the command's init has exited (the kernel has killed
+// the rest of its pid namespace by then), so a command that leaves a
+// detached child behind - its own session, SIGTERM and SIGHUP ignored -
+// must still leave nothing running once Record returns.
+func TestRecordLeavesNoProcessBehind(t *testing.T) {
+	requireRoot(t)
+	const marker = "271.828182"
+	r := record(t, "", Spec{Args: []string{"/bin/sh", "-c",
+		"setsid /bin/sh -c 'trap \"\" TERM HUP; exec sleep " + marker + "' </dev/null >/dev/null 2>&1 & sleep 0.2; exit 0"}}, nil)
+	if r.res.Status != store.StatusOK || r.res.ExitCode != 0 {
+		t.Fatalf("status %s exit %d; stderr %s", r.res.Status, r.res.ExitCode, r.stderr)
+	}
+	if pids := processesWith(t, marker); len(pids) > 0 {
+		t.Fatalf("processes of the sandbox still running after Record: %v", pids)
+	}
+}
+
+// processesWith lists the host pids whose command line contains s.
+func processesWith(t *testing.T, s string) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && bytes.Contains(b, []byte(s)) {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
