@@ -101,20 +101,28 @@ func BenchmarkRecordEndToEnd(b *testing.B) {
 		}
 		bins = append(bins, before)
 	}
-	dir := b.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, ".behavediff"), 0o755); err != nil {
-		b.Fatal(err)
-	}
 	src := filepath.Join(b.TempDir(), "workload.c")
 	if err := os.WriteFile(src, []byte(syscallHeavyC), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	workload := filepath.Join(dir, "workload")
+	workload := filepath.Join(b.TempDir(), "workload")
 	if msg, err := exec.Command("gcc", "-O2", "-static", "-o", workload, src).CombinedOutput(); err != nil {
 		b.Fatalf("gcc: %v\n%s", err, msg)
 	}
+	// Each binary records into a project of its own: an older binary must
+	// not meet a database a newer one migrated.
+	dirs := make([]string, len(bins))
+	for i := range bins {
+		dirs[i] = b.TempDir()
+		if err := os.Mkdir(filepath.Join(dirs[i], ".behavediff"), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if msg, err := exec.Command("cp", workload, dirs[i]).CombinedOutput(); err != nil {
+			b.Fatalf("cp: %v\n%s", err, msg)
+		}
+	}
 
-	run := func(args ...string) time.Duration {
+	run := func(dir string, args ...string) time.Duration {
 		b.Helper()
 		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Dir = dir
@@ -127,18 +135,18 @@ func BenchmarkRecordEndToEnd(b *testing.B) {
 		return d
 	}
 	n := strconv.Itoa(rounds)
-	for _, bin := range bins {
-		run(bin, "record", "--", "true") // warm the daemon and the page cache
+	for i, bin := range bins {
+		run(dirs[i], bin, "record", "--", "true") // warm the daemon and the page cache
 	}
 	var bare []time.Duration
 	recTrue := make([][]time.Duration, len(bins))
 	rec := make([][]time.Duration, len(bins))
 	b.ResetTimer()
 	for range pairs {
-		bare = append(bare, run(workload, n, hostTmp))
+		bare = append(bare, run(dirs[0], workload, n, hostTmp))
 		for i, bin := range bins {
-			recTrue[i] = append(recTrue[i], run(bin, "record", "--", "true"))
-			rec[i] = append(rec[i], run(bin, "record", "--", "./workload", n, "/tmp"))
+			recTrue[i] = append(recTrue[i], run(dirs[i], bin, "record", "--", "true"))
+			rec[i] = append(rec[i], run(dirs[i], bin, "record", "--", "./workload", n, "/tmp"))
 		}
 	}
 	b.StopTimer()
