@@ -45,7 +45,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define ABS_BIT 0x10000  /* put_ustr: string starts with '/' */
 
 /* Set by the loader before load (rodata, frozen). */
-const volatile __u64 target_cgroup = 0;
+volatile __u64 target_cgroup = 0; /* .bss, set after load: 0 (no cgroup) = gate closed */
 const volatile __u8 want_resolved = 1;
 const volatile __u8 sc_table[NR_TABLE] = {};
 /*

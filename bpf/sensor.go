@@ -12,7 +12,6 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
-	"github.com/cilium/ebpf/rlimit"
 )
 
 // DefaultRingBufBytes is the ring buffer size used when Config.RingBufBytes
@@ -48,108 +47,16 @@ type Sensor struct {
 	rd   *ringbuf.Reader
 	rec  ringbuf.Record
 
-	mu      sync.Mutex
-	links   []link.Link
-	sa      *sockAddr // cgroup sock_addr hooks (sockaddr.go)
-	stopped bool
-	closed  bool
-	drained bool        // touched only by Read
-	ret     retireState // touched only by Read, then by SyscallCounts after Stop
-}
-
-// Load loads the programs, sets the cgroup filter and attaches them. When it
-// returns, every event of the cgroup after its first exec is recorded.
-func Load(cfg Config) (*Sensor, error) {
-	if cfg.CgroupID == 0 {
-		return nil, errors.New("bpf: Config.CgroupID is required")
-	}
-	// Only needed on kernels before 5.11 (memlock accounting); harmless after.
-	_ = rlimit.RemoveMemlock()
-
-	spec, err := loadSensor()
-	if err != nil {
-		return nil, fmt.Errorf("bpf: parse embedded object: %w", err)
-	}
-	spec.Maps["events"].MaxEntries = ringSize(cfg.RingBufBytes)
-	ncpu, err := ebpf.PossibleCPU()
-	if err != nil {
-		return nil, fmt.Errorf("bpf: count CPUs: %w", err)
-	}
-	spec.Maps["heap"].MaxEntries = uint32(ncpu) // one scratch area per CPU
-
-	table, err := syscallTable(spec)
-	if err != nil {
-		return nil, err
-	}
-	if err := setVar(spec, "target_cgroup", cfg.CgroupID); err != nil {
-		return nil, err
-	}
-	if err := setVar(spec, "sc_table", table); err != nil {
-		return nil, err
-	}
-	if nr, ok := SyscallNr("rt_sigreturn"); ok {
-		if err := setVar(spec, "sigreturn_nr", uint32(nr)); err != nil {
-			return nil, err
-		}
-	}
-	ring := spec.Maps["events"].MaxEntries
-	if err := setVar(spec, "wakeup_bytes", uint64(min(ring/8, 256<<10))); err != nil {
-		return nil, err
-	}
-
-	// The ring buffer is made first so that the sockaddr object
-	// (sockaddr.go), which writes into it too, loads in parallel with the
-	// sensor: loading (CO-RE, verifier) is most of the start-up time.
-	events, err := ebpf.NewMap(spec.Maps["events"])
-	if err != nil {
-		return nil, fmt.Errorf("bpf: ring buffer: %w", err)
-	}
-	defer events.Close()     // each collection holds its own reference
-	kernel := btf.NewCache() // both loads relocate against one decoding of the kernel's BTF
-	var sa *sockAddr
-	saErr := make(chan error, 1)
-	go func() {
-		var err error
-		sa, err = loadSockAddr(cfg, events, kernel)
-		saErr <- err
-	}()
-	s := &Sensor{}
-	err = spec.LoadAndAssign(&s.objs, &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{"events": events}, Cache: kernel})
-	if serr := <-saErr; err != nil || serr != nil {
-		if sa != nil {
-			sa.close()
-		}
-		if err != nil {
-			return nil, loadError(err)
-		}
-		s.objs.Close()
-		return nil, serr
-	}
-	s.sa = sa
-	progs := []struct {
-		name string
-		p    *ebpf.Program
-	}{
-		// exec first: it opens the gate, the others only report after it.
-		{"sched_process_exec", s.objs.SchedExec},
-		{"sched_process_fork", s.objs.SchedFork},
-		{"sched_process_exit", s.objs.SchedExit},
-		{"sys_exit", s.objs.SysExit},
-	}
-	for _, p := range progs {
-		l, err := link.AttachTracing(link.TracingOptions{Program: p.p, AttachType: ebpf.AttachTraceRawTp})
-		if err != nil {
-			s.Close()
-			return nil, fmt.Errorf("bpf: attach tp_btf/%s: %w", p.name, err)
-		}
-		s.links = append(s.links, l)
-	}
-	s.rd, err = ringbuf.NewReader(s.objs.Events)
-	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("bpf: ring buffer reader: %w", err)
-	}
-	return s, nil
+	mu       sync.Mutex
+	links    []link.Link
+	sa       *sockAddr // cgroup sock_addr hooks (sockaddr.go)
+	cgroup   *os.File  // the watched cgroup (Watch), for Stop's emptiness check
+	watched  bool
+	stopped  bool
+	closed   bool
+	detached chan error  // Stop's background detach; nil before Stop
+	drained  bool        // touched only by Read
+	ret      retireState // touched only by Read, then by SyscallCounts after Stop
 }
 
 func setVar(spec *ebpf.CollectionSpec, name string, v any) error {
@@ -256,40 +163,6 @@ func (s *Sensor) readErr(err error) error {
 	}
 }
 
-// Stop detaches the programs, so nothing new is recorded, and makes Read
-// return what is still buffered followed by ErrDrained. Counters and loss
-// counts stay readable until Close.
-func (s *Sensor) Stop() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopped || s.closed {
-		return nil
-	}
-	s.stopped = true
-	var errs []error
-	for _, l := range s.links {
-		if err := l.Close(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	s.links = nil
-	if s.sa != nil {
-		if err := s.sa.detach(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	// Detaching does not wait for programs already running on other CPUs;
-	// give them time to commit their last records before marking the end.
-	time.Sleep(20 * time.Millisecond)
-	if err := s.rd.Flush(); err != nil {
-		errs = append(errs, err)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("bpf: stop: %w", err)
-	}
-	return nil
-}
-
 // Count is how often one process (host tgid) made one syscall, and how many
 // of those calls failed (returned -errno).
 type Count struct {
@@ -389,40 +262,6 @@ func (s *Sensor) Lost() (map[string]uint64, error) {
 		}
 	}
 	return out, nil
-}
-
-// Close detaches everything and frees the kernel objects. Read returns
-// ErrDrained (or an error) afterwards.
-func (s *Sensor) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
-	s.mu.Unlock()
-	stopErr := s.Stop()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
-	s.stopped = true
-	var errs []error
-	if stopErr != nil {
-		errs = append(errs, stopErr)
-	}
-	if s.sa != nil {
-		if err := s.sa.close(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if s.rd != nil {
-		if err := s.rd.Close(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := s.objs.Close(); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
 }
 
 // SyscallName returns the name of syscall nr on this GOARCH (amd64 or

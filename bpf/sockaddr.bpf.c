@@ -115,7 +115,7 @@ extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __weak __ksym;
 #define ITER_END(it) bpf_iter_num_destroy(&it)
 
 /* Set by the loader (rodata). */
-const volatile __u64 target_cgroup = 0;
+volatile __u64 target_cgroup = 0; /* .bss, set after load: 0 (no cgroup) = gate closed */
 const volatile __u64 host_netns_cookie = 0; /* 0: unknown, abstract names not judged */
 const volatile __u8 unix_policy = 0;        /* 1: refuse unix addresses outside unix_allow */
 

@@ -148,8 +148,9 @@ func decodeSockAddr(raw []byte, ev Event) (Event, error) {
 
 // sockAddr is the loaded sockaddr object and its attachments.
 type sockAddr struct {
-	objs  sockaddrObjects
-	links []link.Link
+	objs        sockaddrObjects
+	links       []link.Link
+	attachTypes map[string]ebpf.AttachType // per program, from the object's sections
 }
 
 // saLossClasses names the indexes of the object's loss counters (as Lost
@@ -161,17 +162,14 @@ var saLossClasses = map[sockaddrSaLoss]string{
 
 // loadSockAddr loads the sockaddr object with events as its ring buffer
 // (kernel: the kernel BTF cache it shares with the sensor's load) and
-// attaches its cgroup hooks to the cgroup with id cfg.CgroupID and its
-// syscall tracepoints.
+// attaches its syscall tracepoints. Its cgroup hooks wait for attachCgroup,
+// and its gate (target_cgroup) stays closed until then.
 func loadSockAddr(cfg Config, events *ebpf.Map, kernel *btf.Cache) (_ *sockAddr, err error) {
 	spec, err := loadSockaddr()
 	if err != nil {
 		return nil, fmt.Errorf("bpf: parse embedded sockaddr object: %w", err)
 	}
 	spec.Maps["events"].MaxEntries = events.MaxEntries()
-	if err := setVar(spec, "target_cgroup", cfg.CgroupID); err != nil {
-		return nil, err
-	}
 	prefixes, err := unixPrefixes(cfg.UnixAllow)
 	if err != nil {
 		return nil, err
@@ -193,7 +191,10 @@ func loadSockAddr(cfg Config, events *ebpf.Map, kernel *btf.Cache) (_ *sockAddr,
 			return nil, err
 		}
 	}
-	sa := &sockAddr{}
+	sa := &sockAddr{attachTypes: map[string]ebpf.AttachType{}}
+	for name, ps := range spec.Programs {
+		sa.attachTypes[name] = ps.AttachType // from the ELF section name
+	}
 	opts := &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{"events": events}, Cache: kernel}
 	if err := spec.LoadAndAssign(&sa.objs, opts); err != nil {
 		return nil, loadError(err)
@@ -203,11 +204,17 @@ func loadSockAddr(cfg Config, events *ebpf.Map, kernel *btf.Cache) (_ *sockAddr,
 			sa.close()
 		}
 	}()
-	cg, err := openCgroup(cfg.CgroupID)
+	ls, err := attachTracepoints(map[string]*ebpf.Program{"sys_exit_connect": sa.objs.SysExitConnect, "sys_exit_sendmmsg": sa.objs.SysExitSendmmsg})
+	sa.links = append(sa.links, ls...)
 	if err != nil {
 		return nil, err
 	}
-	defer cg.Close()
+	return sa, nil
+}
+
+// attachCgroup attaches the cgroup hooks to cg (whose id is id) and opens
+// the object's gate for it.
+func (sa *sockAddr) attachCgroup(cg *os.File, id uint64) error {
 	cgPath := fmt.Sprintf("/proc/self/fd/%d", cg.Fd())
 	hooks := []struct {
 		name string
@@ -219,18 +226,16 @@ func loadSockAddr(cfg Config, events *ebpf.Map, kernel *btf.Cache) (_ *sockAddr,
 		{"connect_unix", sa.objs.ConnectUnix}, {"sendmsg_unix", sa.objs.SendmsgUnix},
 	}
 	for _, h := range hooks {
-		l, err := link.AttachCgroup(link.CgroupOptions{Path: cgPath, Attach: spec.Programs[h.name].AttachType, Program: h.p})
+		l, err := link.AttachCgroup(link.CgroupOptions{Path: cgPath, Attach: sa.attachTypes[h.name], Program: h.p})
 		if err != nil {
-			return nil, fmt.Errorf("bpf: attach cgroup/%s: %w", h.name, err)
+			return fmt.Errorf("bpf: attach cgroup/%s: %w", h.name, err)
 		}
 		sa.links = append(sa.links, l)
 	}
-	ls, err := attachTracepoints(map[string]*ebpf.Program{"sys_exit_connect": sa.objs.SysExitConnect, "sys_exit_sendmmsg": sa.objs.SysExitSendmmsg})
-	sa.links = append(sa.links, ls...)
-	if err != nil {
-		return nil, err
+	if err := sa.objs.TargetCgroup.Set(id); err != nil {
+		return fmt.Errorf("bpf: sockaddr: watch cgroup %d: %w", id, err)
 	}
-	return sa, nil
+	return nil
 }
 
 // attachTracepoints attaches programs to syscalls/NAME tracepoints. Their
@@ -379,14 +384,9 @@ func (sa *sockAddr) lost(out map[string]uint64) error {
 
 // detach closes the attachments: no new records, policy off.
 func (sa *sockAddr) detach() error {
-	var errs []error
-	for _, l := range sa.links {
-		if err := l.Close(); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	err := closeLinks(sa.links)
 	sa.links = nil
-	return errors.Join(errs...)
+	return err
 }
 
 func (sa *sockAddr) close() error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/behavediff/behavediff/bpf"
@@ -23,6 +24,7 @@ type recording struct {
 	o          Options
 	db         *store.DB
 	progress   io.Writer
+	t          *timings
 	cleanupCtx context.Context // outlives a cancelled ctx: the run is still stored
 
 	net    netPlan
@@ -36,6 +38,9 @@ type recording struct {
 	sb     *sandbox.Sandbox
 	proxy  *egress.Server
 	sensor *bpf.Sensor
+	bg     sync.WaitGroup // teardown's closes
+	// sensorWait returns the sensor loading since prepare (loadSensor).
+	sensorWait func() (*bpf.Sensor, error)
 
 	specJSON []byte
 	w        *store.RunWriter
@@ -46,7 +51,7 @@ type recording struct {
 
 // prepare checks the spec and decides everything the sandbox needs before
 // any of it exists.
-func prepare(ctx context.Context, db *store.DB, o Options) (*recording, error) {
+func prepare(ctx context.Context, db *store.DB, o Options, t *timings) (*recording, error) {
 	if err := o.Spec.Validate(); err != nil {
 		return nil, err
 	}
@@ -56,7 +61,7 @@ func prepare(ctx context.Context, db *store.DB, o Options) (*recording, error) {
 	if o.Spec.Timeout == 0 {
 		o.Spec.Timeout = Duration(DefaultTimeout)
 	}
-	r := &recording{o: o, db: db, progress: o.Progress, cleanupCtx: context.WithoutCancel(ctx)}
+	r := &recording{o: o, db: db, progress: o.Progress, t: t, cleanupCtx: context.WithoutCancel(ctx)}
 	if r.progress == nil {
 		r.progress = io.Discard
 	}
@@ -71,8 +76,15 @@ func prepare(ctx context.Context, db *store.DB, o Options) (*recording, error) {
 	if r.net, err = planNet(o.Spec, enforce); err != nil {
 		return nil, err
 	}
+	// From here on everything is start-up latency: the sensor loads while
+	// the daemon is reached and the sandbox is created.
+	r.loadSensor()
 
-	if r.client, err = sandbox.Connect(ctx, o.Address, r.progress); err != nil {
+	end := t.begin("connect to containerd")
+	r.client, err = sandbox.Connect(ctx, o.Address, r.progress)
+	end()
+	if err != nil {
+		r.close()
 		return nil, err
 	}
 	rootfs := o.Spec.Rootfs
@@ -130,10 +142,18 @@ func prepare(ctx context.Context, db *store.DB, o Options) (*recording, error) {
 }
 
 // create makes the sandbox (runc init waits in its new cgroup), serves the
-// proxy in its network namespace and loads the sensor on its cgroup.
+// proxy in its network namespace and points the sensor at its cgroup. The
+// sensor loads meanwhile (loading is independent of the cgroup, and as slow
+// as creating the sandbox); it watches the cgroup before create returns, so
+// before the command's first instruction.
 func (r *recording) create(ctx context.Context) error {
-	var err error
-	if r.sb, err = r.client.Create(ctx, r.sbOpts); err != nil {
+	end := r.t.begin("create sandbox")
+	sb, err := r.client.Create(ctx, r.sbOpts)
+	end()
+	r.sb = sb
+	sensor, serr := r.waitSensor()
+	r.sensor = sensor // close releases whichever exists
+	if err != nil {
 		// Say a missing program plainly (the CLI exits 127 for it, like a
 		// shell).
 		if errors.Is(err, sandbox.ErrExecutableNotFound) {
@@ -141,31 +161,89 @@ func (r *recording) create(ctx context.Context) error {
 		}
 		return fmt.Errorf("create sandbox: %w", err)
 	}
+	if serr != nil {
+		return fmt.Errorf("load eBPF sensor: %w", serr)
+	}
 	// The proxy's sockets are opened in the sandbox's namespace now, while
 	// runc init waits: nothing of the command can have taken the ports.
-	if r.proxy, err = r.net.start(ctx, r.sb.Pid()); err != nil {
+	end = r.t.begin("start proxy")
+	r.proxy, err = r.net.start(ctx, r.sb.Pid())
+	end()
+	if err != nil {
 		return err
 	}
-	r.sensor, err = bpf.Load(bpf.Config{CgroupID: r.sb.CgroupID(), RingBufBytes: r.o.RingBufBytes, UnixAllow: unixAllow(r.o.Spec.Workspace)})
-	if err != nil {
-		return fmt.Errorf("load eBPF sensor: %w", err)
+	end = r.t.begin("watch cgroup")
+	defer end()
+	if err := r.sensor.Watch(r.sb.CgroupID()); err != nil {
+		return fmt.Errorf("eBPF sensor: %w", err)
 	}
 	return nil
 }
 
-// close releases what prepare and create made, last first.
-func (r *recording) close() {
-	if r.sensor != nil {
-		r.sensor.Close()
+// loadSensor starts loading the sensor (bpf.Prepare: the verifier, most of
+// the start-up time) in the background; waitSensor returns it.
+func (r *recording) loadSensor() {
+	type loaded struct {
+		s   *bpf.Sensor
+		err error
 	}
+	c := make(chan loaded, 1)
+	go func() {
+		defer r.t.begin("load sensor (concurrent)")()
+		s, err := bpf.Prepare(bpf.Config{RingBufBytes: r.o.RingBufBytes, UnixAllow: unixAllow(r.o.Spec.Workspace)})
+		c <- loaded{s, err}
+	}()
+	r.sensorWait = func() (*bpf.Sensor, error) {
+		l := <-c
+		return l.s, l.err
+	}
+}
+
+// waitSensor waits for the sensor loadSensor started; it can be called once.
+func (r *recording) waitSensor() (*bpf.Sensor, error) {
+	if r.sensorWait == nil {
+		return nil, errors.New("sensor not loading (internal error)")
+	}
+	w := r.sensorWait
+	r.sensorWait = nil
+	return w()
+}
+
+// close releases what prepare and create made. The sensor's detach (RCU grace periods) and the sandbox's teardown
+// (containerd round trips, unmounts) are independent waits, so they overlap
+// each other and, when finish starts them (teardown), the storing of the
+// run: the command is gone and the sensor's gate closed, so no order
+// matters.
+func (r *recording) close() {
+	r.teardown()
 	if r.proxy != nil {
 		r.proxy.Close()
 	}
-	if r.sb != nil {
-		r.sb.Close(r.cleanupCtx)
-	}
+	r.bg.Wait()
 	if r.client != nil {
 		r.client.Close()
+	}
+}
+
+// teardown starts closing the sensor and the sandbox in the background;
+// close waits for both. Neither may be used afterwards.
+func (r *recording) teardown() {
+	if r.sensorWait != nil { // prepare or create failed before taking it
+		r.sensor, _ = r.waitSensor()
+	}
+	if s := r.sensor; s != nil {
+		r.sensor = nil
+		r.bg.Go(func() {
+			defer r.t.begin("close sensor")()
+			s.Close()
+		})
+	}
+	if sb := r.sb; sb != nil {
+		r.sb = nil
+		r.bg.Go(func() {
+			defer r.t.begin("close sandbox")()
+			sb.Close(r.cleanupCtx)
+		})
 	}
 }
 
@@ -221,17 +299,26 @@ func (r *recording) fail(cause error) (Result, error) {
 // the sensor and drains what the kernel still holds before finishing.
 func (r *recording) execute(ctx context.Context) (Result, error) {
 	ing := startIngest(r.sensor, r.tr, r.sb.InsideUID)
-	if err := r.sb.Start(ctx); err != nil {
+	end := r.t.begin("start command")
+	err := r.sb.Start(ctx)
+	end()
+	if err != nil {
 		r.sensor.Stop()
 		ing.wait()
 		return r.fail(fmt.Errorf("start command %q: %w", r.o.Spec.Args[0], err))
 	}
+	end = r.t.begin("wait for command")
 	sr, werr := r.sb.Wait(ctx)
+	end()
 	// The command is gone: detach and drain what the kernel still holds.
+	end = r.t.begin("stop sensor")
 	if err := r.sensor.Stop(); err != nil && werr == nil {
 		werr = fmt.Errorf("stop sensor: %w", err)
 	}
+	end()
+	end = r.t.begin("drain events")
 	ingErr := ing.wait()
+	end()
 	if werr != nil {
 		return r.fail(fmt.Errorf("wait for command: %w", werr))
 	}
@@ -245,6 +332,7 @@ func (r *recording) execute(ctx context.Context) (Result, error) {
 // (syscall counts, loss, workspace changes, the proxy's requests), applies
 // --keep-changes, and writes the run's final row.
 func (r *recording) finish(ctx context.Context, sr sandbox.Result) (Result, error) {
+	defer r.t.begin("finish run")()
 	res := &r.res
 	counts, err := r.sensor.SyscallCounts()
 	if err != nil {
@@ -268,6 +356,9 @@ func (r *recording) finish(ctx context.Context, sr sandbox.Result) (Result, erro
 			return r.fail(fmt.Errorf("apply workspace changes: %w", err))
 		}
 	}
+	// Everything the kernel and the sandbox know is read: let them go
+	// while the run is stored.
+	r.teardown()
 
 	syscalls := r.tr.counts(counts) // may add orphan images: before processes()
 	procs := r.tr.processes()

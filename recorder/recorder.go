@@ -42,6 +42,9 @@ type Options struct {
 	// Enforce, when set, gives the policy of an approved baseline for the
 	// spec (--enforce), applied to this run; the stored spec is unchanged.
 	Enforce func(Spec) (*Enforcement, error)
+	// Timings, when set, receives one line per phase of the recording
+	// (start offset and duration) once it ends: where start-up time goes.
+	Timings io.Writer
 }
 
 // Result summarises a finished recording.
@@ -77,15 +80,25 @@ var ErrCommandNotFound = errors.New("command not found")
 // then kept with status "error" and the cause. A command that exits non-zero
 // is not an error: its code is in Result.ExitCode.
 func Record(ctx context.Context, db *store.DB, o Options) (Result, error) {
-	r, err := prepare(ctx, db, o)
+	t := newTimings(o.Timings)
+	defer t.print(o.Timings)
+	end := t.begin("prepare")
+	r, err := prepare(ctx, db, o, t)
+	end()
 	if err != nil {
 		return Result{}, err
 	}
-	defer r.close()
+	defer func() {
+		defer t.begin("close")()
+		r.close()
+	}()
 	if err := r.create(ctx); err != nil {
 		return Result{}, err
 	}
-	if err := r.begin(ctx); err != nil {
+	end = t.begin("begin run")
+	err = r.begin(ctx)
+	end()
+	if err != nil {
 		return Result{}, err
 	}
 	return r.execute(ctx)

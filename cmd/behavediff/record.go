@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -236,9 +237,20 @@ func (a *app) recordSpec(ctx context.Context, dbPath string, spec recorder.Spec,
 }
 
 func (a *app) recordOnce(ctx context.Context, dbPath string, spec recorder.Spec, r recordRun) (recorder.Result, error) {
+	// BEHAVEDIFF_TIMINGS=1 prints where the recording's time went (a
+	// developer's aid for start-up latency; the lines are not a stable format).
+	var timings io.Writer
+	if a.getenv != nil && a.getenv("BEHAVEDIFF_TIMINGS") != "" {
+		timings = a.stderr
+	}
+	tuneGC(a.getenv)
+	opened := time.Now()
 	db, err := openRW(ctx, dbPath)
 	if err != nil {
 		return recorder.Result{}, err
+	}
+	if timings != nil {
+		fmt.Fprintf(timings, "behavediff: timing: open database %.1f ms\n", float64(time.Since(opened))/float64(time.Millisecond))
 	}
 	defer db.Close()
 	if spec.Name != "" {
@@ -267,6 +279,7 @@ func (a *app) recordOnce(ctx context.Context, dbPath string, spec recorder.Spec,
 		ToolVersion:  versionString(),
 		RingBufBytes: r.ringBuf,
 		Protect:      protectedDirs(spec.Workspace),
+		Timings:      timings,
 	})
 	if err != nil {
 		if res.RunID != 0 {
@@ -275,6 +288,26 @@ func (a *app) recordOnce(ctx context.Context, dbPath string, spec recorder.Spec,
 		return res, err
 	}
 	return res, nil
+}
+
+// recordGCPercent and recordMemLimit tune the collector for a recording:
+// the ingest allocates per event (decoded strings, rows) and its live heap
+// stays small, so at the default GOGC=100 the collector runs often and
+// competes on the same cores with the command being traced. A larger
+// GOGC collects less often; the soft limit keeps a flood from growing the
+// heap past it (the ring buffer's mapping is not Go memory and not in it).
+// GOGC or GOMEMLIMIT in the environment win.
+const (
+	recordGCPercent = 400
+	recordMemLimit  = 128 << 20
+)
+
+func tuneGC(getenv func(string) string) {
+	if getenv == nil || getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetGCPercent(recordGCPercent)
+	debug.SetMemoryLimit(recordMemLimit)
 }
 
 func (a *app) recordExit(res recorder.Result, allowLoss bool) int {

@@ -62,25 +62,37 @@ func Connect(ctx context.Context, address string, progress io.Writer) (*Client, 
 	if os.Geteuid() != 0 {
 		return nil, errors.New("behavediff must run as root to create sandboxes (containerd, overlayfs and eBPF need it): run it with sudo")
 	}
-	if address == "" {
-		if err := ensureDaemon(ctx, progress); err != nil {
-			return nil, err
-		}
+	private := address == ""
+	if private {
 		address = daemonSocket
 	}
-	cd, err := client.New(address, client.WithDefaultNamespace(namespace), client.WithTimeout(10*time.Second))
-	if err != nil {
-		return nil, fmt.Errorf("connect to containerd at %s: %w", address, err)
+	var cd *client.Client
+	var version string
+	var err error
+	if private {
+		// The warm path: the private daemon serves already, and connecting
+		// is the check (one client, one round trip; no lock, so concurrent
+		// records do not queue). Only a daemon that does not answer sends
+		// us to ensureDaemon, which starts it under the lock.
+		if unixListening(ctx, address) {
+			cd, version, err = dialContainerd(ctx, address)
+		}
+		if cd != nil {
+			fmt.Fprintf(progress, "behavediff: using private containerd (%s)\n", daemonSocket)
+		} else {
+			if err := ensureDaemon(ctx, progress); err != nil {
+				return nil, err
+			}
+			cd, version, err = dialContainerd(ctx, address)
+		}
+	} else {
+		cd, version, err = dialContainerd(ctx, address)
 	}
-	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	v, err := cd.Version(vctx)
 	if err != nil {
-		cd.Close()
-		return nil, fmt.Errorf("containerd at %s is not answering: %w", address, err)
+		return nil, err
 	}
 	if address != daemonSocket {
-		fmt.Fprintf(progress, "behavediff: using containerd %s at %s\n", v.Version, address)
+		fmt.Fprintf(progress, "behavediff: using containerd %s at %s\n", version, address)
 	}
 	c := &Client{cd: cd, address: address}
 	// Best effort: a recorder killed mid-run left its sandbox behind.
@@ -90,6 +102,35 @@ func Connect(ctx context.Context, address string, progress io.Writer) (*Client, 
 		fmt.Fprintf(progress, "behavediff: removed %d sandbox(es) left by interrupted runs\n", n)
 	}
 	return c, nil
+}
+
+// dialContainerd connects a client to the containerd at address and checks
+// that it answers.
+func dialContainerd(ctx context.Context, address string) (*client.Client, string, error) {
+	cd, err := client.New(address, client.WithDefaultNamespace(namespace), client.WithTimeout(10*time.Second))
+	if err != nil {
+		return nil, "", fmt.Errorf("connect to containerd at %s: %w", address, err)
+	}
+	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	v, err := cd.Version(vctx)
+	if err != nil {
+		cd.Close()
+		return nil, "", fmt.Errorf("containerd at %s is not answering: %w", address, err)
+	}
+	return cd, v.Version, nil
+}
+
+// unixListening reports whether something accepts connections on the unix
+// socket (a stale socket file of a dead daemon refuses them).
+func unixListening(ctx context.Context, socket string) bool {
+	d := net.Dialer{Timeout: time.Second}
+	conn, err := d.DialContext(ctx, "unix", socket)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
 }
 
 // Close releases the connection. The private daemon keeps running so the
@@ -218,12 +259,9 @@ func ensureDaemon(ctx context.Context, progress io.Writer) error {
 // serving reports whether a containerd answers on socket. A stale socket file
 // left by a dead daemon refuses the connection and counts as not serving.
 func serving(ctx context.Context, socket string) bool {
-	d := net.Dialer{Timeout: time.Second}
-	conn, err := d.DialContext(ctx, "unix", socket)
-	if err != nil {
+	if !unixListening(ctx, socket) {
 		return false
 	}
-	conn.Close()
 	cd, err := client.New(socket, client.WithDefaultNamespace(namespace), client.WithTimeout(2*time.Second))
 	if err != nil {
 		return false

@@ -528,7 +528,13 @@ func (s *Sandbox) Close(ctx context.Context) error {
 	defer cancel()
 	var errs []error
 	if s.task != nil {
-		if _, err := s.task.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+		// Once Wait saw init exit, the kernel has killed the rest of its
+		// pid namespace: a kill would only cost another runc run.
+		var opts []client.ProcessDeleteOpts
+		if s.result == nil {
+			opts = append(opts, client.WithProcessKill)
+		}
+		if _, err := s.task.Delete(ctx, opts...); err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("delete task %s: %w", s.opts.ID, err))
 		} else {
 			s.task = nil
