@@ -85,13 +85,15 @@ func (s *Sandbox) prepareMounts(rootfs string, userns *os.File) ([]specs.Mount, 
 	// inside: searchable, not writable), holding only the path down to the
 	// workspace's mount point. The command sees no home rather than a
 	// forbidden one, and none of its contents.
+	var covers []string
 	if s.userns && o.Rootfs == "" {
 		seen := map[string]bool{}
 		for _, p := range []string{path.Dir(s.workspace), homeDir(o.Env)} {
 			d := firstUnsearchable(rootfs, p)
-			if d == "" || seen[d] || under(d, s.workspace) {
-				continue
+			if d == "" || seen[d] || under(d, s.workspace) || under(d, "/tmp") || under(d, "/run") || under(d, "/dev") {
+				continue // /tmp, /run and /dev are the sandbox's own
 			}
+			covers = append(covers, d)
 			seen[d] = true
 			skel := filepath.Join(s.dir, "cover", fmt.Sprint(len(seen)))
 			inner := skel
@@ -164,5 +166,22 @@ func (s *Sandbox) prepareMounts(rootfs string, userns *os.File) ([]specs.Mount, 
 		}
 		mounts = append(mounts, maskMount(p, false, empty))
 	}
-	return mounts, nil
+	return dropCovered(mounts, covers, s.workspace), nil
+}
+
+// dropCovered removes the masks that fall inside a covering directory
+// (outside the workspace): what they would hide is not there at all, and
+// their mount points could not be made in the read-only cover.
+func dropCovered(mounts []specs.Mount, covers []string, workspace string) []specs.Mount {
+	out := mounts[:0]
+	for _, m := range mounts {
+		covered := false
+		for _, c := range covers {
+			covered = covered || (m.Destination != c && under(m.Destination, c) && !under(m.Destination, workspace))
+		}
+		if !covered {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // The host id range is refused when an account database uses it.
@@ -131,5 +134,27 @@ if touch "$HOME/x" 2>/dev/null; then echo home-written; fi`
 	r = runIn(t, c, Options{Workspace: ws, Env: env, NoUserNamespace: true, Args: sh(`ls -A "$HOME" | tr '\n' ' '`)})
 	if !strings.Contains(r.stdout, ".netrc") {
 		t.Errorf("control: stdout %q, want .netrc listed (stderr %q)", r.stdout, r.stderr)
+	}
+}
+
+// Masks inside a covering directory are dropped (their targets are not
+// there), except the cover itself and what is inside the workspace.
+func TestDropCovered(t *testing.T) {
+	ms := []specs.Mount{
+		{Destination: "/root"},                 // the cover
+		{Destination: "/root/other/traces.db"}, // hidden by it: dropped
+		{Destination: "/root/ws"},              // the workspace
+		{Destination: "/root/ws/.behavediff"},  // inside the workspace
+		{Destination: "/rootless/x"},           // a sibling name, not under /root
+		{Destination: "/etc/shadow"},
+	}
+	got := dropCovered(ms, []string{"/root"}, "/root/ws")
+	var dests []string
+	for _, m := range got {
+		dests = append(dests, m.Destination)
+	}
+	want := []string{"/root", "/root/ws", "/root/ws/.behavediff", "/rootless/x", "/etc/shadow"}
+	if diff := cmp.Diff(want, dests); diff != "" {
+		t.Errorf("dropCovered (-want +got):\n%s", diff)
 	}
 }
