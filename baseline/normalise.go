@@ -314,13 +314,11 @@ func words(s string, random map[string]bool) string {
 	b.Grow(len(s))
 	i := 0
 	for i < len(s) {
-		if !isAlnum(s[i]) {
-			b.WriteByte(s[i])
-			i++
-			continue
-		}
-		if len(random) > 0 && inTemp(i) {
-			// A learned temp word may contain '_', which ends an ordinary word.
+		// A learned temp word may start with or contain '_', which is not
+		// part of an ordinary word: try it on the whole run of word bytes
+		// (Python's tempfile names "cache-_ab1cd2e" and "cache-ab1cd2e"
+		// must both become "cache-*").
+		if len(random) > 0 && isWordByte(s[i]) && (isAlnum(s[i]) || i == 0 || !isWordByte(s[i-1])) && inTemp(i) {
 			k := i
 			for k < len(s) && isWordByte(s[k]) {
 				k++
@@ -330,6 +328,11 @@ func words(s string, random map[string]bool) string {
 				i = k
 				continue
 			}
+		}
+		if !isAlnum(s[i]) {
+			b.WriteByte(s[i])
+			i++
+			continue
 		}
 		j := i
 		for j < len(s) && isAlnum(s[j]) {

@@ -46,12 +46,16 @@ func TestLearnedTempNames(t *testing.T) {
 	n, _ := newNormaliser("/ws", "/root", nil)
 	n.learnTempName("/tmp/ccAbCdEf.s")
 	n.learnTempName("/tmp/cache-alrk_zsj") // Python tempfile: [a-z0-9_]
+	n.learnTempName("/tmp/cache-_ab1cd2e") // a random part that starts with '_'
+	n.learnTempName("/tmp/cache-xy_9_a_b") // or has '_' between short runs
 	n.learnTempName("/tmp/build")          // too short to be random
 	n.learnTempName("/home/x/abcdefgh")    // not below a temp root
 	for in, want := range map[string]string{
 		"/tmp/ccAbCdEf.s":       "/tmp/*.s",
 		"/tmp/cache-alrk_zsj":   "/tmp/cache-*",
 		"/tmp/alrk_zsj/x":       "/tmp/*/x",
+		"/tmp/cache-_ab1cd2e":   "/tmp/cache-*",
+		"/tmp/cache-xy_9_a_b":   "/tmp/cache-*",
 		"--out=/tmp/ccAbCdEf.o": "--out=/tmp/*.o",
 		"/usr/share/ccAbCdEf":   "/usr/share/ccAbCdEf",
 		"/tmp/build/x":          "/tmp/build/x",
