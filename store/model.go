@@ -159,6 +159,14 @@ const (
 	// PathTruncated: the kernel path was deeper than the sensor walks; the
 	// path starts with "..." and holds only the tail.
 	PathTruncated
+	// PathLate: the caller's string as read when the call returned; no copy
+	// from before (the page was not resident and the kernel's copy was not
+	// caught). Like PathUnresolved, it need not name the file the kernel used.
+	PathLate
+	// PathRaced: the caller's string changed while the kernel was using it
+	// (a racing writer; honest code never does this). Path is the kernel's
+	// copy where the sensor caught it, else the copy from syscall entry.
+	PathRaced
 )
 
 // NetOp names a network operation.
