@@ -249,6 +249,18 @@ const (
 	LatePrefix  = "late:"
 )
 
+// CutPathMark splits an entry value into its path and the mark's state
+// ("raced", "late", as the file_events view names them; "" when unmarked).
+func CutPathMark(v string) (p, state string) {
+	if r, ok := strings.CutPrefix(v, RacedPrefix); ok {
+		return r, "raced"
+	}
+	if r, ok := strings.CutPrefix(v, LatePrefix); ok {
+		return r, "late"
+	}
+	return v, ""
+}
+
 // pathValue is the entry value of a file event's path p.
 func pathValue(n *normaliser, p string, st store.PathState) string {
 	switch st {

@@ -446,11 +446,7 @@ func (f *fact) rawTargets() []string {
 func (f *fact) targets() []string {
 	t := f.rawTargets()
 	for i, v := range t {
-		if r, ok := strings.CutPrefix(v, baseline.RacedPrefix); ok {
-			t[i] = r
-		} else if r, ok := strings.CutPrefix(v, baseline.LatePrefix); ok {
-			t[i] = r
-		}
+		t[i], _ = baseline.CutPathMark(v)
 	}
 	return t
 }
