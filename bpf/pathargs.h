@@ -39,9 +39,7 @@
 
 struct path_args {
 	__u32 nr;     /* syscall nr + 1 of the copies; 0: none pending */
-	__u8 kcopy;   /* bit i: str[i] is the kernel's copy */
-	__u8 raced;   /* bit i: the kernel copy of i differed from an earlier copy */
-	__u16 _pad;
+	__u32 raced;  /* bit i: the kernel copy of i differed from an earlier copy */
 	__u64 ptr[2];  /* user pointers of the arguments */
 	__u64 base[2]; /* identity of the base directory of a relative string at entry */
 	__s32 len[2];  /* bytes of str[i] with the NUL; <= 0: no copy */
@@ -222,7 +220,9 @@ __noinline int put_arg(__u32 slot, __u64 uptr, __s64 dirfd)
 		en = e->len[slot];
 	if (e && en > 0) {
 		en = CLAMP(en, STR_MAX);
-		if (n != en || str_differs(dst, e->str[slot], en) || (e->raced & (1 << slot)))
+		/* an exit read that fails is no evidence of a write: the page may
+		 * have been reclaimed during the call (the copy is stored anyway) */
+		if ((n > 0 && (n != en || str_differs(dst, e->str[slot], en))) || (e->raced & (1 << slot)))
 			h->pflags |= FLAG_RACED;
 		if (e->base[slot] && e->base[slot] != base_id(dirfd))
 			h->pflags |= FLAG_RACED; /* the base directory changed */
@@ -263,7 +263,6 @@ static __always_inline void take_kernel_copy(struct path_args *e, int i, struct 
 		e->raced |= 1 << i;
 	bpf_probe_read_kernel(e->str[i], CLAMP(n, STR_MAX), kn->s);
 	e->len[i] = n;
-	e->kcopy |= 1 << i;
 }
 
 /*

@@ -963,7 +963,6 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 	if (!e)
 		return 0; /* no copy: sys_exit flags the record late */
 	e->nr = 0;
-	e->kcopy = 0;
 	e->raced = 0;
 	save_arg(e, 0, ps.ptr[0], ps.dirfd[0]);
 	if (n > 1)

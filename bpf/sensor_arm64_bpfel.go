@@ -138,9 +138,7 @@ const (
 type sensorPathArgs struct {
 	_     structs.HostLayout
 	Nr    uint32
-	Kcopy uint8
-	Raced uint8
-	Pad   uint16
+	Raced uint32
 	Ptr   [2]uint64
 	Base  [2]uint64
 	Len   [2]int32

@@ -146,9 +146,27 @@ static char flip_buf[256];
 static size_t flip_at;
 static volatile int stop;
 
+/* pin puts the calling thread on the cpu-th CPU it may use, so that the
+ * flipper and the caller run at the same time (best effort) */
+static void pin(int cpu)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) || CPU_COUNT(&set) < 2)
+		return;
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		if (CPU_ISSET(c, &set) && cpu-- == 0) {
+			CPU_ZERO(&set);
+			CPU_SET(c, &set);
+			sched_setaffinity(0, sizeof(set), &set);
+			return;
+		}
+	}
+}
+
 static void *flipper(void *arg)
 {
 	(void)arg;
+	pin(1);
 	volatile char *c = &flip_buf[flip_at];
 	while (!stop)
 		*c ^= 'a' ^ 'b';
@@ -186,6 +204,7 @@ static int flip(int n, const char *dir)
 	int d = snprintf(flip_buf, sizeof(flip_buf), "%s/a%05d", dir, 0);
 	flip_at = d - 6;
 	pthread_t th;
+	pin(0);
 	pthread_create(&th, 0, flipper, 0);
 	for (int i = 0; i < n; i++) {
 		char digits[16], to[256];
