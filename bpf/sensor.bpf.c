@@ -940,22 +940,24 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 
 /*
  * sys_enter copies the path arguments of the calls record() stores paths
- * for, before the kernel reads them (pathargs.h). Same early tests as
- * sys_exit: cgroup, gate, table; nothing else runs for other calls.
+ * for, before the kernel reads them (pathargs.h). It runs for every syscall
+ * on the machine: the syscall test (a table load and a few compares) comes
+ * before the cgroup test (a chain of dependent loads), as most calls are
+ * not path calls.
  */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	if (!task_in_target(task))
-		return 0;
-	if (!started)
-		return 0;
 	if ((__u64)nr >= NR_TABLE)
 		return 0;
 	struct pspec ps;
 	int n = path_spec(sc_table[nr], SC_A0(regs), SC_A1(regs), SC_A2(regs), SC_A3(regs), &ps);
 	if (!n)
+		return 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (!task_in_target(task))
+		return 0;
+	if (!started)
 		return 0;
 	if (compat_nr(task, regs) >= 0)
 		return 0; /* a compat call: record_compat reads its string at exit */
