@@ -267,13 +267,18 @@ static __always_inline void take_kernel_copy(struct path_args *e, int i, struct 
 
 /*
  * kmem_free catches getname()'s copy of a pending path argument as
- * putname() frees it. Every slab free on the machine passes here: the
+ * putname() frees it. Every slab free on the machine passes here: once the
+ * cache is known by name, one compare sends all others away; until then the
  * object size and cgroup tests come first.
  */
+/* the names_cache kmem_cache, once kmem_free has seen it by name */
+volatile __u64 names_cache = 0;
+
 SEC("tp_btf/kmem_cache_free")
 int BPF_PROG(kmem_free, unsigned long call_site, const void *ptr, struct kmem_cache *s)
 {
-	if (s->object_size != STR_MAX)
+	__u64 nc = names_cache;
+	if (nc ? (__u64)s != nc : s->object_size != STR_MAX)
 		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	if (!task_in_target(task))
@@ -281,11 +286,14 @@ int BPF_PROG(kmem_free, unsigned long call_site, const void *ptr, struct kmem_ca
 	struct path_args *e = bpf_task_storage_get(&path_args, task, 0, 0);
 	if (!e || !e->nr)
 		return 0;
-	char cname[12] = {};
-	/* "names_cache" little endian: "names_ca", "che\0" */
-	if (bpf_probe_read_kernel(cname, sizeof(cname), s->name) < 0 ||
-	    *(__u64 *)cname != 0x61635f73656d616eULL || *(__u32 *)(cname + 8) != 0x00656863)
-		return 0;
+	if (!nc) {
+		char cname[12] = {};
+		/* "names_cache" little endian: "names_ca", "che\0" */
+		if (bpf_probe_read_kernel(cname, sizeof(cname), s->name) < 0 ||
+		    *(__u64 *)cname != 0x61635f73656d616eULL || *(__u32 *)(cname + 8) != 0x00656863)
+			return 0;
+		names_cache = (__u64)s;
+	}
 	/*
 	 * Only the embedded form (name points just past the header): for a
 	 * long name the freed object is the bare string, which the caller

@@ -292,6 +292,7 @@ const (
 	sensorProgSysEnter       = "sys_enter"
 	sensorProgSysExit        = "sys_exit"
 	sensorVarDnsSeen         = "dns_seen"
+	sensorVarNamesCache      = "names_cache"
 	sensorVarScTable         = "sc_table"
 	sensorVarSigreturnNr     = "sigreturn_nr"
 	sensorVarStarted         = "started"
@@ -369,6 +370,7 @@ type sensorMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type sensorVariableSpecs struct {
 	DnsSeen         *ebpf.VariableSpec `ebpf:"dns_seen"`
+	NamesCache      *ebpf.VariableSpec `ebpf:"names_cache"`
 	ScTable         *ebpf.VariableSpec `ebpf:"sc_table"`
 	SigreturnNr     *ebpf.VariableSpec `ebpf:"sigreturn_nr"`
 	Started         *ebpf.VariableSpec `ebpf:"started"`
@@ -424,6 +426,7 @@ func (m *sensorMaps) Close() error {
 // It can be passed to loadSensorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sensorVariables struct {
 	DnsSeen         *ebpf.Variable `ebpf:"dns_seen"`
+	NamesCache      *ebpf.Variable `ebpf:"names_cache"`
 	ScTable         *ebpf.Variable `ebpf:"sc_table"`
 	SigreturnNr     *ebpf.Variable `ebpf:"sigreturn_nr"`
 	Started         *ebpf.Variable `ebpf:"started"`

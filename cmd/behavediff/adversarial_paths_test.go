@@ -3,7 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -101,7 +104,22 @@ func TestAdversarialPathRaceFlipper(t *testing.T) {
 	requireRoot(t)
 	requireGCC(t)
 	base := "#!/bin/sh\necho building\n"
-	dir := adversarialProject(t, base)
+	// every CPU: the default quota (all but one) would let the flipper and
+	// the caller rarely run at the same time on a small machine
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "app.sh"), []byte(base), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, ".behavediff"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	if code, _, stderr := runCLI(t, "record", "--name", "app", "--cpus", strconv.Itoa(runtime.NumCPU()), "--", "/bin/sh", "app.sh"); code != 0 {
+		t.Fatalf("record: exit %d: %s", code, stderr)
+	}
+	if code, out, stderr := runCLI(t, "approve", "--yes", "app"); code != 0 {
+		t.Fatalf("approve: exit %d: %s %s", code, out, stderr)
+	}
 	adversarialBinary(t, dir, "pathrace")
 	const n = 2000
 	checkVariant(t, dir, base+fmt.Sprintf("./pathrace flip %d /tmp/pf\n", n), "raced-path")

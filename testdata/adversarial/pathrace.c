@@ -145,6 +145,7 @@ static int fifo(int n, const char *dir, const char *mode)
 static char flip_buf[256];
 static size_t flip_at;
 static volatile int stop;
+static volatile unsigned long flips;
 
 /* pin puts the calling thread on the cpu-th CPU it may use, so that the
  * flipper and the caller run at the same time (best effort) */
@@ -168,8 +169,10 @@ static void *flipper(void *arg)
 	(void)arg;
 	pin(1);
 	volatile char *c = &flip_buf[flip_at];
-	while (!stop)
+	while (!stop) {
 		*c ^= 'a' ^ 'b';
+		flips++;
+	}
 	return 0;
 }
 
@@ -210,6 +213,11 @@ static int flip(int n, const char *dir)
 		char digits[16], to[256];
 		snprintf(digits, sizeof(digits), "%05d", i);
 		memcpy(&flip_buf[flip_at + 1], digits, 5); /* the flipper owns only flip_at */
+		/* call while the flipper is running (on a loaded machine it may
+		 * wait for a CPU): it has just made progress */
+		unsigned long f0 = flips;
+		while (flips < f0 + 64)
+			;
 		switch (i % 3) {
 		case 0:
 			mkdir(flip_buf, 0755);
