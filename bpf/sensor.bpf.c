@@ -971,6 +971,13 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 		save_arg(e, 1, ps.ptr[1], ps.dirfd[1]);
 	else
 		save_arg(e, 1, 0, 0);
+	__u8 id = sc_table[nr];
+	if (id == SC_chdir || id == SC_pivot_root) {
+		/* these move the cwd themselves: its identity at exit is no
+		 * evidence of a racing chdir */
+		e->base[0] = 0;
+		e->base[1] = 0;
+	}
 	e->nr = nr + 1;
 	return 0;
 }

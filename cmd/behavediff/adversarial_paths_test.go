@@ -55,6 +55,9 @@ func TestAdversarialPathRaceFIFO(t *testing.T) {
 		// late: the variant may (maplong: must) end flagged late with the
 		// decoy's path: no copy from before the call exists
 		late, mustLate bool
+		// cwdMoved: the path stored is joined to the cwd at exit; the flag
+		// is what says it is not to be trusted
+		cwdMoved bool
 	}{
 		// a resident buffer: the kernel's copy is caught
 		{mode: "", kind: "raced-path"},
@@ -66,6 +69,8 @@ func TestAdversarialPathRaceFIFO(t *testing.T) {
 		// neither: flagged late, rated like an unresolved path (here a
 		// secret-looking one, so the secret rule fires)
 		{mode: "maplong", kind: "secret-read", late: true, mustLate: true},
+		// a relative path whose base (the cwd) another thread moves
+		{mode: "cd", kind: "raced-path", cwdMoved: true},
 	} {
 		t.Run("mode="+v.mode, func(t *testing.T) {
 			checkVariant(t, dir, base+fmt.Sprintf("./pathrace fifo %d /tmp/pr %s\n", n, v.mode), v.kind)
@@ -85,6 +90,7 @@ func TestAdversarialPathRaceFIFO(t *testing.T) {
 					t.Errorf("open of %q flagged late: a copy from before the call exists", p)
 				case v.mustLate:
 					t.Errorf("open of %q state %q: want late (no copy from before the call)", p, st)
+				case v.cwdMoved && st == "raced":
 				case p != "/tmp/pr/fifo":
 					t.Errorf("stored %q (state %q): the kernel opened /tmp/pr/fifo", p, st)
 				case st != "raced":
@@ -171,4 +177,22 @@ func TestAdversarialPathRaceFlipper(t *testing.T) {
 		t.Errorf("%d of %d flipped calls recorded", len(seen), n)
 	}
 	t.Logf("%d of %d calls flagged raced", raced, n)
+}
+
+// Honest path calls, relative ones and a relative chdir (which moves the
+// cwd itself) included, are never flagged raced or late.
+func TestHonestPathCallsUnflagged(t *testing.T) {
+	requireRoot(t)
+	base := "#!/bin/sh\nset -e\nmkdir -p sub/a\n" +
+		"python3 -c 'import os\nos.chdir(\"sub\")\nos.mkdir(\"b\")\nos.rename(\"b\", \"c\")\nos.symlink(\"c\", \"l\")\nos.unlink(\"l\")\nos.chdir(\"..\")\nos.rmdir(\"sub/c\")\ntry: open(\"missing\")\nexcept OSError: pass\nos.chmod(\"sub/a\", 0o700)'\n" +
+		"cd sub && cat ../app.sh >/dev/null && ln -s a b && rm b\n"
+	adversarialProject(t, base)
+	rows := replayRows(t, "SELECT op, path, path_state FROM file_events WHERE run_id = (SELECT min(id) FROM runs) AND path_state IN ('raced', 'late')")
+	if len(rows) != 0 {
+		t.Errorf("honest calls flagged: %v", rows)
+	}
+	n := replayRows(t, "SELECT count(*) AS n FROM file_events WHERE run_id = (SELECT min(id) FROM runs) AND op IN ('chdir', 'mkdir', 'rename', 'symlink', 'unlink', 'rmdir', 'chmod')")
+	if len(n) != 1 || n[0]["n"].(float64) < 8 {
+		t.Errorf("path calls recorded: %v, want >= 8", n)
+	}
 }

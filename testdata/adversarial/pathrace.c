@@ -12,6 +12,8 @@
  *       touched before the call, so it is not resident at entry; long: the
  *       path padded with slashes past getname()'s embedded buffer (4064
  *       bytes), so the kernel's copy is not caught.
+ *       cd: the path is relative ("fifo", the cwd is DIR) and the racer
+ *       moves the cwd to / instead of rewriting the buffer.
  *       Prints "E <errno>" per call.
  *   pathrace flip N DIR
  *       A flipper thread toggles one byte of the path buffer between 'a' and
@@ -35,6 +37,7 @@
 #include <unistd.h>
 
 static const char decoy[] = "/root/.ssh/id_rsa";
+static int move_cwd; /* cd mode: the racer chdirs instead */
 static char path_buf[8192];
 static char *volatile target; /* the buffer the main thread passes */
 static volatile int round_no, done_no;
@@ -74,7 +77,10 @@ static void *racer(void *arg)
 		while (round_no < r)
 			sched_yield();
 		if (in_open(r)) {
-			memcpy(target, decoy, sizeof(decoy));
+			if (move_cwd)
+				chdir("/"); /* the cwd is the process's: the opener's base moves */
+			else
+				memcpy(target, decoy, sizeof(decoy));
 			pthread_kill(main_th, SIGUSR1);
 		}
 		while (done_no < r)
@@ -92,7 +98,10 @@ static int fifo(int n, const char *dir, const char *mode)
 	mkfifo(fifo_path, 0644);
 	/* the path passed: DIR/fifo, or DIR + ~4070 slashes + /fifo */
 	static char want[8192];
-	if (lng) {
+	move_cwd = mode && !strcmp(mode, "cd");
+	if (move_cwd) {
+		strcpy(want, "fifo");
+	} else if (lng) {
 		size_t d = strlen(dir);
 		memcpy(want, dir, d);
 		memset(want + d, '/', 4070);
@@ -127,6 +136,8 @@ static int fifo(int n, const char *dir, const char *mode)
 		} else {
 			memcpy(p, want, len);
 		}
+		if (move_cwd)
+			chdir(dir);
 		target = p;
 		round_no = r;
 		int o = open(p, O_RDONLY); /* map: p is not touched before this call */
