@@ -158,27 +158,9 @@ static size_t flip_at;
 static volatile int stop;
 static volatile unsigned long flips;
 
-/* pin puts the calling thread on the cpu-th CPU it may use, so that the
- * flipper and the caller run at the same time (best effort) */
-static void pin(int cpu)
-{
-	cpu_set_t set;
-	if (sched_getaffinity(0, sizeof(set), &set) || CPU_COUNT(&set) < 2)
-		return;
-	for (int c = 0; c < CPU_SETSIZE; c++) {
-		if (CPU_ISSET(c, &set) && cpu-- == 0) {
-			CPU_ZERO(&set);
-			CPU_SET(c, &set);
-			sched_setaffinity(0, sizeof(set), &set);
-			return;
-		}
-	}
-}
-
 static void *flipper(void *arg)
 {
 	(void)arg;
-	pin(1);
 	volatile char *c = &flip_buf[flip_at];
 	while (!stop) {
 		*c ^= 'a' ^ 'b';
@@ -218,14 +200,14 @@ static int flip(int n, const char *dir)
 	int d = snprintf(flip_buf, sizeof(flip_buf), "%s/a%05d", dir, 0);
 	flip_at = d - 6;
 	pthread_t th;
-	pin(0);
 	pthread_create(&th, 0, flipper, 0);
 	for (int i = 0; i < n; i++) {
 		char digits[16], to[256];
 		snprintf(digits, sizeof(digits), "%05d", i);
 		memcpy(&flip_buf[flip_at + 1], digits, 5); /* the flipper owns only flip_at */
-		/* call while the flipper is running (on a loaded machine it may
-		 * wait for a CPU): it has just made progress */
+		/* call while the flipper is running on another CPU: it has just
+		 * made progress while this thread spun (on a loaded machine it may
+		 * wait for a CPU; pinning the threads made that worse) */
 		unsigned long f0 = flips;
 		while (flips < f0 + 64)
 			;
