@@ -22,8 +22,10 @@
  * The record holds the kernel copy, else the entry copy. FLAG_RACED when
  * any two of the three differ, or the base directory of a relative path is
  * another one at exit: honest code never changes an argument during the
- * call. FLAG_LATE when there is neither a kernel nor an entry copy: the exit
- * read is all there is, and it need not be what the kernel used.
+ * call. FLAG_LATE when there is neither a kernel nor an entry copy (the exit
+ * read is all there is, and it need not be what the kernel used), and for a
+ * string over LONG_PATH bytes without a kernel copy (entry == exit does not
+ * prove the kernel read the same).
  *
  * The task storage lives as long as the thread (the kernel frees it at
  * exit), one value per thread that made a path syscall, so a hostile
@@ -36,10 +38,14 @@
 #define BEHAVEDIFF_PATHARGS_H
 
 #define NO_BASE -200 /* dirfd of a string that is no path (symlink text) */
+/* longer strings may have no kernel copy (getname()'s embedded buffer is
+ * 4096 bytes less a 32-byte header on 6.x); without one they are late */
+#define LONG_PATH 4000
 
 struct path_args {
 	__u32 nr;     /* syscall nr + 1 of the copies; 0: none pending */
-	__u32 raced;  /* bit i: the kernel copy of i differed from an earlier copy */
+	__u16 raced;  /* bit i: the kernel copy of i differed from an earlier copy */
+	__u16 kcopy;  /* bit i: str[i] is the kernel's copy */
 	__u64 ptr[2];  /* user pointers of the arguments */
 	__u64 base[2]; /* identity of the base directory of a relative string at entry */
 	__s32 len[2];  /* bytes of str[i] with the NUL; <= 0: no copy */
@@ -226,6 +232,11 @@ __noinline int put_arg(__u32 slot, __u64 uptr, __s64 dirfd)
 			h->pflags |= FLAG_RACED;
 		if (e->base[slot] && e->base[slot] != base_id(dirfd))
 			h->pflags |= FLAG_RACED; /* the base directory changed */
+		/* a name too long for getname()'s embedded buffer has no kernel
+		 * copy, and entry == exit does not prove the kernel read the same
+		 * (a writer can flip the buffer and back around its read) */
+		if (!(e->kcopy & (1 << slot)) && en > LONG_PATH)
+			h->pflags |= FLAG_LATE;
 		bpf_probe_read_kernel(dst, en, e->str[slot]);
 		n = en;
 	} else {
@@ -263,6 +274,7 @@ static __always_inline void take_kernel_copy(struct path_args *e, int i, struct 
 		e->raced |= 1 << i;
 	bpf_probe_read_kernel(e->str[i], CLAMP(n, STR_MAX), kn->s);
 	e->len[i] = n;
+	e->kcopy |= 1 << i;
 }
 
 /*

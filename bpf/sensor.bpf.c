@@ -966,6 +966,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 		return 0; /* no copy: sys_exit flags the record late */
 	e->nr = 0;
 	e->raced = 0;
+	e->kcopy = 0;
 	save_arg(e, 0, ps.ptr[0], ps.dirfd[0]);
 	if (n > 1)
 		save_arg(e, 1, ps.ptr[1], ps.dirfd[1]);

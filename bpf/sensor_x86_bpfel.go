@@ -138,7 +138,8 @@ const (
 type sensorPathArgs struct {
 	_     structs.HostLayout
 	Nr    uint32
-	Raced uint32
+	Raced uint16
+	Kcopy uint16
 	Ptr   [2]uint64
 	Base  [2]uint64
 	Len   [2]int32

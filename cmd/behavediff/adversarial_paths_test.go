@@ -127,9 +127,16 @@ func TestAdversarialPathRaceFlipper(t *testing.T) {
 		t.Fatalf("approve: exit %d: %s %s", code, out, stderr)
 	}
 	adversarialBinary(t, dir, "pathrace")
-	const n = 2000
-	checkVariant(t, dir, base+fmt.Sprintf("./pathrace flip %d /tmp/pf\n", n), "raced-path")
+	// long: past getname()'s embedded buffer there is no kernel copy, so
+	// every such call must be flagged (late when not raced)
+	for _, mode := range []string{"", "long"} {
+		t.Run("mode="+mode, func(t *testing.T) { flipperVariant(t, dir, base, mode) })
+	}
+}
 
+func flipperVariant(t *testing.T, dir, base, mode string) {
+	const n = 2000
+	checkVariant(t, dir, base+fmt.Sprintf("./pathrace flip %d /tmp/pf %s\n", n, mode), "raced-path")
 	// what the kernel used, by op and call index, from the probe's output
 	used := map[string]byte{}
 	out := replayRows(t, "SELECT CAST(stdout AS TEXT) AS out FROM runs WHERE id = $RUN")
@@ -165,6 +172,12 @@ func TestAdversarialPathRaceFlipper(t *testing.T) {
 		seen[key] = true
 		if st == "raced" {
 			raced++
+			continue
+		}
+		if mode == "long" && st != "late" {
+			t.Errorf("%s of %q (state %q): a long path without the kernel's copy must be flagged", r["op"], p, st)
+		}
+		if st == "late" {
 			continue
 		}
 		if want == '?' {

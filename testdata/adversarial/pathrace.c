@@ -15,12 +15,13 @@
  *       cd: the path is relative ("fifo", the cwd is DIR) and the racer
  *       moves the cwd to / instead of rewriting the buffer.
  *       Prints "E <errno>" per call.
- *   pathrace flip N DIR
+ *   pathrace flip N DIR [long]
  *       A flipper thread toggles one byte of the path buffer between 'a' and
  *       'b' without pause while the main thread makes N calls through it,
  *       in turn mkdir, unlink and rename of DIR/a<i> or DIR/b<i>. After each
  *       call it looks (with stable strings) at which name the kernel used
- *       and prints "<op> <i> <letter>" (op M, U, R).
+ *       and prints "<op> <i> <letter>" (op M, U, R). long: the path is
+ *       padded with slashes past getname()'s embedded buffer.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -153,7 +154,7 @@ static int fifo(int n, const char *dir, const char *mode)
 	return 0;
 }
 
-static char flip_buf[256];
+static char flip_buf[8192];
 static size_t flip_at;
 static volatile int stop;
 static volatile unsigned long flips;
@@ -195,9 +196,15 @@ static char used(const char *dir, int i, int gone)
 	return a && !b ? 'a' : b && !a ? 'b' : '?';
 }
 
-static int flip(int n, const char *dir)
+static int flip(int n, const char *dir, int lng)
 {
 	int d = snprintf(flip_buf, sizeof(flip_buf), "%s/a%05d", dir, 0);
+	if (lng) {
+		size_t l = strlen(dir);
+		memcpy(flip_buf, dir, l);
+		memset(flip_buf + l, '/', 4070);
+		d = l + 4070 + sprintf(flip_buf + l + 4070, "a%05d", 0);
+	}
 	flip_at = d - 6;
 	pthread_t th;
 	pthread_create(&th, 0, flipper, 0);
@@ -243,10 +250,10 @@ int main(int argc, char **argv)
 		mkdir(argv[3], 0755);
 		return fifo(atoi(argv[2]), argv[3], argc > 4 ? argv[4] : 0);
 	}
-	if (argc == 4 && !strcmp(argv[1], "flip")) {
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "flip")) {
 		mkdir(argv[3], 0755);
-		return flip(atoi(argv[2]), argv[3]);
+		return flip(atoi(argv[2]), argv[3], argc == 5 && !strcmp(argv[4], "long"));
 	}
-	fprintf(stderr, "usage: pathrace fifo N DIR [map|long|maplong] | flip N DIR\n");
+	fprintf(stderr, "usage: pathrace fifo N DIR [map|long|maplong|cd] | flip N DIR [long]\n");
 	return 2;
 }
