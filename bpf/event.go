@@ -80,10 +80,11 @@ type Event struct {
 	// Raced: a path argument changed while the kernel was using it (another
 	// thread or process rewrote the caller's memory; honest code never
 	// does). Str holds the kernel's own copy where it was caught, else the
-	// copy made at syscall entry. Late: no copy from before the call could
-	// be had (the string's page was not resident at entry and the kernel's
-	// copy was not caught), so Str was read at return and need not be what
-	// the kernel used. See pathargs.h.
+	// copy made at syscall entry. Late: no copy the sensor can vouch for
+	// (the string's page was not resident at entry and the kernel's copy
+	// was not caught, so Str was read at return; or a path over 4000 bytes
+	// with only the entry copy): it need not be what the kernel used. See
+	// pathargs.h.
 	Raced, Late bool
 
 	// Compat marks a syscall made through a non-native ABI (i386 int $0x80,

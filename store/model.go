@@ -159,9 +159,11 @@ const (
 	// PathTruncated: the kernel path was deeper than the sensor walks; the
 	// path starts with "..." and holds only the tail.
 	PathTruncated
-	// PathLate: the caller's string as read when the call returned; no copy
-	// from before (the page was not resident and the kernel's copy was not
-	// caught). Like PathUnresolved, it need not name the file the kernel used.
+	// PathLate: no copy the sensor can vouch for: the caller's string as
+	// read when the call returned (the page was not resident at entry and
+	// the kernel's copy was not caught), or a path over 4000 bytes, which
+	// getname() keeps where the sensor does not read it. Like
+	// PathUnresolved, it need not name the file the kernel used.
 	PathLate
 	// PathRaced: the caller's string changed while the kernel was using it
 	// (a racing writer; honest code never does this). Path is the kernel's

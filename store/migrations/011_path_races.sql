@@ -2,10 +2,12 @@
 -- detected.
 --
 -- _file.pflags gains two values (see 008 for 1 and 2):
---               3: late, the caller's string as read when the call returned
---               (no copy from before it: the page was not resident at entry
---               and the kernel's own copy was not caught); like unresolved,
---               it need not name the file the kernel used;
+--               3: late, no copy the sensor can vouch for: the caller's
+--               string as read when the call returned (the page was not
+--               resident at entry and the kernel's own copy was not caught),
+--               or a path over 4000 bytes that only the caller's memory
+--               holds; like unresolved, it need not name the file the kernel
+--               used;
 --               4: raced, the caller's string changed while the kernel was
 --               using it (a racing writer; honest code never does this);
 --               path is the kernel's copy where the sensor caught it, else
