@@ -228,7 +228,8 @@ __noinline int put_arg(__u32 slot, __u64 uptr, __s64 dirfd)
 		en = CLAMP(en, STR_MAX);
 		/* an exit read that fails is no evidence of a write: the page may
 		 * have been reclaimed during the call (the copy is stored anyway) */
-		if ((n > 0 && (n != en || str_differs(dst, e->str[slot], en))) || (e->raced & (1 << slot)))
+		int same = n == en && !str_differs(dst, e->str[slot], en);
+		if ((n > 0 && !same) || (e->raced & (1 << slot)))
 			h->pflags |= FLAG_RACED;
 		if (e->base[slot] && e->base[slot] != base_id(dirfd))
 			h->pflags |= FLAG_RACED; /* the base directory changed */
@@ -237,7 +238,8 @@ __noinline int put_arg(__u32 slot, __u64 uptr, __s64 dirfd)
 		 * (a writer can flip the buffer and back around its read) */
 		if (!(e->kcopy & (1 << slot)) && en > LONG_PATH)
 			h->pflags |= FLAG_LATE;
-		bpf_probe_read_kernel(dst, en, e->str[slot]);
+		if (!same) /* the common case needs no copy: dst holds it already */
+			bpf_probe_read_kernel(dst, en, e->str[slot]);
 		n = en;
 	} else {
 		h->pflags |= FLAG_LATE;
@@ -270,7 +272,11 @@ struct {
 static __always_inline void take_kernel_copy(struct path_args *e, int i, struct kname *kn, long n)
 {
 	long old = e->len[i];
-	if (old > 0 && (old != n || str_differs(e->str[i], kn->s, CLAMP(n, STR_MAX))))
+	if (old > 0 && old == n && !str_differs(e->str[i], kn->s, CLAMP(n, STR_MAX))) {
+		e->kcopy |= 1 << i; /* the entry copy is the kernel's: nothing to copy */
+		return;
+	}
+	if (old > 0)
 		e->raced |= 1 << i;
 	bpf_probe_read_kernel(e->str[i], CLAMP(n, STR_MAX), kn->s);
 	e->len[i] = n;
