@@ -239,6 +239,39 @@ func (a *acc) list() []Entry {
 	return sortEntries(out)
 }
 
+// RacedPrefix and LatePrefix mark a file entry whose path the sensor could
+// not take as the kernel's (store.PathRaced, store.PathLate): the path text
+// alone would pass for a plausible absolute path and match an approved one.
+// A raced path (its argument changed during the call) is never approved
+// silently; a late one is rated like an unresolved path.
+const (
+	RacedPrefix = "raced:"
+	LatePrefix  = "late:"
+)
+
+// CutPathMark splits an entry value into its path and the mark's state
+// ("raced", "late", as the file_events view names them; "" when unmarked).
+func CutPathMark(v string) (p, state string) {
+	if r, ok := strings.CutPrefix(v, RacedPrefix); ok {
+		return r, "raced"
+	}
+	if r, ok := strings.CutPrefix(v, LatePrefix); ok {
+		return r, "late"
+	}
+	return v, ""
+}
+
+// pathValue is the entry value of a file event's path p.
+func pathValue(n *normaliser, p string, st store.PathState) string {
+	switch st {
+	case store.PathRaced:
+		return RacedPrefix + n.str(p)
+	case store.PathLate:
+		return LatePrefix + n.str(p)
+	}
+	return n.str(p)
+}
+
 func fromFiles(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
 	created := map[string]bool{}
 	for _, c := range t.Changes {
@@ -262,7 +295,7 @@ func fromFiles(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
 		proc := pt.chainOf(f.Proc)
 		switch f.Op {
 		case store.FileOpen:
-			e := Entry{Value: n.str(f.Path), Failed: failed, proc: proc}
+			e := Entry{Value: pathValue(n, f.Path, f.PathState), Failed: failed, proc: proc}
 			switch {
 			case f.Flags&linux.O_TMPFILE == linux.O_TMPFILE:
 				create.add(e)
@@ -274,35 +307,35 @@ func fromFiles(b *Baseline, t *store.Trace, n *normaliser, pt *procTable) {
 				read.add(e)
 			}
 		case store.FileUnlink, store.FileRmdir:
-			del.add(Entry{Value: n.str(f.Path), Failed: failed, proc: proc})
+			del.add(Entry{Value: pathValue(n, f.Path, f.PathState), Failed: failed, proc: proc})
 		case store.FileRename:
-			rename.add(Entry{Value: n.str(f.Path), To: n.str(f.Path2), Failed: failed, proc: proc})
+			rename.add(Entry{Value: pathValue(n, f.Path, f.PathState), To: pathValue(n, f.Path2, f.PathState), Failed: failed, proc: proc})
 		case store.FileChmod:
-			chmod.add(Entry{Value: n.str(f.Path), Mode: fmt.Sprintf("%04o", f.Mode&0o7777), Failed: failed, proc: proc})
+			chmod.add(Entry{Value: pathValue(n, f.Path, f.PathState), Mode: fmt.Sprintf("%04o", f.Mode&0o7777), Failed: failed, proc: proc})
 		case store.FileExec:
 			if failed && f.Result == -eNOENT && okExecBase[path.Base(f.Path)] {
 				continue
 			}
-			exec.add(Entry{Value: n.str(f.Path), Failed: failed, proc: proc})
+			exec.add(Entry{Value: pathValue(n, f.Path, f.PathState), Failed: failed, proc: proc})
 		case store.FileMkdir:
 			if f.Result == -eEXIST {
 				continue // the directory was already there (mkdir -p)
 			}
-			other.add(Entry{Op: "mkdir", Value: n.str(f.Path), Failed: failed, proc: proc})
+			other.add(Entry{Op: "mkdir", Value: pathValue(n, f.Path, f.PathState), Failed: failed, proc: proc})
 		case store.FileLink:
-			other.add(Entry{Op: "link", Value: n.str(f.Path2), To: n.str(f.Path), Failed: failed, proc: proc})
+			other.add(Entry{Op: "link", Value: pathValue(n, f.Path2, f.PathState), To: pathValue(n, f.Path, f.PathState), Failed: failed, proc: proc})
 		case store.FileSymlink:
-			other.add(Entry{Op: "symlink", Value: n.str(f.Path2), To: n.str(f.Path), Failed: failed, proc: proc})
+			other.add(Entry{Op: "symlink", Value: pathValue(n, f.Path2, f.PathState), To: n.str(f.Path), Failed: failed, proc: proc})
 		case store.FileChown:
-			other.add(Entry{Op: "chown", Value: n.str(f.Path), Failed: failed, proc: proc})
+			other.add(Entry{Op: "chown", Value: pathValue(n, f.Path, f.PathState), Failed: failed, proc: proc})
 		case store.FileTruncate:
-			other.add(Entry{Op: "truncate", Value: n.str(f.Path), Failed: failed, proc: proc})
+			other.add(Entry{Op: "truncate", Value: pathValue(n, f.Path, f.PathState), Failed: failed, proc: proc})
 		case store.FileUtimes:
-			other.add(Entry{Op: "utimes", Value: n.str(f.Path), Failed: failed, proc: proc})
+			other.add(Entry{Op: "utimes", Value: pathValue(n, f.Path, f.PathState), Failed: failed, proc: proc})
 		case store.FileMknod:
-			other.add(Entry{Op: "mknod", Value: n.str(f.Path), Failed: failed, proc: proc})
+			other.add(Entry{Op: "mknod", Value: pathValue(n, f.Path, f.PathState), Failed: failed, proc: proc})
 		case store.FileMemfd:
-			other.add(Entry{Op: "memfd", Value: n.str(f.Path), Failed: failed, proc: proc})
+			other.add(Entry{Op: "memfd", Value: pathValue(n, f.Path, f.PathState), Failed: failed, proc: proc})
 		}
 		// FileChdir and FileStat are not behaviour by themselves.
 	}

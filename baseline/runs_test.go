@@ -41,7 +41,10 @@ func repetitiveTrace(seed uint64) *store.Trace {
 		ts := int64(i) * 1000
 		switch k := r.IntN(10); {
 		case k < 5:
-			t.Files = append(t.Files, store.FileEvent{Proc: p, Op: store.FileOpen, Path: path, Result: res, TS: ts})
+			// some reads of the same paths are raced or late (bpf/pathargs.h):
+			// another behaviour, which deduplication must keep
+			st := []store.PathState{store.PathKernel, store.PathKernel, store.PathKernel, store.PathLate, store.PathRaced}[r.IntN(5)]
+			t.Files = append(t.Files, store.FileEvent{Proc: p, Op: store.FileOpen, Path: path, PathState: st, Result: res, TS: ts})
 		case k < 7:
 			t.Files = append(t.Files, store.FileEvent{Proc: p, Op: store.FileOpen, Path: path, Flags: 0x241, Mode: 0o644, Result: res, TS: ts})
 		case k < 8:

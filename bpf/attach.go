@@ -136,6 +136,9 @@ func Prepare(cfg Config) (*Sensor, error) {
 		{"sched_process_exec", s.objs.SchedExec},
 		{"sched_process_fork", s.objs.SchedFork},
 		{"sched_process_exit", s.objs.SchedExit},
+		// the path argument copies (pathargs.h) before the exit that uses them
+		{"kmem_cache_free", s.objs.KmemFree},
+		{"sys_enter", s.objs.SysEnter},
 		{"sys_exit", s.objs.SysExit},
 	}
 	for _, p := range progs {

@@ -66,7 +66,12 @@ func BenchmarkSysExitCost(b *testing.B) {
 		v, _ := strconv.ParseInt(m[1], 10, 64)
 		return time.Duration(v)
 	}
+	enterNs, kmemNs, kmemPer := map[string][]float64{}, map[string][]float64{}, map[string][]float64{}
 	traced := func(args ...string) (time.Duration, float64) {
+		load := "heavy"
+		if args[0] == self {
+			load = args[1]
+		}
 		s, err := Load(Config{CgroupID: cg.id})
 		if err != nil {
 			b.Fatal(err)
@@ -85,6 +90,15 @@ func BenchmarkSysExitCost(b *testing.B) {
 		st, err := s.objs.SysExit.Stats()
 		if err != nil {
 			b.Fatal(err)
+		}
+		// the path argument copies (pathargs.h): per syscall, and the
+		// machine-wide slab free hook's total
+		if en, err := s.objs.SysEnter.Stats(); err == nil {
+			enterNs[load] = append(enterNs[load], float64(en.Runtime.Nanoseconds())/float64(max(st.RunCount, 1)))
+		}
+		if km, err := s.objs.KmemFree.Stats(); err == nil {
+			kmemNs[load] = append(kmemNs[load], float64(km.Runtime.Nanoseconds())/float64(max(km.RunCount, 1)))
+			kmemPer[load] = append(kmemPer[load], float64(km.RunCount)/float64(max(st.RunCount, 1)))
 		}
 		s.Stop()
 		<-done
@@ -113,6 +127,10 @@ func BenchmarkSysExitCost(b *testing.B) {
 	// open loop: one openat (record) + one close (count only) per round
 	fmt.Printf("sys_exit ns/call: stat loop %.0f, open+close loop %.0f (open record ~%.0f), syscall_heavy %.0f; heavy loop ratio %.3fx (all: %.3f)\n",
 		med(statNs), med(openNs), 2*med(openNs)-med(statNs), med(heavyNs), med(ratio), ratio)
+	for _, load := range []string{"stat", "open", "heavy"} {
+		fmt.Printf("%s loop: sys_enter %.0f ns/syscall; kmem_cache_free hook %.0f ns/call, %.2f calls/syscall (machine-wide)\n",
+			load, med(enterNs[load]), med(kmemNs[load]), med(kmemPer[load]))
+	}
 	b.ReportMetric(med(statNs), "ns/count-only")
 	b.ReportMetric(2*med(openNs)-med(statNs), "ns/open-record")
 	b.ReportMetric(med(ratio), "x-heavy")

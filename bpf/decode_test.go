@@ -97,6 +97,14 @@ func TestDecodeExecAndCompat(t *testing.T) {
 	if !ev.Compat || !ev.CompatKilled || ev.Nr != 5 {
 		t.Errorf("compat decoded %+v", ev)
 	}
+	s.H.Flags = uint8(sensorHdrFlagsFLAG_RACED)
+	if ev, err = decode(unsafe.Slice((*byte)(unsafe.Pointer(&s)), unsafe.Sizeof(s))); err != nil || !ev.Raced || ev.Late || ev.Compat {
+		t.Errorf("raced decoded %+v (%v)", ev, err)
+	}
+	s.H.Flags = uint8(sensorHdrFlagsFLAG_LATE)
+	if ev, err = decode(unsafe.Slice((*byte)(unsafe.Pointer(&s)), unsafe.Sizeof(s))); err != nil || ev.Raced || !ev.Late {
+		t.Errorf("late decoded %+v (%v)", ev, err)
+	}
 	if CompatSyscallName(0x40000000|2) != "x32:"+SyscallName(2) || CompatSyscallName(99999) != "syscall_99999" {
 		t.Errorf("compat names %q %q", CompatSyscallName(0x40000000|2), CompatSyscallName(99999))
 	}

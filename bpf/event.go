@@ -77,6 +77,16 @@ type Event struct {
 	// Truncated is set when a string or path did not fit and was cut or dropped.
 	Truncated bool
 
+	// Raced: a path argument changed while the kernel was using it (another
+	// thread or process rewrote the caller's memory; honest code never
+	// does). Str holds the kernel's own copy where it was caught, else the
+	// copy made at syscall entry. Late: no copy the sensor can vouch for
+	// (the string's page was not resident at entry and the kernel's copy
+	// was not caught, so Str was read at return; or a path over 4000 bytes
+	// with only the entry copy): it need not be what the kernel used. See
+	// pathargs.h.
+	Raced, Late bool
+
 	// Compat marks a syscall made through a non-native ABI (i386 int $0x80,
 	// x32, aarch32): Nr is that ABI's number (x32: with bit 30 set), Args its
 	// argument registers, Str[0] the string Args[0] points at if any.
@@ -142,6 +152,8 @@ func decode(raw []byte) (Event, error) {
 		ev.Nr, ev.Ret, ev.Args = x.Nr, x.Ret, x.Args
 		ev.Compat = h.Flags&uint8(sensorHdrFlagsFLAG_COMPAT) != 0
 		ev.CompatKilled = h.Flags&uint8(sensorHdrFlagsFLAG_COMPAT_KILLED) != 0
+		ev.Raced = h.Flags&uint8(sensorHdrFlagsFLAG_RACED) != 0
+		ev.Late = h.Flags&uint8(sensorHdrFlagsFLAG_LATE) != 0
 		ev.SockFamily, ev.SockType = x.SockFamily, x.SockType
 		ev.Str = [2]string{string(f[sensorSysFieldSF_STR0]), string(f[sensorSysFieldSF_STR1])}
 		ev.Base = [2]string{string(f[sensorSysFieldSF_BASE0]), string(f[sensorSysFieldSF_BASE1])}

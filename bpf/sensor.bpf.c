@@ -101,6 +101,8 @@ struct heap {
 	__u32 trunc; /* a field was truncated or dropped */
 	__u32 pos;   /* walk_path write position in path[] */
 	__u32 nrec;  /* records output on this CPU (rb_flags sampling) */
+	__u32 pending; /* the thread's path_args copy is this call's (pathargs.h) */
+	__u32 pflags;  /* FLAG_RACED, FLAG_LATE of the path arguments read */
 	__u8 rec[REC_SIZE];
 	__u8 path[PATH_BUF + 256];
 };
@@ -543,13 +545,30 @@ static __noinline int dns_io(__u8 id, struct pt_regs *regs)
 	return 0;
 }
 
-/* Path argument: string plus, when relative (or NULL), the base directory. */
-static __always_inline void path_at(struct heap *h, struct sys_event *ev, int slot, __s64 dirfd, __u64 uptr)
+#include "pathargs.h"
+
+/*
+ * Path argument i of ps: the string (pathargs.h: the kernel's copy, else
+ * sys_enter's) plus, when relative (or NULL), the base directory.
+ */
+static __always_inline void path_at(struct heap *h, struct sys_event *ev, int i, struct pspec *ps)
 {
 	int r;
-	FIELD(slot, (r = put_ustr(uptr)) < 0 ? 0 : r & 0xffff);
-	if (!(r & ABS_BIT) || r < 0)
-		FIELD(slot + 2, put_fd_path(dirfd));
+	FIELD(SF_STR0 + i, (r = put_arg(i, ps->ptr[i], ps->dirfd[i])) < 0 ? 0 : r & 0xffff);
+	if (ps->dirfd[i] != NO_BASE && (!(r & ABS_BIT) || r < 0))
+		FIELD(SF_BASE0 + i, put_fd_path(ps->dirfd[i]));
+}
+
+/* paths stores the n path arguments of ps and retires the thread's copy. */
+static __always_inline void paths(struct heap *h, struct sys_event *ev, struct pspec *ps, int n, __u64 nr)
+{
+	struct path_args *e = bpf_task_storage_get(&path_args, bpf_get_current_task_btf(), 0, 0);
+	h->pending = e && e->nr == nr + 1;
+	path_at(h, ev, 0, ps);
+	if (n > 1)
+		path_at(h, ev, 1, ps);
+	if (e)
+		e->nr = 0;
 }
 
 static __always_inline void ustr(struct heap *h, struct sys_event *ev, int slot, __u64 uptr)
@@ -672,14 +691,17 @@ static __always_inline int record(__u8 id, __u64 nr, long ret, struct pt_regs *r
 	h->off = sizeof(*ev);
 	h->trunc = 0;
 
+	h->pflags = 0;
+	h->pending = 0;
+	struct pspec ps;
+	int np = path_spec(id, a0, a1, a2, a3, &ps);
+
 	switch (id) {
-	/* one path, relative to the cwd */
+	/* opens: the path and, on success, the returned fd's */
 	case SC_open:
 	case SC_creat:
-		path_at(h, ev, SF_STR0, AT_FDCWD, a0);
-		goto resolved;
 	case SC_openat:
-		path_at(h, ev, SF_STR0, a0, a1);
+		paths(h, ev, &ps, np, nr);
 		goto resolved;
 	case SC_openat2: {
 		__u64 how[2] = {};
@@ -687,7 +709,7 @@ static __always_inline int record(__u8 id, __u64 nr, long ret, struct pt_regs *r
 			ev->args[4] = how[0]; /* open_how.flags */
 			ev->args[5] = how[1]; /* open_how.mode */
 		}
-		path_at(h, ev, SF_STR0, a0, a1);
+		paths(h, ev, &ps, np, nr);
 		goto resolved;
 	}
 	case SC_execve:
@@ -695,65 +717,13 @@ static __always_inline int record(__u8 id, __u64 nr, long ret, struct pt_regs *r
 		/* success replaced the memory (and registers): KindExec has it */
 		if (ret == 0)
 			break;
-		if (id == SC_execve)
-			path_at(h, ev, SF_STR0, AT_FDCWD, a0);
-		else
-			path_at(h, ev, SF_STR0, a0, a1);
-		break;
-	case SC_unlink:
-	case SC_rmdir:
-	case SC_mkdir:
-	case SC_chmod:
-	case SC_chown:
-	case SC_lchown:
-	case SC_truncate:
-	case SC_utime:
-	case SC_utimes:
-	case SC_mknod:
-	case SC_chroot:
-	case SC_umount2:
-		path_at(h, ev, SF_STR0, AT_FDCWD, a0);
+		paths(h, ev, &ps, np, nr);
 		break;
 	case SC_chdir:
-		path_at(h, ev, SF_STR0, AT_FDCWD, a0);
+		paths(h, ev, &ps, np, nr);
 		/* where the kernel moved the cwd (symlinks and .. resolved) */
 		if (ret == 0)
 			FIELD(SF_RESOLVED, put_fd_path(AT_FDCWD));
-		break;
-	/* one path relative to a dirfd */
-	case SC_unlinkat:
-	case SC_mkdirat:
-	case SC_fchmodat:
-	case SC_fchmodat2:
-	case SC_fchownat:
-	case SC_mknodat:
-	case SC_futimesat:
-	case SC_utimensat:
-	case SC_open_tree:
-		path_at(h, ev, SF_STR0, a0, a1);
-		break;
-	/* two paths */
-	case SC_rename:
-	case SC_link:
-	case SC_pivot_root:
-	case SC_mount:
-		path_at(h, ev, SF_STR0, AT_FDCWD, a0);
-		path_at(h, ev, SF_STR1, AT_FDCWD, a1);
-		break;
-	case SC_renameat:
-	case SC_renameat2:
-	case SC_linkat:
-	case SC_move_mount:
-		path_at(h, ev, SF_STR0, a0, a1);
-		path_at(h, ev, SF_STR1, a2, a3);
-		break;
-	case SC_symlink:
-		ustr(h, ev, SF_STR0, a0); /* link text, not resolved */
-		path_at(h, ev, SF_STR1, AT_FDCWD, a1);
-		break;
-	case SC_symlinkat:
-		ustr(h, ev, SF_STR0, a0);
-		path_at(h, ev, SF_STR1, a1, a2);
 		break;
 	/* fd based: the fd's path is the base */
 	case SC_fchmod:
@@ -868,7 +838,10 @@ static __always_inline int record(__u8 id, __u64 nr, long ret, struct pt_regs *r
 		break;
 	}
 	default:
-		break; /* raw args only */
+		/* every other path call (path_spec): the paths alone */
+		if (np)
+			paths(h, ev, &ps, np, nr);
+		break;
 	}
 	goto out;
 
@@ -879,6 +852,7 @@ out:;
 	__u64 sz = CLAMP(h->off, REC_SIZE);
 	if (h->trunc)
 		ev->h.flags |= FLAG_TRUNC;
+	ev->h.flags |= h->pflags;
 	if (bpf_ringbuf_output(&events, h->rec, sz, rb_flags_h(h)) < 0)
 		count_lost(loss_class(id));
 	return 0;
@@ -962,6 +936,51 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	if (ret == 0 && (id == SC_execve || id == SC_execveat))
 		return 0;
 	return record(id, nr, ret, regs, pid_tgid);
+}
+
+/*
+ * sys_enter copies the path arguments of the calls record() stores paths
+ * for, before the kernel reads them (pathargs.h). It runs for every syscall
+ * on the machine: the syscall test (a table load and a few compares) comes
+ * before the cgroup test (a chain of dependent loads), as most calls are
+ * not path calls.
+ */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
+{
+	if ((__u64)nr >= NR_TABLE)
+		return 0;
+	struct pspec ps;
+	int n = path_spec(sc_table[nr], SC_A0(regs), SC_A1(regs), SC_A2(regs), SC_A3(regs), &ps);
+	if (!n)
+		return 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (!task_in_target(task))
+		return 0;
+	if (!started)
+		return 0;
+	if (compat_nr(task, regs) >= 0)
+		return 0; /* a compat call: record_compat reads its string at exit */
+	struct path_args *e = bpf_task_storage_get(&path_args, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!e)
+		return 0; /* no copy: sys_exit flags the record late */
+	e->nr = 0;
+	e->raced = 0;
+	e->kcopy = 0;
+	save_arg(e, 0, ps.ptr[0], ps.dirfd[0]);
+	if (n > 1)
+		save_arg(e, 1, ps.ptr[1], ps.dirfd[1]);
+	else
+		save_arg(e, 1, 0, 0);
+	__u8 id = sc_table[nr];
+	if (id == SC_chdir || id == SC_pivot_root) {
+		/* these move the cwd themselves: its identity at exit is no
+		 * evidence of a racing chdir */
+		e->base[0] = 0;
+		e->base[1] = 0;
+	}
+	e->nr = nr + 1;
+	return 0;
 }
 
 SEC("tp_btf/sched_process_fork")

@@ -92,16 +92,20 @@ const (
 	sensorHdrFlagsFLAG_COMPAT_KILLED sensorHdrFlags = 8
 	sensorHdrFlagsFLAG_ENV_TRUNC     sensorHdrFlags = 16
 	sensorHdrFlagsFLAG_EXEC_INTERP   sensorHdrFlags = 32
+	sensorHdrFlagsFLAG_RACED         sensorHdrFlags = 64
+	sensorHdrFlagsFLAG_LATE          sensorHdrFlags = 128
 )
 
 type sensorHeap struct {
-	_     structs.HostLayout
-	Off   uint32
-	Trunc uint32
-	Pos   uint32
-	Nrec  uint32
-	Rec   [98304]uint8
-	Path  [4352]uint8
+	_       structs.HostLayout
+	Off     uint32
+	Trunc   uint32
+	Pos     uint32
+	Nrec    uint32
+	Pending uint32
+	Pflags  uint32
+	Rec     [98304]uint8
+	Path    [4352]uint8
 }
 
 type sensorKind uint32
@@ -112,6 +116,11 @@ const (
 	sensorKindKIND_EXIT    sensorKind = 3
 	sensorKindKIND_SYSCALL sensorKind = 4
 )
+
+type sensorKname struct {
+	_ structs.HostLayout
+	S [4096]int8
+}
 
 type sensorLossClass uint32
 
@@ -125,6 +134,17 @@ const (
 	sensorLossClassLOSS_COUNT sensorLossClass = 6
 	sensorLossClassLOSS_MAX   sensorLossClass = 7
 )
+
+type sensorPathArgs struct {
+	_     structs.HostLayout
+	Nr    uint32
+	Raced uint16
+	Kcopy uint16
+	Ptr   [2]uint64
+	Base  [2]uint64
+	Len   [2]int32
+	Str   [2][4096]int8
+}
 
 type sensorScId uint32
 
@@ -262,13 +282,18 @@ const (
 	sensorMapCounts          = "counts"
 	sensorMapEvents          = "events"
 	sensorMapHeap            = "heap"
+	sensorMapKname           = "kname"
 	sensorMapLost            = "lost"
+	sensorMapPathArgs        = "path_args"
 	sensorMapPcounts         = "pcounts"
+	sensorProgKmemFree       = "kmem_free"
 	sensorProgSchedExec      = "sched_exec"
 	sensorProgSchedExit      = "sched_exit"
 	sensorProgSchedFork      = "sched_fork"
+	sensorProgSysEnter       = "sys_enter"
 	sensorProgSysExit        = "sys_exit"
 	sensorVarDnsSeen         = "dns_seen"
+	sensorVarNamesCache      = "names_cache"
 	sensorVarScTable         = "sc_table"
 	sensorVarSigreturnNr     = "sigreturn_nr"
 	sensorVarStarted         = "started"
@@ -320,9 +345,11 @@ type sensorSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sensorProgramSpecs struct {
+	KmemFree  *ebpf.ProgramSpec `ebpf:"kmem_free"`
 	SchedExec *ebpf.ProgramSpec `ebpf:"sched_exec"`
 	SchedExit *ebpf.ProgramSpec `ebpf:"sched_exit"`
 	SchedFork *ebpf.ProgramSpec `ebpf:"sched_fork"`
+	SysEnter  *ebpf.ProgramSpec `ebpf:"sys_enter"`
 	SysExit   *ebpf.ProgramSpec `ebpf:"sys_exit"`
 }
 
@@ -330,11 +357,13 @@ type sensorProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sensorMapSpecs struct {
-	Counts  *ebpf.MapSpec `ebpf:"counts"`
-	Events  *ebpf.MapSpec `ebpf:"events"`
-	Heap    *ebpf.MapSpec `ebpf:"heap"`
-	Lost    *ebpf.MapSpec `ebpf:"lost"`
-	Pcounts *ebpf.MapSpec `ebpf:"pcounts"`
+	Counts   *ebpf.MapSpec `ebpf:"counts"`
+	Events   *ebpf.MapSpec `ebpf:"events"`
+	Heap     *ebpf.MapSpec `ebpf:"heap"`
+	Kname    *ebpf.MapSpec `ebpf:"kname"`
+	Lost     *ebpf.MapSpec `ebpf:"lost"`
+	PathArgs *ebpf.MapSpec `ebpf:"path_args"`
+	Pcounts  *ebpf.MapSpec `ebpf:"pcounts"`
 }
 
 // sensorVariableSpecs contains global variables before they are loaded into the kernel.
@@ -342,6 +371,7 @@ type sensorMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type sensorVariableSpecs struct {
 	DnsSeen         *ebpf.VariableSpec `ebpf:"dns_seen"`
+	NamesCache      *ebpf.VariableSpec `ebpf:"names_cache"`
 	ScTable         *ebpf.VariableSpec `ebpf:"sc_table"`
 	SigreturnNr     *ebpf.VariableSpec `ebpf:"sigreturn_nr"`
 	Started         *ebpf.VariableSpec `ebpf:"started"`
@@ -371,11 +401,13 @@ func (o *sensorObjects) Close() error {
 //
 // It can be passed to loadSensorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sensorMaps struct {
-	Counts  *ebpf.Map `ebpf:"counts"`
-	Events  *ebpf.Map `ebpf:"events"`
-	Heap    *ebpf.Map `ebpf:"heap"`
-	Lost    *ebpf.Map `ebpf:"lost"`
-	Pcounts *ebpf.Map `ebpf:"pcounts"`
+	Counts   *ebpf.Map `ebpf:"counts"`
+	Events   *ebpf.Map `ebpf:"events"`
+	Heap     *ebpf.Map `ebpf:"heap"`
+	Kname    *ebpf.Map `ebpf:"kname"`
+	Lost     *ebpf.Map `ebpf:"lost"`
+	PathArgs *ebpf.Map `ebpf:"path_args"`
+	Pcounts  *ebpf.Map `ebpf:"pcounts"`
 }
 
 func (m *sensorMaps) Close() error {
@@ -383,7 +415,9 @@ func (m *sensorMaps) Close() error {
 		m.Counts,
 		m.Events,
 		m.Heap,
+		m.Kname,
 		m.Lost,
+		m.PathArgs,
 		m.Pcounts,
 	)
 }
@@ -393,6 +427,7 @@ func (m *sensorMaps) Close() error {
 // It can be passed to loadSensorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sensorVariables struct {
 	DnsSeen         *ebpf.Variable `ebpf:"dns_seen"`
+	NamesCache      *ebpf.Variable `ebpf:"names_cache"`
 	ScTable         *ebpf.Variable `ebpf:"sc_table"`
 	SigreturnNr     *ebpf.Variable `ebpf:"sigreturn_nr"`
 	Started         *ebpf.Variable `ebpf:"started"`
@@ -406,17 +441,21 @@ type sensorVariables struct {
 //
 // It can be passed to loadSensorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sensorPrograms struct {
+	KmemFree  *ebpf.Program `ebpf:"kmem_free"`
 	SchedExec *ebpf.Program `ebpf:"sched_exec"`
 	SchedExit *ebpf.Program `ebpf:"sched_exit"`
 	SchedFork *ebpf.Program `ebpf:"sched_fork"`
+	SysEnter  *ebpf.Program `ebpf:"sys_enter"`
 	SysExit   *ebpf.Program `ebpf:"sys_exit"`
 }
 
 func (p *sensorPrograms) Close() error {
 	return _SensorClose(
+		p.KmemFree,
 		p.SchedExec,
 		p.SchedExit,
 		p.SchedFork,
+		p.SysEnter,
 		p.SysExit,
 	)
 }

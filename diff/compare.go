@@ -370,7 +370,10 @@ func query(b *baseline.Baseline, id int64, section string, e baseline.Entry) str
 	case section == "processes":
 		sql = fmt.Sprintf("SELECT pid, exe, argv, chain FROM processes WHERE run_id = %d AND exe LIKE %s", id, like(e.Value))
 	case strings.HasPrefix(section, "files."):
-		cond := "path LIKE " + like(e.Value)
+		// a raced/late mark is the event's path_state, not part of its path
+		v, mark := baseline.CutPathMark(e.Value)
+		to, _ := baseline.CutPathMark(e.To)
+		cond := "path LIKE " + like(v)
 		var op string
 		switch section {
 		case "files.read", "files.write", "files.create":
@@ -381,7 +384,7 @@ func query(b *baseline.Baseline, id int64, section string, e baseline.Entry) str
 			op = "op = 'chmod'"
 		case "files.rename":
 			op = "op = 'rename'"
-			cond += " AND path2 LIKE " + like(e.To)
+			cond += " AND path2 LIKE " + like(to)
 		case "files.exec":
 			op = "op = 'exec'"
 		case "files.other":
@@ -390,10 +393,13 @@ func query(b *baseline.Baseline, id int64, section string, e baseline.Entry) str
 				op = "op = 'memfd_create'"
 			case "link", "symlink":
 				op = "op = '" + e.Op + "'"
-				cond = "path2 LIKE " + like(e.Value)
+				cond = "path2 LIKE " + like(v)
 			default:
 				op = "op = '" + e.Op + "'"
 			}
+		}
+		if mark != "" {
+			cond += " AND path_state = '" + mark + "'"
 		}
 		sql = fmt.Sprintf("SELECT exe, op, path, path2, flags, error FROM file_events WHERE run_id = %d AND %s AND %s", id, op, cond)
 	case section == "network.egress", section == "network.listen":

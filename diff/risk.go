@@ -140,6 +140,10 @@ type Rule struct {
 
 // Rules is the risk table, most severe first.
 var Rules = []Rule{
+	{ID: "BD-RACED-PATH", Kind: "raced-path", Level: Critical, Sections: append([]string{"files.read", "files.exec"}, allFileWrites...),
+		When:   "a path argument that changed while the kernel was using it (`raced:` before the path): another thread or process rewrote the caller's memory during the call, which honest code never does; the path shown is the kernel's copy (else the one from syscall entry)",
+		Reason: "rewrites a path argument while the kernel uses it (an attempt to fool the trace)",
+		cond:   func(f *fact) (bool, string) { return f.raced(), "" }},
 	{ID: "BD-SECRET-READ", Kind: "secret-read", Level: Critical, Sections: []string{"files.read"},
 		When:   "path is a secret or a directory of secrets (tables below); also when the attempt failed",
 		Reason: "reads a secret",
@@ -200,7 +204,7 @@ var Rules = []Rule{
 		Peers:  []string{"tracee:TRC-107", "falco:Potential Local Privilege Escalation via Environment Variables Misuse"},
 		cond:   func(f *fact) (bool, string) { return f.envIn(InjectEnv) }},
 	{ID: "BD-UNRESOLVED-PATH", Kind: "unresolved-path", Level: Critical, Sections: append([]string{"files.exec"}, allFileWrites...),
-		When:   "the path is not the kernel's: a `..` after a component that may be a symlink, relative, or cut at the top (`...`); it could be any file",
+		When:   "the path is not the kernel's: a `..` after a component that may be a symlink, relative, cut at the top (`...`), or read only when the call returned (`late:`); it could be any file",
 		Reason: "changes or runs a file whose real path is unknown (could be any file)",
 		cond:   func(f *fact) (bool, string) { return f.unresolved(), "" }},
 	{ID: "BD-COMPAT-SYSCALL", Kind: "compat-syscall", Level: Critical, Sections: []string{"privileged"},
@@ -269,7 +273,7 @@ var Rules = []Rule{
 		Reason: "connects to a new local service",
 		cond:   func(f *fact) (bool, string) { return isLocal(f.entry.Value), "" }},
 	{ID: "BD-UNRESOLVED-READ", Kind: "unresolved-path", Level: High, Sections: []string{"files.read"},
-		When:   "a read of a path that is not the kernel's (`..` after a possible symlink, relative, `...`); a secret-looking one is critical above",
+		When:   "a read of a path that is not the kernel's (`..` after a possible symlink, relative, `...`, `late:`); a secret-looking one is critical above",
 		Reason: "reads a file whose real path is unknown (could be any file)",
 		cond:   func(f *fact) (bool, string) { return f.unresolved(), "" }},
 	{ID: "BD-EGRESS", Kind: "egress", Level: High, Sections: []string{"network.egress"},
@@ -428,13 +432,33 @@ type fact struct {
 	base    *view
 }
 
-// targets are the paths a rule's globs are tested against: both names of
-// a rename or link, the path otherwise.
-func (f *fact) targets() []string {
+// rawTargets are the entry's paths as written in the baseline: both names
+// of a rename or link, the path otherwise.
+func (f *fact) rawTargets() []string {
 	if f.entry.To != "" && (f.section == "files.rename" || f.entry.Op == "link") {
 		return []string{f.entry.Value, f.entry.To}
 	}
 	return []string{f.entry.Value}
+}
+
+// targets are the paths a rule's globs are tested against: rawTargets
+// without the sensor's raced/late marks, so a secret stays a secret.
+func (f *fact) targets() []string {
+	t := f.rawTargets()
+	for i, v := range t {
+		t[i], _ = baseline.CutPathMark(v)
+	}
+	return t
+}
+
+// raced reports whether a path argument changed while the kernel used it.
+func (f *fact) raced() bool {
+	for _, v := range f.rawTargets() {
+		if strings.HasPrefix(v, baseline.RacedPrefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // unresolved reports whether a target is not a path the kernel resolved
@@ -444,7 +468,10 @@ func (f *fact) targets() []string {
 func (f *fact) unresolved() bool {
 	// For a symlink, targets is the new link's path (Value): its text (To)
 	// is not a path the kernel used now, and relative texts are normal.
-	for _, v := range f.targets() {
+	for _, v := range f.rawTargets() {
+		if strings.HasPrefix(v, baseline.LatePrefix) {
+			return true // read when the call returned (store.PathLate)
+		}
 		if strings.Contains(v, "/../") || strings.HasSuffix(v, "/..") || strings.HasPrefix(v, "...") || strings.HasPrefix(v, "../") {
 			return true
 		}

@@ -240,6 +240,19 @@ func pathArg(ev *bpf.Event, i int) (string, store.PathState) {
 	return p, st
 }
 
+// argState is what the sensor says of how the path arguments were read
+// (pathargs.h): raced outranks every other state, late is as untrusted as
+// unresolved. A raced call is flagged even when the stored path is the fd's.
+func argState(ev *bpf.Event) store.PathState {
+	switch {
+	case ev.Raced:
+		return store.PathRaced
+	case ev.Late:
+		return store.PathLate
+	}
+	return store.PathKernel
+}
+
 func (t *tracker) syscall(ev *bpf.Event) error {
 	if ev.Compat {
 		// a compat call is no native syscall: hook records held for this
@@ -259,26 +272,35 @@ func (t *tracker) syscall(ev *bpf.Event) error {
 	ts := t.rel(ev.TS)
 	// state is the least trustworthy PathState of the paths taken below.
 	state := store.PathKernel
+	// evState is the sensor's word on the strings; a late read does not
+	// matter where the path stored is the kernel's (an open's fd, chdir's cwd).
+	evState := argState(ev)
+	kernelPath := func(p string) string {
+		if p != "" && p == ev.Resolved && evState == store.PathLate {
+			evState = store.PathKernel
+		}
+		return p
+	}
 	arg := func(i int) string {
 		p, st := pathArg(ev, i)
 		state = max(state, st)
 		return p
 	}
 	file := func(op store.FileOp, p, p2 string, flags, mode uint32) error {
-		return t.sink.AddFile(store.FileEvent{Proc: idx, Op: op, Path: p, Path2: p2, PathState: state, Flags: flags, Mode: mode, Result: ev.Ret, TS: ts})
+		return t.sink.AddFile(store.FileEvent{Proc: idx, Op: op, Path: p, Path2: p2, PathState: max(state, evState), Flags: flags, Mode: mode, Result: ev.Ret, TS: ts})
 	}
 	a := ev.Args
 	switch id {
 	case bpf.SysOpen:
-		return file(store.FileOpen, t.openPath(ev, 0, arg), "", uint32(a[1]), uint32(a[2]))
+		return file(store.FileOpen, kernelPath(t.openPath(ev, 0, arg)), "", uint32(a[1]), uint32(a[2]))
 	case bpf.SysOpenat:
-		return file(store.FileOpen, t.openPath(ev, 0, arg), "", uint32(a[2]), uint32(a[3]))
+		return file(store.FileOpen, kernelPath(t.openPath(ev, 0, arg)), "", uint32(a[2]), uint32(a[3]))
 	case bpf.SysOpenat2:
 		// open_how lives in user memory; the sensor delivers its flags and
 		// mode in Args[4] and Args[5] when it could read them.
-		return file(store.FileOpen, t.openPath(ev, 0, arg), "", uint32(a[4]), uint32(a[5]))
+		return file(store.FileOpen, kernelPath(t.openPath(ev, 0, arg)), "", uint32(a[4]), uint32(a[5]))
 	case bpf.SysCreat:
-		return file(store.FileOpen, t.openPath(ev, 0, arg), "", linux.O_CREAT|linux.O_WRONLY|linux.O_TRUNC, uint32(a[1]))
+		return file(store.FileOpen, kernelPath(t.openPath(ev, 0, arg)), "", linux.O_CREAT|linux.O_WRONLY|linux.O_TRUNC, uint32(a[1]))
 	case bpf.SysUnlink:
 		return file(store.FileUnlink, arg(0), "", 0, 0)
 	case bpf.SysUnlinkat:
@@ -336,7 +358,7 @@ func (t *tracker) syscall(ev *bpf.Event) error {
 			p, state = truncatedPath(p), store.PathTruncated
 		}
 		if ev.Ret == 0 && p != "" {
-			t.procs[idx].Cwd = p
+			t.procs[idx].Cwd = kernelPath(p)
 		}
 		return file(store.FileChdir, p, "", 0, 0)
 	case bpf.SysSocket:

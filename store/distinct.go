@@ -11,6 +11,9 @@ type fileKey struct {
 	errno       int32 // 0 on success
 	proc        int32 // exec only
 	op          FileOp
+	// a raced or late event is another behaviour than the same path read
+	// cleanly: deduplicated away, its flag would never reach the baseline
+	state PathState
 }
 
 // maxDistinct bounds the writer's memory for distinct file behaviours
@@ -30,7 +33,7 @@ func newDistinctSet() distinctSet { return distinctSet{seen: make(map[fileKey]st
 // behaviour in the run. Past maxDistinct behaviours every event counts as
 // first: a superset only costs speed.
 func (d *distinctSet) first(e *FileEvent, path, path2 int64) bool {
-	k := fileKey{path: path, path2: path2, flags: e.Flags, mode: e.Mode, op: e.Op}
+	k := fileKey{path: path, path2: path2, flags: e.Flags, mode: e.Mode, op: e.Op, state: e.PathState}
 	if e.Result < 0 {
 		k.errno = int32(max(e.Result, math.MinInt32))
 	}

@@ -159,6 +159,16 @@ const (
 	// PathTruncated: the kernel path was deeper than the sensor walks; the
 	// path starts with "..." and holds only the tail.
 	PathTruncated
+	// PathLate: no copy the sensor can vouch for: the caller's string as
+	// read when the call returned (the page was not resident at entry and
+	// the kernel's copy was not caught), or a path over 4000 bytes, which
+	// getname() keeps where the sensor does not read it. Like
+	// PathUnresolved, it need not name the file the kernel used.
+	PathLate
+	// PathRaced: the caller's string changed while the kernel was using it
+	// (a racing writer; honest code never does this). Path is the kernel's
+	// copy where the sensor caught it, else the copy from syscall entry.
+	PathRaced
 )
 
 // NetOp names a network operation.

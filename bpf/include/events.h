@@ -35,6 +35,14 @@ enum hdr_flags {
 	/* exec of a script (#!) or binfmt_misc file: EXEC_EXE is the
 	 * interpreter's path, the script's own file is gone by then */
 	FLAG_EXEC_INTERP = 32,
+	/*
+	 * sys_event path arguments (see pathargs.h): RACED, the caller's
+	 * string changed while the kernel was using it (the record holds the
+	 * kernel's own copy, else the sys_enter copy); LATE, neither could be
+	 * had and the string was read at sys_exit, after the kernel used it.
+	 */
+	FLAG_RACED = 64,
+	FLAG_LATE = 128,
 };
 
 /* Loss counter classes (index of the per-CPU "lost" array). */

@@ -32,6 +32,13 @@ enum bpf_map_type {
 	BPF_MAP_TYPE_ARRAY = 2,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
 	BPF_MAP_TYPE_RINGBUF = 27,
+	BPF_MAP_TYPE_TASK_STORAGE = 29,
+};
+enum {
+	BPF_F_NO_PREALLOC = 1,
+};
+enum {
+	BPF_LOCAL_STORAGE_GET_F_CREATE = 1,
 };
 enum {
 	BPF_ANY = 0,
@@ -167,6 +174,18 @@ struct task_struct {
 	struct files_struct *files;
 	struct mm_struct *mm;
 	struct signal_struct *signal;
+};
+
+/* getname()'s copy of a user path (embedded case: name == iname) */
+struct filename {
+	const char *name;
+	const char *uptr;
+	const char iname[];
+};
+
+struct kmem_cache {
+	unsigned int object_size;
+	const char *name;
 };
 
 struct linux_binprm {
