@@ -149,15 +149,8 @@ static __always_inline int path_spec(__u8 id, __u64 a0, __u64 a1, __u64 a2, __u6
 __noinline __u64 base_id(__s64 dirfd)
 {
 	struct path p = {};
-	if ((int)dirfd == AT_FDCWD) {
-		struct fs_struct *fs = bpf_get_current_task_btf()->fs;
-		bpf_probe_read_kernel(&p, sizeof(p), &fs->pwd);
-	} else {
-		struct file *f = KCAST(struct file, fd_file(dirfd));
-		if (!f)
-			return 0;
-		bpf_probe_read_kernel(&p, sizeof(p), &f->f_path);
-	}
+	if (!fd_path(dirfd, &p))
+		return 0;
 	return (__u64)p.dentry ^ ((__u64)p.mnt << 1);
 }
 

@@ -195,6 +195,25 @@ static __always_inline struct file *fd_file(__s64 fd)
 }
 
 /*
+ * fd_path reads the struct path of fd (AT_FDCWD: the cwd) into *p: {mnt,
+ * dentry} on every kernel, plain numbers afterwards, which is what global
+ * subprograms accept. False when fd is not open.
+ */
+static __always_inline bool fd_path(__s64 fd, struct path *p)
+{
+	if ((int)fd == AT_FDCWD) {
+		struct fs_struct *fs = bpf_get_current_task_btf()->fs;
+		bpf_probe_read_kernel(p, sizeof(*p), &fs->pwd);
+		return true;
+	}
+	struct file *f = KCAST(struct file, fd_file(fd));
+	if (!f)
+		return false;
+	bpf_probe_read_kernel(p, sizeof(*p), &f->f_path);
+	return true;
+}
+
+/*
  * walk_step is one step of walk_path, run by bpf_loop: one dentry or one
  * mount crossing. Returns 1 to stop (c->done: reached the root or a pseudo
  * file, else the buffer is full), 0 to go on.
@@ -317,18 +336,9 @@ __noinline int put_path(__u64 dentry_p, __u64 vfsmnt_p)
 /* put_fd_path appends the kernel path of fd (AT_FDCWD: the cwd). */
 __noinline int put_fd_path(__s64 fd)
 {
-	/* struct path is {mnt, dentry} on every kernel; one read yields both as
-	 * plain numbers, which is what global subprograms accept */
 	struct path p = {};
-	if ((int)fd == AT_FDCWD) {
-		struct fs_struct *fs = bpf_get_current_task_btf()->fs;
-		bpf_probe_read_kernel(&p, sizeof(p), &fs->pwd);
-	} else {
-		struct file *f = KCAST(struct file, fd_file(fd));
-		if (!f)
-			return 0;
-		bpf_probe_read_kernel(&p, sizeof(p), &f->f_path);
-	}
+	if (!fd_path(fd, &p))
+		return 0;
 	return put_path((__u64)p.dentry, (__u64)p.mnt);
 }
 
