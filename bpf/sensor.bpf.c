@@ -174,18 +174,20 @@ static __always_inline bool in_target(void)
 	return bpf_get_current_cgroup_id() == target_cgroup;
 }
 
-/* in_target for the hot path: cgroup_id(task_dfl_cgroup(t)) with plain loads */
+/*
+ * in_target for the hot path: cgroup_id(task_dfl_cgroup(t)) with plain loads,
+ * through the read-only view of t (see CUR_TASK: no BTF scans in the verifier)
+ */
 static __always_inline bool task_in_target(struct task_struct *t)
 {
-	return t->cgroups->dfl_cgrp->kn->id == target_cgroup;
+	return KCAST(struct task_struct, t)->cgroups->dfl_cgrp->kn->id == target_cgroup;
 }
 
 static __always_inline struct file *fd_file(__s64 fd)
 {
 	if (fd < 0)
 		return 0;
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct fdtable *fdt = task->files->fdt;
+	struct fdtable *fdt = CUR_TASK()->files->fdt;
 	if ((__u64)fd >= fdt->max_fds)
 		return 0;
 	struct file **fds = fdt->fd;
@@ -202,7 +204,7 @@ static __always_inline struct file *fd_file(__s64 fd)
 static __always_inline bool fd_path(__s64 fd, struct path *p)
 {
 	if ((int)fd == AT_FDCWD) {
-		struct fs_struct *fs = bpf_get_current_task_btf()->fs;
+		struct fs_struct *fs = CUR_TASK()->fs;
 		bpf_probe_read_kernel(p, sizeof(*p), &fs->pwd);
 		return true;
 	}
@@ -281,8 +283,7 @@ __noinline int walk_path(__u64 dentry_p, __u64 vfsmnt_p)
 	struct heap *h = get_heap();
 	if (!h || !dentry_p || !vfsmnt_p)
 		return 0;
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct fs_struct *fs = task->fs;
+	struct fs_struct *fs = CUR_TASK()->fs;
 	struct walk_ctx c = {};
 	c.h = h;
 	c.root_d = (__u64)fs->root.dentry;

@@ -301,7 +301,7 @@ static __always_inline struct socket *fd_socket(struct task_struct *task, __s64 
 {
 	if (fd < 0)
 		return 0;
-	struct fdtable *fdt = task->files->fdt;
+	struct fdtable *fdt = KCAST(struct task_struct, task)->files->fdt; /* see CUR_TASK */
 	if ((__u64)fd >= fdt->max_fds)
 		return 0;
 	struct file **fds = fdt->fd;

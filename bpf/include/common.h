@@ -52,4 +52,16 @@
 extern void *bpf_rdonly_cast(const void *obj__ign, __u32 btf_id) __ksym;
 #define KCAST(type, p) ((type *)bpf_rdonly_cast((const void *)(p), bpf_core_type_id_kernel(type)))
 
+/*
+ * CUR_TASK is the current task read through KCAST. A load through a trusted
+ * pointer (bpf_get_current_task_btf(), a tp_btf argument) is the same
+ * instruction at run time, but the verifier then asks whether the loaded
+ * pointer is trusted too: four lookups of a name like
+ * "task_struct__safe_rcu" per load and per verified path, each a linear
+ * scan of the kernel's whole BTF - a quarter of the sensor's load time.
+ * Through the read-only view nothing is looked up. Helpers that take a task
+ * (task storage, bpf_task_pt_regs) still need bpf_get_current_task_btf().
+ */
+#define CUR_TASK() KCAST(struct task_struct, bpf_get_current_task())
+
 #endif
