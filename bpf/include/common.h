@@ -64,4 +64,22 @@ extern void *bpf_rdonly_cast(const void *obj__ign, __u32 btf_id) __ksym;
  */
 #define CUR_TASK() KCAST(struct task_struct, bpf_get_current_task())
 
+/*
+ * Open-coded numeric iterator (what libbpf's bpf_for is): the verifier
+ * checks the body once with an unknown index instead of once per value, so
+ * byte loops over a path stay cheap to verify.
+ */
+struct bpf_iter_num {
+	__u64 __opaque[1];
+} __attribute__((aligned(8)));
+extern int bpf_iter_num_new(struct bpf_iter_num *it, int start, int end) __weak __ksym;
+extern int *bpf_iter_num_next(struct bpf_iter_num *it) __weak __ksym;
+extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __weak __ksym;
+/* FOR_RANGE(it, i, start, end) { ... } ITER_END(it); (break is fine) */
+#define FOR_RANGE(it, i, start, end)                                                   \
+	struct bpf_iter_num it;                                                        \
+	bpf_iter_num_new(&it, (start), (end));                                         \
+	for (int *it##_v; (it##_v = bpf_iter_num_next(&it)) && ((i = *it##_v), 1);)
+#define ITER_END(it) bpf_iter_num_destroy(&it)
+
 #endif
