@@ -96,23 +96,6 @@ struct task_struct___sa {
 
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
 
-/*
- * Open-coded numeric iterator (what libbpf's bpf_for is): the verifier
- * checks the body once with an unknown index instead of once per value, so
- * byte loops over a path stay cheap to verify.
- */
-struct bpf_iter_num {
-	__u64 __opaque[1];
-} __attribute__((aligned(8)));
-extern int bpf_iter_num_new(struct bpf_iter_num *it, int start, int end) __weak __ksym;
-extern int *bpf_iter_num_next(struct bpf_iter_num *it) __weak __ksym;
-extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __weak __ksym;
-/* FOR_RANGE(it, i, start, end) { ... } ITER_END(it); (break is fine) */
-#define FOR_RANGE(it, i, start, end)                                                   \
-	struct bpf_iter_num it;                                                        \
-	bpf_iter_num_new(&it, (start), (end));                                         \
-	for (int *it##_v; (it##_v = bpf_iter_num_next(&it)) && ((i = *it##_v), 1);)
-#define ITER_END(it) bpf_iter_num_destroy(&it)
 
 /* Set by the loader (rodata). */
 volatile __u64 target_cgroup = 0; /* .bss, set after load: 0 (no cgroup) = gate closed */
@@ -241,7 +224,8 @@ static __always_inline int unix_hook(struct bpf_sock_addr *ctx, __u8 hook)
 		return unix_policy ? 0 : 1; /* cannot judge (the record is the buffer): refuse */
 	}
 	fill_hdr(&ev->h, KIND_SOCKADDR);
-	struct bpf_sock_addr_kern *sa = bpf_cast_to_kern_ctx(ctx);
+	/* read-only view: no trusted-pointer lookup in the verifier (see CUR_TASK) */
+	struct bpf_sock_addr_kern *sa = KCAST(struct bpf_sock_addr_kern, bpf_cast_to_kern_ctx(ctx));
 	__u32 alen = sa->uaddrlen;
 	if (alen > SA_ADDR_MAX)
 		alen = SA_ADDR_MAX;
@@ -301,7 +285,7 @@ static __always_inline struct socket *fd_socket(struct task_struct *task, __s64 
 {
 	if (fd < 0)
 		return 0;
-	struct fdtable *fdt = task->files->fdt;
+	struct fdtable *fdt = KCAST(struct task_struct, task)->files->fdt; /* see CUR_TASK */
 	if ((__u64)fd >= fdt->max_fds)
 		return 0;
 	struct file **fds = fdt->fd;

@@ -19,8 +19,7 @@ __noinline int walk_cwd(struct sa_event *ev)
 	if (!ev)
 		return -1;
 	char *buf = ev->path;
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct fs_struct *fs = task->fs;
+	struct fs_struct *fs = CUR_TASK()->fs;
 	__u64 root_d = (__u64)fs->root.dentry;
 	__u64 root_m = (__u64)fs->root.mnt;
 	__u64 mnt_off = bpf_core_field_offset(struct mount, mnt);

@@ -52,4 +52,34 @@
 extern void *bpf_rdonly_cast(const void *obj__ign, __u32 btf_id) __ksym;
 #define KCAST(type, p) ((type *)bpf_rdonly_cast((const void *)(p), bpf_core_type_id_kernel(type)))
 
+/*
+ * CUR_TASK is the current task read through KCAST. A load through a trusted
+ * pointer (bpf_get_current_task_btf(), a tp_btf argument) is the same
+ * instruction at run time, but the verifier then asks whether the loaded
+ * pointer is trusted too: four lookups of a name like
+ * "task_struct__safe_rcu" per load and per verified path, each a linear
+ * scan of the kernel's whole BTF - a quarter of the sensor's load time.
+ * Through the read-only view nothing is looked up. Helpers that take a task
+ * (task storage, bpf_task_pt_regs) still need bpf_get_current_task_btf().
+ */
+#define CUR_TASK() KCAST(struct task_struct, bpf_get_current_task())
+
+/*
+ * Open-coded numeric iterator (what libbpf's bpf_for is): the verifier
+ * checks the body once with an unknown index instead of once per value, so
+ * byte loops over a path stay cheap to verify.
+ */
+struct bpf_iter_num {
+	__u64 __opaque[1];
+} __attribute__((aligned(8)));
+extern int bpf_iter_num_new(struct bpf_iter_num *it, int start, int end) __weak __ksym;
+extern int *bpf_iter_num_next(struct bpf_iter_num *it) __weak __ksym;
+extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __weak __ksym;
+/* FOR_RANGE(it, i, start, end) { ... } ITER_END(it); (break is fine) */
+#define FOR_RANGE(it, i, start, end)                                                   \
+	struct bpf_iter_num it;                                                        \
+	bpf_iter_num_new(&it, (start), (end));                                         \
+	for (int *it##_v; (it##_v = bpf_iter_num_next(&it)) && ((i = *it##_v), 1);)
+#define ITER_END(it) bpf_iter_num_destroy(&it)
+
 #endif
