@@ -134,12 +134,19 @@ func BenchmarkFlood4Threads(b *testing.B) {
 	args := []string{flood, strconv.Itoa(threads), strconv.Itoa(events), target}
 	recordWith(b, bin, dbPath, ws, []string{"true"}) // warm the daemon
 
-	var walls, trues, loops []time.Duration
+	var walls, trues, loops, bares []time.Duration
 	var rss, stored []int64
 	var cpu []time.Duration
 	var lost int64
 	b.ResetTimer()
 	for range pairs {
+		// the same flood bare on the host: how fast the workload alone goes
+		out, err := exec.Command(args[0], args[1:]...).Output()
+		if err != nil {
+			b.Fatalf("bare flood: %v", err)
+		}
+		bare, _ := parseLoop(b, string(out))
+		bares = append(bares, bare)
 		trues = append(trues, recordWith(b, bin, dbPath, ws, []string{"true"}).wall)
 		r := recordWith(b, bin, dbPath, ws, args)
 		loop, opens := parseLoop(b, r.out)
@@ -176,5 +183,43 @@ func BenchmarkFlood4Threads(b *testing.B) {
 		threads, events, pairs, peak>>20, lost, n)
 	fmt.Printf("  sustained %.0f events/s = %d / (record %.3f s - record true %.3f s) (goal >= 600k/s); over the flood loop alone %.0f events/s (%.3f s)\n",
 		rate, n, wall.Seconds(), tru.Seconds(), float64(n)/loop.Seconds(), loop.Seconds())
+	fmt.Printf("  the same flood bare on the host: %.0f events/s (%.3f s): the traced flood loop is %.2fx slower\n",
+		float64(events)/med(bares).Seconds(), med(bares).Seconds(), loop.Seconds()/med(bares).Seconds())
 	fmt.Printf("  behavediff CPU %.2f s: %.2f µs per stored event (goal <= 2 µs)\n", c.Seconds(), float64(c.Microseconds())/float64(n))
+}
+
+// BenchmarkFloodProfile records the flood once inside this process
+// (recorder.Record, no CLI), so that `go test -bench FloodProfile
+// -cpuprofile cpu.out` shows where the recorder's time goes; the figures
+// against the goals are BenchmarkFlood4Threads'. BEHAVEDIFF_BENCH_EVENTS
+// and BEHAVEDIFF_BENCH_THREADS as there.
+func BenchmarkFloodProfile(b *testing.B) {
+	benchRoot(b)
+	events, threads := 1_000_000, 4
+	if v, err := strconv.Atoi(os.Getenv("BEHAVEDIFF_BENCH_EVENTS")); err == nil && v > 0 {
+		events = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("BEHAVEDIFF_BENCH_THREADS")); err == nil && v > 0 {
+		threads = v
+	}
+	ws := b.TempDir()
+	src := filepath.Join(b.TempDir(), "flood.c")
+	if err := os.WriteFile(src, []byte(floodC), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	flood := filepath.Join(ws, "flood")
+	if msg, err := exec.Command("gcc", "-O2", "-static", "-pthread", "-o", flood, src).CombinedOutput(); err != nil {
+		b.Fatalf("gcc: %v\n%s", err, msg)
+	}
+	db, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "t.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	b.ResetTimer()
+	for range max(b.N, 1) {
+		res, out, d := recordBench(b, db, ws, []string{flood, strconv.Itoa(threads), strconv.Itoa(events), "/etc/hostname"})
+		loop, opens := parseLoop(b, out)
+		fmt.Printf("flood in process: %d opens in %.3f s loop, %.3f s record, lost %d\n", opens, loop.Seconds(), d.Seconds(), res.Lost)
+	}
 }
