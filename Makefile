@@ -134,15 +134,17 @@ test-unit:
 # (syscall-heavy rounds), BEHAVEDIFF_BENCH_FILES (C files of the build),
 # BEHAVEDIFF_BENCH_EVENTS (flood / diff size), BEHAVEDIFF_BENCH_BEFORE (an
 # older behavediff measured in the same interleaving). bench-all runs every
-# benchmark of every package.
+# benchmark of every package. The figures are summed up at the end and kept
+# in build/bench.txt.
 BENCH_GOALS := \
 	./cmd/behavediff:RecordEndToEnd,RecordBuildEndToEnd,RecordPipEndToEnd \
 	./recorder:Flood4Threads,SyscallHeavy \
 	./store:Ingest1M,LoadDistinct1M \
 	./diff:DiffCLI1M
 bench: deps
-	@set -e; for t in $(BENCH_GOALS); do re=$${t#*:}; \
-		$(GO) test -p 1 -run '^$$' -bench "^Benchmark($${re//,/|})$$" -benchtime 1x -timeout 30m $${t%%:*}; done
+	@mkdir -p build && : > build/bench.txt; set -eo pipefail; for t in $(BENCH_GOALS); do re=$${t#*:}; \
+		$(GO) test -p 1 -run '^$$' -bench "^Benchmark($${re//,/|})$$" -benchtime 1x -timeout 30m $${t%%:*} | tee -a build/bench.txt; done; \
+		echo; echo "== every figure against its goal (all output in build/bench.txt)"; grep -h 'goal' build/bench.txt || echo '(no benchmark printed a goal)'
 
 bench-all: deps
 	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
