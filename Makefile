@@ -5,10 +5,11 @@ BIN := bin/behavediff
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 # Runtime packages: the sandbox needs containerd + runc, and e2fsprogs
-# (mkfs.ext4) for the size-limited workspace layer; tests use python3,
+# (mkfs.ext4) for the size-limited workspace layer; tests use python3
+# (python3-venv: the pip benchmark), make (the build benchmark),
 # iproute2, gcc (a static C helper), busybox-static (scratch rootfs), curl,
 # docker-registry + skopeo (a registry on loopback) and chromium (HTML report).
-RUNTIME_PKGS := containerd runc e2fsprogs python3 iproute2 gcc libc6-dev busybox-static curl docker-registry skopeo chromium
+RUNTIME_PKGS := containerd runc e2fsprogs python3 python3-venv make iproute2 gcc libc6-dev busybox-static curl docker-registry skopeo chromium
 # Only `make generate` needs the eBPF toolchain: the objects are committed.
 # check-generate compares them byte for byte, and another clang emits other
 # bytes, so every machine builds them with one pinned clang: Debian
@@ -18,7 +19,7 @@ CLANG ?= clang-14
 CLANG_PIN := 14
 GENERATE_PKGS := clang-$(CLANG_PIN) llvm-$(CLANG_PIN) libbpf-dev
 
-.PHONY: all deps deps-generate check-clang build install demo test test-unit fuzz fuzz-short bench generate check-generate clean
+.PHONY: all deps deps-generate check-clang build install demo test test-unit fuzz fuzz-short bench bench-all generate check-generate clean
 
 all: build
 
@@ -126,7 +127,26 @@ fuzz:
 test-unit:
 	$(GO) test -race -count=1 -short ./...
 
+# bench: issue 14's goals, one benchmark per goal, each printing its figure
+# next to its goal as a ratio against a baseline measured in the same run
+# (package:Name,Name; ~6 minutes on two cores). Knobs (environment):
+# BEHAVEDIFF_BENCH_PAIRS (interleaved pairs), BEHAVEDIFF_BENCH_ROUNDS
+# (syscall-heavy rounds), BEHAVEDIFF_BENCH_FILES (C files of the build),
+# BEHAVEDIFF_BENCH_EVENTS (flood / diff size), BEHAVEDIFF_BENCH_BEFORE (an
+# older behavediff measured in the same interleaving). bench-all runs every
+# benchmark of every package. The figures are summed up at the end and kept
+# in build/bench.txt.
+BENCH_GOALS := \
+	./cmd/behavediff:RecordEndToEnd,RecordBuildEndToEnd,RecordPipEndToEnd \
+	./recorder:Flood4Threads,SyscallHeavy \
+	./store:Ingest1M,LoadDistinct1M \
+	./diff:DiffCLI1M
 bench: deps
+	@mkdir -p build && : > build/bench.txt; set -eo pipefail; for t in $(BENCH_GOALS); do re=$${t#*:}; \
+		$(GO) test -p 1 -run '^$$' -bench "^Benchmark($${re//,/|})$$" -benchtime 1x -timeout 30m $${t%%:*} | tee -a build/bench.txt; done; \
+		echo; echo "== every figure against its goal (all output in build/bench.txt)"; grep -h 'goal' build/bench.txt || echo '(no benchmark printed a goal)'
+
+bench-all: deps
 	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 
 # check-clang says which clang the objects need when $(CLANG) is missing
