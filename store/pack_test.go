@@ -96,3 +96,30 @@ func TestDistinctQueryUsesFirstIndex(t *testing.T) {
 		t.Errorf("plan %q, want one search using covering index _file_first (no sort, no row lookups)", plan)
 	}
 }
+
+// The open-time probe descends each table's primary key once: no scan of a
+// whole table, no sort.
+func TestProbeQueriesNeverScan(t *testing.T) {
+	db, _ := openTemp(t)
+	for _, q := range probeQueries {
+		rows, err := db.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		for _, d := range plan {
+			if strings.Contains(d, "TEMP B-TREE") {
+				t.Errorf("%s: plan %q sorts", q, plan)
+			}
+		}
+	}
+}
