@@ -101,16 +101,26 @@ func (e *env) curl(t *testing.T, args ...string) (string, int, int) {
 }
 
 // find returns the one request for host:port of protocol.
+// find returns the one request recorded for proto host:port. A tunnel is
+// recorded when it closes, which can be just after the client has its
+// answer and exits: wait for it a little (never for a second one).
 func find(t *testing.T, s *egress.Server, proto, host string, port uint16) egress.Request {
 	t.Helper()
-	reqs, dropped := s.Requests()
-	if dropped != 0 {
-		t.Errorf("%d requests dropped", dropped)
-	}
-	var got []egress.Request
-	for _, r := range reqs {
-		if r.Protocol == proto && r.Host == host && r.Port == port {
-			got = append(got, r)
+	var reqs, got []egress.Request
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var dropped int64
+		reqs, dropped = s.Requests()
+		if dropped != 0 {
+			t.Errorf("%d requests dropped", dropped)
+		}
+		got = got[:0]
+		for _, r := range reqs {
+			if r.Protocol == proto && r.Host == host && r.Port == port {
+				got = append(got, r)
+			}
+		}
+		if len(got) != 0 || time.Now().After(deadline) {
+			break
 		}
 	}
 	if len(got) != 1 {
