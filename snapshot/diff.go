@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/behavediff/behavediff/baseline"
 	"github.com/behavediff/behavediff/diff"
@@ -73,24 +74,42 @@ func (p Project) DiffBaseline(ctx context.Context, r Runner, name, ref string, o
 // DiffRuns compares two recorded runs.
 func DiffRuns(ctx context.Context, r Runner, refA, refB string, o DiffOptions) (diff.SpecResult, error) {
 	var res diff.SpecResult
-	var trs [2]*store.Trace
+	var ids [2]int64
 	for i, ref := range []string{refA, refB} {
 		id, err := r.Resolve(ctx, ref)
 		if err != nil {
 			return res, err
 		}
-		if trs[i], err = r.Load(ctx, id); err != nil {
+		ids[i] = id
+	}
+	// Each run is read and normalised on its own (own database handle, no
+	// shared state): side by side, a diff of two big runs waits for the
+	// slower of the two instead of their sum.
+	var (
+		trs  [2]*store.Trace
+		bs   [2]*baseline.Baseline
+		errs [2]error
+		wg   sync.WaitGroup
+	)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if trs[i], errs[i] = r.Load(ctx, ids[i]); errs[i] != nil {
+				return
+			}
+			if bs[i], errs[i] = baseline.FromTrace(trs[i], baseline.Options{}); errs[i] != nil {
+				errs[i] = fmt.Errorf("normalise run %d: %w", trs[i].Run.ID, errs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
 			return res, err
 		}
 	}
 	a, b := trs[0].Run, trs[1].Run
-	var bs [2]*baseline.Baseline
-	for i, tr := range trs {
-		var err error
-		if bs[i], err = baseline.FromTrace(tr, baseline.Options{}); err != nil {
-			return res, fmt.Errorf("normalise run %d: %w", tr.Run.ID, err)
-		}
-	}
 	res.Name, res.RunID = fmt.Sprintf("run %d", a.ID), b.ID
 	exit := b.ExitCode
 	res.ExitCode = &exit

@@ -21,7 +21,8 @@ type Runner interface {
 	Replay(ctx context.Context, spec recorder.Spec, replayOf int64) (recorder.Result, error)
 	// Resolve finds a run by id, name (its newest run) or "last".
 	Resolve(ctx context.Context, ref string) (int64, error)
-	// Load reads a run for building a baseline (store.DB.LoadDistinct).
+	// Load reads a run for building a baseline (store.DB.LoadDistinct). It
+	// must be safe to call concurrently: a diff loads its two runs side by side.
 	Load(ctx context.Context, id int64) (*store.Trace, error)
 	// Spec returns the spec stored with a run.
 	Spec(ctx context.Context, id int64) (recorder.Spec, error)
