@@ -71,71 +71,71 @@ func sint(v uint64) string { return strconv.FormatInt(int64(int32(v)), 10) }
 // decodePriv renders the arguments of a privilege-relevant syscall for
 // humans and reports whether the call is a privilege event at all (a clone
 // without namespace flags is an ordinary fork, not an escape attempt).
-func decodePriv(name string, a [6]uint64, str [2]string) (string, bool) {
-	switch name {
-	case "setuid", "setgid", "setfsuid", "setfsgid":
+func decodePriv(id bpf.SyscallID, a [6]uint64, str [2]string) (string, bool) {
+	switch id {
+	case bpf.SysSetuid, bpf.SysSetgid, bpf.SysSetfsuid, bpf.SysSetfsgid:
 		return "id=" + sint(a[0]), true
-	case "setreuid", "setregid":
+	case bpf.SysSetreuid, bpf.SysSetregid:
 		return fmt.Sprintf("real=%s effective=%s", sint(a[0]), sint(a[1])), true
-	case "setresuid", "setresgid":
+	case bpf.SysSetresuid, bpf.SysSetresgid:
 		return fmt.Sprintf("real=%s effective=%s saved=%s", sint(a[0]), sint(a[1]), sint(a[2])), true
-	case "setgroups":
+	case bpf.SysSetgroups:
 		return "count=" + sint(a[0]), true
-	case "capset":
+	case bpf.SysCapset:
 		return "", true
-	case "prctl":
+	case bpf.SysPrctl:
 		opt, ok := prctlOptions[a[0]]
 		if !ok {
 			return "", false
 		}
 		return fmt.Sprintf("option=%s arg=%d", opt, a[1]), true
-	case "unshare":
+	case bpf.SysUnshare:
 		return "flags=" + nsFlagNames(a[0]), true
-	case "setns":
+	case bpf.SysSetns:
 		return fmt.Sprintf("fd=%s nstype=%s", sint(a[0]), nsFlagNames(a[1])), true
-	case "clone", "clone3":
+	case bpf.SysClone, bpf.SysClone3:
 		// clone3's flags are read from struct clone_args by the sensor and
 		// delivered in a[0] by convention; clone's are its first argument.
 		if !hasNSFlags(a[0]) {
 			return "", false
 		}
 		return "flags=" + nsFlagNames(a[0]), true
-	case "mount":
+	case bpf.SysMount:
 		return fmt.Sprintf("source=%q target=%q flags=%#x", str[0], str[1], a[3]), true
-	case "umount2":
+	case bpf.SysUmount2:
 		return fmt.Sprintf("target=%q flags=%#x", str[0], a[1]), true
-	case "pivot_root":
+	case bpf.SysPivotRoot:
 		return fmt.Sprintf("new_root=%q put_old=%q", str[0], str[1]), true
-	case "chroot":
+	case bpf.SysChroot:
 		return fmt.Sprintf("path=%q", str[0]), true
-	case "ptrace":
+	case bpf.SysPtrace:
 		req, ok := ptraceRequests[a[0]]
 		if !ok {
 			req = strconv.FormatUint(a[0], 10)
 		}
 		return fmt.Sprintf("request=%s pid=%s", req, sint(a[1])), true
-	case "process_vm_readv", "process_vm_writev":
+	case bpf.SysProcessVmReadv, bpf.SysProcessVmWritev:
 		return "pid=" + sint(a[0]), true
-	case "bpf":
+	case bpf.SysBpf:
 		return "cmd=" + sint(a[0]), true
-	case "perf_event_open":
+	case bpf.SysPerfEventOpen:
 		return fmt.Sprintf("pid=%s cpu=%s", sint(a[1]), sint(a[2])), true
-	case "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load":
+	case bpf.SysInitModule, bpf.SysFinitModule, bpf.SysDeleteModule, bpf.SysKexecLoad, bpf.SysKexecFileLoad:
 		if str[0] != "" {
 			return fmt.Sprintf("name=%q", str[0]), true
 		}
 		return "", true
-	case "keyctl":
+	case bpf.SysKeyctl:
 		return "op=" + sint(a[0]), true
-	case "add_key", "request_key":
+	case bpf.SysAddKey, bpf.SysRequestKey:
 		return fmt.Sprintf("type=%q", str[0]), true
-	case "io_uring_setup":
+	case bpf.SysIoUringSetup:
 		return "entries=" + sint(a[0]), true
-	case "personality":
+	case bpf.SysPersonality:
 		return fmt.Sprintf("persona=%#x", a[0]), true
-	case "fsopen":
+	case bpf.SysFsopen:
 		return fmt.Sprintf("fstype=%q", str[0]), true
-	case "fsmount", "move_mount", "open_tree":
+	case bpf.SysFsmount, bpf.SysMoveMount, bpf.SysOpenTree:
 		if str[0] != "" {
 			return fmt.Sprintf("path=%q", str[0]), true
 		}

@@ -390,7 +390,7 @@ func (t *tracker) syscall(ev *bpf.Event) error {
 	// Everything else the sensor records is a privilege or namespace call;
 	// decodePriv also drops the harmless ones (a plain fork's clone).
 	name := t.name(int(ev.Nr))
-	if args, ok := decodePriv(name, a, ev.Str); ok {
+	if args, ok := decodePriv(id, a, ev.Str); ok {
 		return t.sink.AddPriv(store.PrivEvent{Proc: idx, Syscall: name, Args: args, Result: ev.Ret, TS: ts})
 	}
 	return nil
