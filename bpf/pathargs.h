@@ -250,16 +250,7 @@ __noinline int put_arg(__u32 slot, __u64 uptr, __s64 dirfd)
 	} else {
 		h->pflags |= FLAG_LATE;
 	}
-	if (n <= 0)
-		return -1;
-	n--;
-	if (n >= STR_MAX - 1)
-		h->trunc = 1;
-	n &= 0xfff;
-	h->off = off + n;
-	if (n > 0 && dst[0] == '/')
-		return n | ABS_BIT;
-	return n;
+	return commit_str(h, off, n);
 }
 
 /* the names_cache object scratch of kmem_free (its own: it may interrupt sys_exit) */

@@ -359,6 +359,25 @@ __noinline int put_fd_path(__s64 fd)
 }
 
 /*
+ * commit_str keeps the string of n bytes (NUL included, as the read helpers
+ * count; n <= 0: none) just read at off: it advances the heap past it
+ * without the NUL and returns -1, or its length | ABS_BIT when absolute.
+ */
+static __always_inline int commit_str(struct heap *h, __u32 off, long n)
+{
+	if (n <= 0)
+		return -1;
+	n--;
+	if (n >= STR_MAX - 1)
+		h->trunc = 1;
+	n &= 0xfff;
+	h->off = off + n;
+	if (n > 0 && h->rec[off & TAIL_MASK] == '/')
+		return n | ABS_BIT;
+	return n;
+}
+
+/*
  * put_ustr appends a NUL-terminated user string (without the NUL). Returns
  * -1 when there is none, else its length, | ABS_BIT when it starts with '/'.
  */
@@ -373,16 +392,7 @@ __noinline int put_ustr(__u64 uptr)
 		return -1;
 	}
 	long n = bpf_probe_read_user_str(&h->rec[off & TAIL_MASK], STR_MAX, (void *)uptr);
-	if (n <= 0)
-		return -1;
-	n--;
-	if (n >= STR_MAX - 1)
-		h->trunc = 1;
-	n &= 0xfff;
-	h->off = off + n;
-	if (n > 0 && h->rec[off & TAIL_MASK] == '/')
-		return n | ABS_BIT;
-	return n;
+	return commit_str(h, off, n);
 }
 
 /* put_ubytes appends len bytes of user memory; returns the count copied. */
