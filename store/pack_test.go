@@ -74,8 +74,31 @@ func TestFileColumnsStoredUnpacked(t *testing.T) {
 // answering it (INDEXED BY fails the query if it cannot).
 func TestDistinctQueryUsesFirstIndex(t *testing.T) {
 	db, _ := openTemp(t)
-	rows, err := db.r.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT (proc << 8) | op, path, path2, flags | (mode << 32), result, ts, pflags
+	plan := queryPlan(t, db, `SELECT (proc << 8) | op, path, path2, flags | (mode << 32), result, ts, pflags
 		FROM _file INDEXED BY _file_first WHERE run_id = ? AND dup IS NULL ORDER BY seq`, 1)
+	if len(plan) != 1 || !strings.Contains(plan[0], "USING COVERING INDEX _file_first") {
+		t.Errorf("plan %q, want one search using covering index _file_first (no sort, no row lookups)", plan)
+	}
+}
+
+// The open-time probe descends each table's primary key once: no scan of a
+// whole table, no sort.
+func TestProbeQueriesNeverScan(t *testing.T) {
+	db, _ := openTemp(t)
+	for _, q := range probeQueries {
+		plan := queryPlan(t, db, q)
+		for _, d := range plan {
+			if strings.Contains(d, "TEMP B-TREE") {
+				t.Errorf("%s: plan %q sorts", q, plan)
+			}
+		}
+	}
+}
+
+// queryPlan returns the detail lines of EXPLAIN QUERY PLAN q.
+func queryPlan(t *testing.T, db *DB, q string, args ...any) []string {
+	t.Helper()
+	rows, err := db.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,34 +115,5 @@ func TestDistinctQueryUsesFirstIndex(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if len(plan) != 1 || !strings.Contains(plan[0], "USING COVERING INDEX _file_first") {
-		t.Errorf("plan %q, want one search using covering index _file_first (no sort, no row lookups)", plan)
-	}
-}
-
-// The open-time probe descends each table's primary key once: no scan of a
-// whole table, no sort.
-func TestProbeQueriesNeverScan(t *testing.T) {
-	db, _ := openTemp(t)
-	for _, q := range probeQueries {
-		rows, err := db.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		for _, d := range plan {
-			if strings.Contains(d, "TEMP B-TREE") {
-				t.Errorf("%s: plan %q sorts", q, plan)
-			}
-		}
-	}
+	return plan
 }
