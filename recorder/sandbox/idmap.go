@@ -215,14 +215,20 @@ func reachable(rootfs, p string) bool {
 		if err := unix.Stat(filepath.Join(rootfs, d), &st); err != nil {
 			return false
 		}
-		mapped := st.Uid-HostIDBase < IDRange && st.Gid-HostIDBase < IDRange
-		if !mapped && st.Mode&0o001 == 0 {
+		if !searchable(&st) {
 			return false
 		}
 		if d == "/" {
 			return true
 		}
 	}
+}
+
+// searchable reports whether root of the user namespace may search the
+// directory st: it owns it (both ids in the range) or "other" may.
+func searchable(st *unix.Stat_t) bool {
+	mapped := st.Uid-HostIDBase < IDRange && st.Gid-HostIDBase < IDRange
+	return mapped || st.Mode&0o001 != 0
 }
 
 // firstUnsearchable returns the shallowest directory among p and its
@@ -243,8 +249,7 @@ func firstUnsearchable(rootfs, p string) string {
 		if err := unix.Stat(filepath.Join(rootfs, d), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
 			return ""
 		}
-		mapped := st.Uid-HostIDBase < IDRange && st.Gid-HostIDBase < IDRange
-		if !mapped && st.Mode&0o001 == 0 {
+		if !searchable(&st) {
 			return d
 		}
 	}
