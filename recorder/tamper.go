@@ -12,9 +12,10 @@ import (
 // with its journal files. The sandbox hides and refuses them; the attempt
 // itself is what the user must hear about.
 //
-// It reads only the first event of each behaviour (_file.dup IS NULL, the
-// partial index _file_first of migration 011), not every event of the run:
-// a repeat (dup = 1) has the op, paths and flags of an earlier first event,
+// It reads only the first event of each behaviour (_file rows with dup IS
+// NULL, the partial index _file_first of migration 011), not every event
+// of the run: a repeat (a _file_rep row since migration 013, dup = 1
+// before) has the op, paths and flags of an earlier first event,
 // which is all this query looks at, so it can add no path. Run after every
 // recording, the scan of a build's million events was most of finishing it
 // (TestTamperFirstEventsOnly checks both answers agree).

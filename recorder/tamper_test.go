@@ -98,7 +98,7 @@ func TestTamperFirstEventsOnly(t *testing.T) {
 			id := w.ID()
 			// Repeats were stored as such, so the first-events read is
 			// really tested against rows it skips.
-			dups, err := db.Query(ctx, `SELECT count(*) FROM _file WHERE run_id = ? AND dup = 1`, id)
+			dups, err := db.Query(ctx, `SELECT count(*) FROM _file_rep WHERE run_id = ?`, id)
 			if err != nil {
 				t.Fatal(err)
 			}

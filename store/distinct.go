@@ -20,19 +20,21 @@ type fileKey struct {
 // (~80 bytes each); past it every event counts as first.
 const maxDistinct = 1 << 19
 
-// distinctSet marks the first file event of each behaviour in a run (the
-// others get _file.dup = 1, and LoadDistinct skips them).
+// distinctSet finds the first file event of each behaviour in a run: it
+// gets a full _file row, every repeat a narrow _file_rep row naming it
+// (migration 013), and LoadDistinct reads _file alone.
 type distinctSet struct {
-	seen    map[fileKey]struct{}
-	newKeys []fileKey // added in the current transaction
+	seen    map[fileKey]int64 // the behaviour's first seq
+	newKeys []fileKey         // added in the current transaction
 }
 
-func newDistinctSet() distinctSet { return distinctSet{seen: make(map[fileKey]struct{})} }
+func newDistinctSet() distinctSet { return distinctSet{seen: make(map[fileKey]int64)} }
 
-// first reports whether e, with its path ids, is the first event of its
-// behaviour in the run. Past maxDistinct behaviours every event counts as
-// first: a superset only costs speed.
-func (d *distinctSet) first(e *FileEvent, path, path2 int64) bool {
+// first reports whether e (at seq, with its path ids) is the first event
+// of its behaviour in the run, and if not, the first's seq. Past
+// maxDistinct behaviours every new behaviour's events all count as first:
+// a superset only costs speed and space.
+func (d *distinctSet) first(e *FileEvent, seq, path, path2 int64) (of int64, first bool) {
 	k := fileKey{path: path, path2: path2, flags: e.Flags, mode: e.Mode, op: e.Op, state: e.PathState}
 	if e.Result < 0 {
 		k.errno = int32(max(e.Result, math.MinInt32))
@@ -40,15 +42,15 @@ func (d *distinctSet) first(e *FileEvent, path, path2 int64) bool {
 	if e.Op == FileExec {
 		k.proc = e.Proc
 	}
-	if _, ok := d.seen[k]; ok {
-		return false
+	if of, ok := d.seen[k]; ok {
+		return of, false
 	}
 	if len(d.seen) >= maxDistinct {
-		return true
+		return 0, true
 	}
-	d.seen[k] = struct{}{}
+	d.seen[k] = seq
 	d.newKeys = append(d.newKeys, k)
-	return true
+	return 0, true
 }
 
 // begin and rollback: a behaviour first seen in a transaction that failed

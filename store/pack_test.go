@@ -18,7 +18,8 @@ func TestFileColumnsStoredUnpacked(t *testing.T) {
 		{Proc: 0, Op: FileOpen, Path: "/a", Flags: 0xFFFFFFFF, Mode: 0xFFFFFFFF, Result: math.MinInt64, TS: math.MaxInt64, PathState: PathTruncated},
 		{Proc: math.MaxInt32, Op: FileRename, Path: "/a", Path2: "/b", Flags: 0x80000000, Mode: 0x80000000, Result: math.MaxInt64, TS: -1, PathState: PathUnresolved},
 		{Proc: -1, Op: FileChmod, Path: "/a", Flags: 1, Mode: 0o7777, Result: 0},
-		{Proc: 0, Op: FileOpen, Path: "/a", Flags: 0xFFFFFFFF, Mode: 0xFFFFFFFF, Result: math.MinInt64, TS: 5, PathState: PathTruncated}, // a repeat: dup
+		{Proc: 0, Op: FileOpen, Path: "/a", Flags: 0xFFFFFFFF, Mode: 0xFFFFFFFF, Result: math.MinInt64, TS: 5, PathState: PathTruncated},             // a repeat: a _file_rep row
+		{Proc: 7, Op: FileOpen, Path: "/a", Flags: 0xFFFFFFFF, Mode: 0xFFFFFFFF, Result: math.MinInt64, TS: math.MaxInt64, PathState: PathTruncated}, // another process's repeat
 	}
 	w, err := db.BeginRun(ctx, Run{Command: []string{"x"}})
 	if err != nil {
@@ -62,10 +63,26 @@ func TestFileColumnsStoredUnpacked(t *testing.T) {
 		{0, int64(FileOpen), 0xFFFFFFFF, 0xFFFFFFFF, math.MinInt64, math.MaxInt64, "/a", "", nil, one(int64(PathTruncated))},
 		{math.MaxInt32, int64(FileRename), 0x80000000, 0x80000000, math.MaxInt64, -1, "/a", "/b", nil, one(int64(PathUnresolved))},
 		{-1, int64(FileChmod), 1, 0o7777, 0, 0, "/a", "", nil, nil},
-		{0, int64(FileOpen), 0xFFFFFFFF, 0xFFFFFFFF, math.MinInt64, 5, "/a", "", one(1), one(int64(PathTruncated))},
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("stored _file columns (-want +got):\n%s", d)
+	}
+
+	// The repeats: narrow rows naming the first event (seq 1).
+	res, err = db.Query(ctx, `SELECT seq, of, proc, result, ts FROM _file_rep WHERE run_id = ? ORDER BY seq`, w.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRep := [][]any{{int64(4), int64(1), int64(0), int64(math.MinInt64), int64(5)}, {int64(5), int64(1), int64(7), int64(math.MinInt64), int64(math.MaxInt64)}}
+	if d := cmp.Diff(wantRep, res.Rows); d != "" {
+		t.Errorf("stored _file_rep rows (-want +got):\n%s", d)
+	}
+	tr, err := db.LoadTrace(ctx, w.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(events, tr.Files); d != "" {
+		t.Errorf("LoadTrace (-stored +loaded):\n%s", d)
 	}
 }
 
@@ -74,8 +91,7 @@ func TestFileColumnsStoredUnpacked(t *testing.T) {
 // answering it (INDEXED BY fails the query if it cannot).
 func TestDistinctQueryUsesFirstIndex(t *testing.T) {
 	db, _ := openTemp(t)
-	plan := queryPlan(t, db, `SELECT (proc << 8) | op, path, path2, flags | (mode << 32), result, ts, pflags
-		FROM _file INDEXED BY _file_first WHERE run_id = ? AND dup IS NULL ORDER BY seq`, 1)
+	plan := queryPlan(t, db, distinctFilesQuery, 1)
 	if len(plan) != 1 || !strings.Contains(plan[0], "USING COVERING INDEX _file_first") {
 		t.Errorf("plan %q, want one search using covering index _file_first (no sort, no row lookups)", plan)
 	}

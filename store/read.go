@@ -366,31 +366,7 @@ func (l *loader) load(id int64) (*Trace, error) {
 		return nil, err
 	}
 
-	// Events: small integer columns are packed in SQL to fetch fewer values.
-	q := `SELECT (proc << 8) | op, path, path2, flags | (mode << 32), result, ts, pflags FROM _file WHERE run_id = ? ORDER BY seq`
-	if l.distinct {
-		// A fraction of n_file, through the partial index of first events
-		// (migration 011). INDEXED BY: without statistics the planner
-		// prefers the primary key, which visits every row of the run.
-		q = strings.Replace(q, "FROM _file WHERE run_id = ?", "FROM _file INDEXED BY _file_first WHERE run_id = ? AND dup IS NULL", 1)
-	} else if nf > 0 {
-		t.Files = make([]FileEvent, 0, nf)
-	}
-	err = l.query(q,
-		arg(id), func(v []driver.Value) error {
-			po, fm := vInt(v[0]), vInt(v[3])
-			e := FileEvent{Proc: int32(po >> 8), Op: FileOp(po & 0xff), PathState: PathState(vInt(v[6])), Flags: uint32(fm), Mode: uint32(fm >> 32), Result: vInt(v[4]), TS: vInt(v[5])}
-			var err error
-			if e.Path, err = l.str(v[1]); err != nil {
-				return err
-			}
-			if e.Path2, err = l.str(v[2]); err != nil {
-				return err
-			}
-			t.Files = append(t.Files, e)
-			return nil
-		})
-	if err != nil {
+	if err := l.loadFiles(&t, id, nf); err != nil {
 		return nil, err
 	}
 	if nn > 0 {
