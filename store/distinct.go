@@ -26,9 +26,12 @@ const maxDistinct = 1 << 19
 type distinctSet struct {
 	seen    map[fileKey]int64 // the behaviour's first seq
 	newKeys []fileKey         // added in the current transaction
+	limit   int               // maxDistinct; tests lower it
 }
 
-func newDistinctSet() distinctSet { return distinctSet{seen: make(map[fileKey]int64)} }
+func newDistinctSet() distinctSet {
+	return distinctSet{seen: make(map[fileKey]int64), limit: maxDistinct}
+}
 
 // first reports whether e (at seq, with its path ids) is the first event
 // of its behaviour in the run, and if not, the first's seq. Past
@@ -45,7 +48,7 @@ func (d *distinctSet) first(e *FileEvent, seq, path, path2 int64) (of int64, fir
 	if of, ok := d.seen[k]; ok {
 		return of, false
 	}
-	if len(d.seen) >= maxDistinct {
+	if len(d.seen) >= d.limit {
 		return 0, true
 	}
 	d.seen[k] = seq

@@ -155,6 +155,52 @@ func TestRepeatWithoutFirstIsAnError(t *testing.T) {
 	}
 }
 
+// Past the writer's bound on remembered behaviours, a new behaviour's
+// events are all stored as first events (a superset for LoadDistinct) and
+// repeats of the remembered ones still name their first: nothing is lost
+// or misattributed either way.
+func TestRepeatsPastDistinctBound(t *testing.T) {
+	db, _ := openTemp(t)
+	tr := repeatTrace(4, 2000)
+	w, err := db.BeginRun(ctx, Run{Command: []string{"x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.distinct.limit = 5
+	for _, e := range tr.Files {
+		if err := w.AddFile(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Finish(ctx, Final{Status: StatusOK, Processes: tr.Processes}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.LoadTrace(ctx, w.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(tr.Files, got.Files, cmpopts.EquateEmpty()); d != "" {
+		t.Errorf("LoadTrace past the bound (-recorded +loaded):\n%s", d)
+	}
+	var reps int
+	if err := db.r.QueryRowContext(ctx, "SELECT count(*) FROM _file_rep WHERE run_id = ?", w.ID()).Scan(&reps); err != nil || reps == 0 || reps > 1900 {
+		t.Errorf("%d repeat rows (%v): want some (of the 5 remembered behaviours), not most", reps, err)
+	}
+	dist, err := db.LoadDistinct(ctx, w.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[fileKeyT]bool{}
+	for _, e := range dist.Files {
+		have[keyOf(e)] = true
+	}
+	for _, e := range tr.Files {
+		if !have[keyOf(e)] {
+			t.Fatalf("LoadDistinct past the bound misses behaviour %+v", e)
+		}
+	}
+}
+
 type fileKeyT struct {
 	op          FileOp
 	path, path2 string
