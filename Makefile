@@ -81,7 +81,7 @@ FUZZ_TARGETS := \
 	./recorder:FuzzParseSockaddr ./recorder:FuzzParseDNSQuery ./recorder:FuzzParseDNSAnswer \
 	./recorder:FuzzResolvePath ./recorder:FuzzUnmarshalSpec ./recorder:FuzzTrackerEvent \
 	./baseline:FuzzMatch ./baseline:FuzzParse \
-	./snapshot:FuzzLoadSpec ./snapshot:FuzzValidName \
+	./snapshot:FuzzLoadSpec ./snapshot:FuzzValidName ./store:FuzzEachRepeat \
 	./recorder/sandbox:FuzzImageManifest ./recorder/sandbox:FuzzImportRootfs
 FUZZ_SHORT ?= 3s
 FUZZTIME ?= 5m

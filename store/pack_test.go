@@ -63,17 +63,20 @@ func TestFileColumnsStoredUnpacked(t *testing.T) {
 		{0, int64(FileOpen), 0xFFFFFFFF, 0xFFFFFFFF, math.MinInt64, math.MaxInt64, "/a", "", nil, one(int64(PathTruncated))},
 		{math.MaxInt32, int64(FileRename), 0x80000000, 0x80000000, math.MaxInt64, -1, "/a", "/b", nil, one(int64(PathUnresolved))},
 		{-1, int64(FileChmod), 1, 0o7777, 0, 0, "/a", "", nil, nil},
+		// a repeat whose time no group can hold: a full row marked dup
+		{7, int64(FileOpen), 0xFFFFFFFF, 0xFFFFFFFF, math.MinInt64, math.MaxInt64, "/a", "", one(1), one(int64(PathTruncated))},
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("stored _file columns (-want +got):\n%s", d)
 	}
 
-	// The repeats: narrow rows naming the first event (seq 1).
-	res, err = db.Query(ctx, `SELECT seq, of, proc, result, ts FROM _file_rep WHERE run_id = ? ORDER BY seq`, w.ID())
+	// The other repeat: a group naming the first event (seq 1), its one
+	// element ts 5 at the group's own seq.
+	res, err = db.Query(ctx, `SELECT seq, of, proc, result, evs FROM _file_rep WHERE run_id = ? ORDER BY seq`, w.ID())
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantRep := [][]any{{int64(4), int64(1), int64(0), int64(math.MinInt64), int64(5)}, {int64(5), int64(1), int64(7), int64(math.MinInt64), int64(math.MaxInt64)}}
+	wantRep := [][]any{{int64(4), int64(1), int64(0), int64(math.MinInt64), "[20480]"}}
 	if d := cmp.Diff(wantRep, res.Rows); d != "" {
 		t.Errorf("stored _file_rep rows (-want +got):\n%s", d)
 	}

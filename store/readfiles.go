@@ -1,17 +1,21 @@
 package store
 
 import (
+	"cmp"
 	"database/sql/driver"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 )
 
 // File events are stored in two shapes (migration 013): the first event
-// of each behaviour as a full _file row, and each exact repeat of it as a
-// narrow _file_rep row that names the first by seq and carries its own
-// process, result and time. Runs recorded before schema 13 keep repeats as
-// full _file rows marked dup = 1. loadFiles reads either back into one
-// list in recording order.
+// of each behaviour as a full _file row, and its exact repeats in groups
+// of _file_rep (repeats.go) that name the first by seq. Runs recorded
+// before schema 13, and a repeat no group can hold, keep full _file rows
+// marked dup = 1. loadFiles reads every shape back into one list in
+// recording order.
 
 // Small integer columns are packed in SQL to fetch fewer values.
 const (
@@ -22,7 +26,7 @@ const (
 	// the primary key, which visits every row of the run.
 	distinctFilesQuery = `SELECT seq, (proc << 8) | op, path, path2, flags | (mode << 32), result, ts, pflags
 		FROM _file INDEXED BY _file_first WHERE run_id = ? AND dup IS NULL ORDER BY seq`
-	repeatFilesQuery = `SELECT seq, of, proc, result, ts FROM _file_rep WHERE run_id = ? ORDER BY seq`
+	repeatFilesQuery = `SELECT seq, of, proc, result, evs FROM _file_rep WHERE run_id = ?`
 )
 
 // loadFiles appends run id's file events to t.Files in seq order: all of
@@ -52,35 +56,71 @@ func (l *loader) loadFiles(t *Trace, id, nf int64) error {
 		return err
 	}
 
-	// Repeats: merged between the first events by seq. Both lists are in
-	// seq order, so the merge is one pass; a repeat's first is found by
-	// binary search over the first events' seqs.
-	firsts := t.Files
-	out := make([]FileEvent, 0, max(nf, int64(len(firsts))))
-	next := 0 // firsts[next] is the next first event to place
-	n := 0
+	// Repeats: expanded from their groups, sorted by seq (groups
+	// interleave) and merged between the rows of _file by seq. A repeat's
+	// first event is found by binary search over those rows' seqs.
+	type seqFile struct {
+		seq int64
+		ev  FileEvent
+	}
+	var reps []seqFile
 	err = l.query(repeatFilesQuery, arg(id), func(v []driver.Value) error {
 		seq, of := vInt(v[0]), vInt(v[1])
-		for next < len(firsts) && seqs[next] < seq {
-			out = append(out, firsts[next])
-			next++
-		}
 		k := sort.Search(len(seqs), func(i int) bool { return seqs[i] >= of })
 		if k == len(seqs) || seqs[k] != of || of >= seq {
-			return fmt.Errorf("file event %d repeats event %d, which is not stored before it", seq, of)
+			return fmt.Errorf("file events from %d repeat event %d, which is not stored before them", seq, of)
 		}
-		e := firsts[k]
-		e.Proc, e.Result, e.TS = int32(vInt(v[2])), vInt(v[3]), vInt(v[4])
-		out = append(out, e)
-		n++
-		return nil
+		e := t.Files[k]
+		e.Proc, e.Result = int32(vInt(v[2])), vInt(v[3])
+		return eachRepeat(vStr(v[4]), func(el int64) {
+			e.TS = el >> repSeqBits
+			reps = append(reps, seqFile{seq + el&repSeqMax, e})
+		})
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("file event repeats: %w", err)
 	}
-	if n == 0 {
-		return nil // a run without repeats (or from before schema 13): firsts is the list
+	if len(reps) == 0 {
+		return nil // no repeats (or all stored as full rows): t.Files is the list
 	}
-	t.Files = append(out, firsts[next:]...)
+	slices.SortFunc(reps, func(a, b seqFile) int { return cmp.Compare(a.seq, b.seq) })
+	firsts := t.Files
+	out := make([]FileEvent, 0, len(firsts)+len(reps))
+	i := 0
+	for _, r := range reps {
+		for i < len(firsts) && seqs[i] < r.seq {
+			out = append(out, firsts[i])
+			i++
+		}
+		out = append(out, r.ev)
+	}
+	t.Files = append(out, firsts[i:]...)
+	return nil
+}
+
+// eachRepeat calls f with each element of a group's evs: a JSON array of
+// non-negative integers, as the writer makes it. Anything else is a
+// damaged database, an error.
+func eachRepeat(evs string, f func(int64)) error {
+	if len(evs) < 2 || evs[0] != '[' || evs[len(evs)-1] != ']' {
+		return fmt.Errorf("malformed repeat group %.40q", evs)
+	}
+	body := evs[1 : len(evs)-1]
+	for len(body) > 0 {
+		var el string
+		if j := strings.IndexByte(body, ','); j >= 0 {
+			el, body = body[:j], body[j+1:]
+			if body == "" {
+				return fmt.Errorf("malformed repeat group %.40q", evs)
+			}
+		} else {
+			el, body = body, ""
+		}
+		v, err := strconv.ParseInt(el, 10, 64)
+		if err != nil || v < 0 {
+			return fmt.Errorf("malformed repeat group element %.40q", el)
+		}
+		f(v)
+	}
 	return nil
 }

@@ -49,11 +49,11 @@ func TestRepeatsRoundTrip(t *testing.T) {
 	id := writeTrace(t, db, tr)
 
 	var firsts, reps int64
-	if err := db.r.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM _file WHERE run_id = ?1), (SELECT count(*) FROM _file_rep WHERE run_id = ?1)", id).Scan(&firsts, &reps); err != nil {
+	if err := db.r.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM _file WHERE run_id = ?1), (SELECT sum(json_array_length(evs)) FROM _file_rep WHERE run_id = ?1)", id).Scan(&firsts, &reps); err != nil {
 		t.Fatal(err)
 	}
 	if firsts+reps != 3000 || reps < 2000 {
-		t.Errorf("%d first rows + %d repeat rows, want 3000 with most of them repeats", firsts, reps)
+		t.Errorf("%d first rows + %d grouped repeats, want 3000 with most of them repeats", firsts, reps)
 	}
 
 	got, err := db.LoadTrace(ctx, id)
@@ -121,8 +121,8 @@ func TestRepeatsOldLayoutStillReads(t *testing.T) {
 	id := writeTrace(t, db, tr)
 	for _, q := range []string{
 		`INSERT INTO _file(run_id, seq, proc, op, path, path2, flags, mode, result, ts, pflags, dup)
-		 SELECT r.run_id, r.seq, r.proc, f.op, f.path, f.path2, f.flags, f.mode, r.result, r.ts, f.pflags, 1
-		 FROM _file_rep r JOIN _file f ON f.run_id = r.run_id AND f.seq = r.of WHERE r.run_id = ?1`,
+		 SELECT r.run_id, r.seq + (j.value & 4095), r.proc, f.op, f.path, f.path2, f.flags, f.mode, r.result, j.value >> 12, f.pflags, 1
+		 FROM _file_rep r JOIN json_each(r.evs) j JOIN _file f ON f.run_id = r.run_id AND f.seq = r.of WHERE r.run_id = ?1`,
 		`DELETE FROM _file_rep WHERE run_id = ?1`,
 	} {
 		if _, err := db.w.ExecContext(ctx, q, id); err != nil {
@@ -183,8 +183,8 @@ func TestRepeatsPastDistinctBound(t *testing.T) {
 		t.Errorf("LoadTrace past the bound (-recorded +loaded):\n%s", d)
 	}
 	var reps int
-	if err := db.r.QueryRowContext(ctx, "SELECT count(*) FROM _file_rep WHERE run_id = ?", w.ID()).Scan(&reps); err != nil || reps == 0 || reps > 1900 {
-		t.Errorf("%d repeat rows (%v): want some (of the 5 remembered behaviours), not most", reps, err)
+	if err := db.r.QueryRowContext(ctx, "SELECT sum(json_array_length(evs)) FROM _file_rep WHERE run_id = ?", w.ID()).Scan(&reps); err != nil || reps == 0 || reps > 1900 {
+		t.Errorf("%d grouped repeats (%v): want some (of the 5 remembered behaviours), not most", reps, err)
 	}
 	dist, err := db.LoadDistinct(ctx, w.ID())
 	if err != nil {
@@ -224,4 +224,69 @@ func keyOf(e FileEvent) fileKeyT {
 
 func stateName(s PathState) string {
 	return map[PathState]string{PathUnresolved: "unresolved", PathTruncated: "truncated", PathLate: "late", PathRaced: "raced"}[s]
+}
+
+// A damaged group is an error, never a guess.
+func TestMalformedRepeatGroupIsAnError(t *testing.T) {
+	for _, evs := range []string{"", "[", "[]]", "[1,]", "[,1]", "[1,x]", "[-5]", "[99999999999999999999]", "1,2", "[1 ,2]"} {
+		db, _ := openTemp(t)
+		id := writeTrace(t, db, repeatTrace(5, 100))
+		if _, err := db.w.ExecContext(ctx, "UPDATE _file_rep SET evs = ? WHERE run_id = ?", evs, id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.LoadTrace(ctx, id); err == nil {
+			t.Errorf("evs %q: LoadTrace read it without an error", evs)
+		}
+	}
+}
+
+// repGroups splits a key's repeats into groups that span at most
+// repSeqMax seqs, and refuses a time it cannot pack; what it writes reads
+// back through eachRepeat.
+func TestRepGroups(t *testing.T) {
+	var g repGroups
+	k := repKey{of: 1, result: 3, proc: 2}
+	type ev struct{ seq, ts int64 }
+	in := []ev{{2, 0}, {3, 10}, {2 + repSeqMax, repTSMax}, {3 + repSeqMax, 7}, {5000, 1}}
+	for _, e := range in {
+		if !g.add(k, e.seq, e.ts) {
+			t.Fatalf("add %+v refused", e)
+		}
+	}
+	if g.add(k, 5001, -1) || g.add(k, 5001, repTSMax+1) {
+		t.Error("a time out of range was taken into a group")
+	}
+	if g.add(repKey{of: 9}, 6000, 4); g.n != 3 {
+		t.Fatalf("%d groups, want 3 (2, then 3+repSeqMax starts one, then another key)", g.n)
+	}
+	var out []ev
+	for i := 0; i < 2; i++ {
+		base := g.groups[i].seq
+		if err := eachRepeat(g.text(i), func(el int64) { out = append(out, ev{base + el&repSeqMax, el >> repSeqBits}) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := cmp.Diff(in, out, cmp.AllowUnexported(ev{})); d != "" {
+		t.Errorf("groups read back (-added +read):\n%s", d)
+	}
+	g.reset()
+	if g.add(k, 7000, 1); g.n != 1 || g.text(0) != "[4096]" {
+		t.Errorf("after reset: %d groups, text %q; want one, [4096]", g.n, g.text(0))
+	}
+}
+
+// FuzzEachRepeat: any text, as a damaged or hostile database (a merge
+// input) could hold, gives values or an error, never a panic; the values
+// are non-negative.
+func FuzzEachRepeat(f *testing.F) {
+	for _, s := range []string{"[1]", "[0,4096,8193]", "[]", "[1,]", "[-1]", "[9223372036854775807]"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		_ = eachRepeat(s, func(v int64) {
+			if v < 0 {
+				t.Fatalf("%q gave %d", s, v)
+			}
+		})
+	})
 }

@@ -42,10 +42,11 @@ func (b *batch) reset() {
 	b.files, b.nets, b.privs, b.n, b.done = b.files[:0], b.nets[:0], b.privs[:0], 0, nil
 }
 
-// repeatOf is file event i of a batch, a repeat of the event at seq of.
-type repeatOf struct {
-	i  int32
-	of int64
+// fullRow is file event i of a batch, stored as a full _file row: a
+// first event, or a repeat (dup) that no group could take.
+type fullRow struct {
+	i   int32
+	dup bool
 }
 
 func (b *batch) fileRows() *[]seqRow[FileEvent] { return &b.files }
@@ -81,8 +82,8 @@ type RunWriter struct {
 	distinct distinctSet // file behaviours stored so far
 	rc       rawConn     // rc.c is set inside raw
 	pathIDs  []int64     // a batch's path and path2 ids (reused)
-	firsts   []int32     // a batch's first events (reused)
-	reps     []repeatOf  // a batch's repeats (reused)
+	full     []fullRow   // a batch's events stored as full rows (reused)
+	reps     repGroups   // a batch's grouped repeats (reused)
 	nFile    int64
 	nNet     int64
 	nPriv    int64
@@ -329,8 +330,8 @@ func (w *RunWriter) inTx(ctx context.Context, f func() error) error {
 }
 
 var (
-	fileRow = plainRow("_file", "seq", "proc", "op", "path", "path2", "flags", "mode", "result", "ts", "pflags")
-	repRow  = plainRow("_file_rep", "seq", "of", "proc", "result", "ts")
+	fileRow = plainRow("_file", "seq", "proc", "op", "path", "path2", "flags", "mode", "result", "ts", "dup", "pflags")
+	repRow  = plainRow("_file_rep", "seq", "of", "proc", "result", "evs")
 	netRow  = plainRow("_net", "seq", "proc", "op", "family", "sock_type", "addr", "port", "domain", "qtype", "result", "ts", "verdict")
 	privRow = plainRow("_priv", "seq", "proc", "syscall", "args", "result", "ts")
 )
@@ -357,32 +358,38 @@ func (w *RunWriter) write(b *batch) error {
 		if err := w.internPending(ctx); err != nil {
 			return err
 		}
-		// The first event of a behaviour gets a full row, a repeat a narrow
-		// one naming the first (both in this transaction when both are in
-		// this batch): 5 values to bind instead of 10, and no index entry.
-		firsts, reps := w.firsts[:0], w.reps[:0]
+		// The first event of a behaviour gets a full row; its repeats go
+		// into groups, a row per (first, process, result) and transaction
+		// (repeats.go). A repeat that cannot join a group gets a full row
+		// marked dup, as every repeat did before schema 13.
+		full, reps := w.full[:0], &w.reps
+		reps.reset()
 		for i := range b.files {
-			if of, first := w.distinct.first(&b.files[i].ev, b.files[i].seq, ids[2*i], ids[2*i+1]); first {
-				firsts = append(firsts, int32(i))
-			} else {
-				reps = append(reps, repeatOf{int32(i), of})
+			r := &b.files[i]
+			of, first := w.distinct.first(&r.ev, r.seq, ids[2*i], ids[2*i+1])
+			if !first && reps.add(repKey{of: of, result: r.ev.Result, proc: r.ev.Proc}, r.seq, r.ev.TS) {
+				continue
 			}
+			full = append(full, fullRow{int32(i), !first})
 		}
-		w.firsts, w.reps = firsts, reps
-		if err := w.rc.insertRows(ctx, &fileRow, w.id, len(firsts), func(k int, a []driver.NamedValue) {
-			i := firsts[k]
+		w.full = full
+		if err := w.rc.insertRows(ctx, &fileRow, w.id, len(full), func(k int, a []driver.NamedValue) {
+			i := full[k].i
 			r := &b.files[i]
 			e := &r.ev
-			set(a, r.seq, int64(e.Proc), int64(e.Op), ids[2*i], nullID(ids[2*i+1]), int64(e.Flags), int64(e.Mode), e.Result, e.TS, nil)
+			set(a, r.seq, int64(e.Proc), int64(e.Op), ids[2*i], nullID(ids[2*i+1]), int64(e.Flags), int64(e.Mode), e.Result, e.TS, nil, nil)
+			if full[k].dup {
+				a[9].Value = int64(1)
+			}
 			if e.PathState != PathKernel {
-				a[9].Value = int64(e.PathState)
+				a[10].Value = int64(e.PathState)
 			}
 		}); err != nil {
 			return err
 		}
-		if err := w.rc.insertRows(ctx, &repRow, w.id, len(reps), func(k int, a []driver.NamedValue) {
-			r := &b.files[reps[k].i]
-			set(a, r.seq, reps[k].of, int64(r.ev.Proc), r.ev.Result, r.ev.TS)
+		if err := w.rc.insertRows(ctx, &repRow, w.id, reps.n, func(k int, a []driver.NamedValue) {
+			g := &reps.groups[k]
+			set(a, g.seq, g.of, int64(g.proc), g.result, reps.text(k))
 		}); err != nil {
 			return err
 		}

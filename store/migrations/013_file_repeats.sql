@@ -1,24 +1,34 @@
--- behavediff trace database: exact repeats of a behaviour stored narrow.
+-- behavediff trace database: exact repeats of a behaviour stored in groups.
 --
 -- Most of a run's file events repeat an earlier one in all but their
 -- process, return value and time (a build opens the same headers, a loop
 -- the same file). Their full rows made SQLite's INSERT most of the
 -- recorder's CPU. From this version the first event of each behaviour
--- (what _file.dup IS NULL marked) stays in _file, and every repeat is a
--- row of _file_rep naming it: its own seq, process, result and time, and
--- `of`, the seq of the first event in _file whose op, paths, flags, mode
--- and path state it shares. Runs recorded before keep their repeats in
--- _file with dup = 1; the view reads both layouts.
+-- (what _file.dup IS NULL marked) stays in _file, and the repeats the
+-- writer stores in one transaction are grouped by (first event, process,
+-- result): one _file_rep row per group, naming the first event by its seq
+-- (`of`, whose op, paths, flags, mode and path state every repeat shares)
+-- and holding each repeat's own time and place as one integer of a JSON
+-- array, `evs`:
+--
+--     element = (ts << 12) | (the event's seq - the row's seq)
+--
+-- ts is ns since the run started, 0 <= ts < 2^51 (26 days); a group spans
+-- fewer than 4096 seqs (a writer transaction holds at most 4096 events).
+-- A repeat that does not fit (a negative or huge ts) is stored the way
+-- runs before this version stored every repeat: a full _file row with
+-- dup = 1. The view reads every layout.
 --
 -- file_events still has one row per file syscall with its own seq, ts,
 -- process and result (docs/schema.md); only the storage changed.
+
 CREATE TABLE _file_rep (
 	run_id INTEGER NOT NULL,  -- _run.id
-	seq    INTEGER NOT NULL,  -- this event's place in the run
+	seq    INTEGER NOT NULL,  -- the group's first event's place in the run
 	of     INTEGER NOT NULL,  -- _file.seq of the behaviour's first event
-	proc   INTEGER NOT NULL,  -- _proc.idx
-	result INTEGER NOT NULL,
-	ts     INTEGER NOT NULL,  -- ns since run start
+	proc   INTEGER NOT NULL,  -- _proc.idx of every event of the group
+	result INTEGER NOT NULL,  -- the return value of every event of the group
+	evs    TEXT    NOT NULL,  -- JSON array: (ts << 12) | (seq - this row's seq) per event
 	PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
 
@@ -33,8 +43,9 @@ END;
 
 DROP VIEW file_events;
 -- Two arms, each a plain join SQLite can plan on its own (a UNION ALL
--- subquery inside one join cannot be flattened: it was materialised and
--- every event's strings joined after it, 2.5x slower to count).
+-- subquery inside one join cannot be flattened: it is materialised and
+-- every event's strings joined after it). json_each expands a group: it
+-- costs about what scanning as many narrow rows does.
 CREATE VIEW file_events AS
 SELECT f.run_id,
        p.pid,
@@ -78,10 +89,10 @@ SELECT r.run_id,
        f.flags,
        r.result,
        en.name AS error,
-       r.ts,
+       j.value >> 12 AS ts,
        s2.s AS path2,
        f.mode,
-       r.seq,
+       r.seq + (j.value & 4095) AS seq,
        r.proc AS proc_idx,
        CASE
          WHEN o.name = 'open' THEN
@@ -97,6 +108,7 @@ SELECT r.run_id,
        END AS access,
        CASE f.pflags WHEN 1 THEN 'unresolved' WHEN 2 THEN 'truncated' WHEN 3 THEN 'late' WHEN 4 THEN 'raced' END AS path_state
 FROM _file_rep r
+JOIN json_each(r.evs) j
 JOIN _file f ON f.run_id = r.run_id AND f.seq = r.of
 JOIN file_ops o ON o.id = f.op
 JOIN _str s1 ON s1.run_id = f.run_id AND s1.id = f.path
