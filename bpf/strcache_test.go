@@ -3,9 +3,14 @@ package bpf
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"unsafe"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // sysRecord builds a syscall record the way the kernel lays it out: the
@@ -162,4 +167,57 @@ func BenchmarkDecodeOpen(b *testing.B) {
 		}
 	})
 	_ = sink
+}
+
+// FuzzDecodeCached: any record decodes through the cache (warmed by the
+// records before it) into a reused Event exactly as decode makes it afresh,
+// and never aliases the record. Seeds: FuzzDecode's corpus.
+func FuzzDecodeCached(f *testing.F) {
+	seeds, _ := filepath.Glob("testdata/fuzz/FuzzDecode/*")
+	for _, p := range seeds {
+		if raw, ok := readSeed(p); ok {
+			f.Add(raw)
+		}
+	}
+	f.Add(sysRecord(257, 0, map[sensorSysField]string{sensorSysFieldSF_STR0: "/etc/hostname", sensorSysFieldSF_RESOLVED: "/etc/hostname"}))
+	c := newStrCache()
+	var reused Event
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		want, wantErr := decode(bytes.Clone(raw))
+		for range 2 {
+			err := decodeInto(raw, &reused, c)
+			if (err != nil) != (wantErr != nil) {
+				t.Fatalf("cached decode error %v, fresh %v", err, wantErr)
+			}
+			if err != nil {
+				return
+			}
+			if d := cmp.Diff(want, reused); d != "" {
+				t.Fatalf("cached decode differs from fresh (-fresh +cached):\n%s", d)
+			}
+		}
+		for i := range raw {
+			raw[i] ^= 0xff
+		}
+		if d := cmp.Diff(want, reused); d != "" {
+			t.Fatalf("cached event aliases the record (-before +after):\n%s", d)
+		}
+	})
+}
+
+// readSeed reads a one-argument ([]byte) corpus file.
+func readSeed(path string) ([]byte, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false
+	}
+	_, body, ok := strings.Cut(string(b), "[]byte(")
+	if !ok {
+		return nil, false
+	}
+	s, err := strconv.Unquote(strings.TrimSuffix(strings.TrimSpace(body), ")"))
+	if err != nil {
+		return nil, false
+	}
+	return []byte(s), true
 }
