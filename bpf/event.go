@@ -97,12 +97,24 @@ type Event struct {
 	Sock *SockAddr
 }
 
+// decode decodes one record into a new Event, making every string afresh.
 func decode(raw []byte) (Event, error) {
+	var ev Event
+	err := decodeInto(raw, &ev, nil)
+	return ev, err
+}
+
+// decodeInto decodes one record into *ev, overwriting every field (a
+// reused Event keeps nothing of the record it held before). Strings come
+// from c (nil: each made afresh); the event never aliases raw, whose ring
+// buffer slot is reused once the record is consumed.
+func decodeInto(raw []byte, ev *Event, c *strCache) error {
 	if len(raw) < int(unsafe.Sizeof(sensorHdr{})) {
-		return Event{}, fmt.Errorf("bpf: short record (%d bytes)", len(raw))
+		*ev = Event{}
+		return fmt.Errorf("bpf: short record (%d bytes)", len(raw))
 	}
 	h := *(*sensorHdr)(unsafe.Pointer(&raw[0]))
-	ev := Event{
+	*ev = Event{
 		Kind:      Kind(h.Kind),
 		TS:        h.Ts,
 		Pid:       h.Pid,
@@ -113,41 +125,41 @@ func decode(raw []byte) (Event, error) {
 	case KindFork:
 		var f sensorForkEvent
 		if err := fixed(raw, &f); err != nil {
-			return ev, err
+			return err
 		}
 		ev.Child = f.Child
 	case KindExit:
 		var x sensorExitEvent
 		if err := fixed(raw, &x); err != nil {
-			return ev, err
+			return err
 		}
 		ev.ExitCode, ev.Signal = x.Code, x.Sig
 	case KindExec:
 		var x sensorExecEvent
 		if err := fixed(raw, &x); err != nil {
-			return ev, err
+			return err
 		}
 		var f [len(x.Lens)][]byte
 		if err := fields(raw[unsafe.Sizeof(x):], x.Lens[:], f[:]); err != nil {
-			return ev, err
+			return err
 		}
 		ev.PPid, ev.UID = x.Ppid, x.Uid
 		ev.ArgvTruncated = h.Flags&uint8(sensorHdrFlagsFLAG_ARGV_TRUNC) != 0
-		ev.Filename = string(f[sensorExecFieldEXEC_FILENAME])
-		ev.Exe = string(f[sensorExecFieldEXEC_EXE])
+		ev.Filename = c.str(f[sensorExecFieldEXEC_FILENAME])
+		ev.Exe = c.str(f[sensorExecFieldEXEC_EXE])
 		ev.Argv = splitArgv(f[sensorExecFieldEXEC_ARGV])
 		ev.Env = splitArgv(f[sensorExecFieldEXEC_ENV])
 		ev.EnvTruncated = h.Flags&uint8(sensorHdrFlagsFLAG_ENV_TRUNC) != 0
 		ev.Interpreted = h.Flags&uint8(sensorHdrFlagsFLAG_EXEC_INTERP) != 0
-		ev.Cwd = string(f[sensorExecFieldEXEC_CWD])
+		ev.Cwd = c.str(f[sensorExecFieldEXEC_CWD])
 	case KindSyscall:
 		var x sensorSysEvent
 		if err := fixed(raw, &x); err != nil {
-			return ev, err
+			return err
 		}
 		var f [len(x.Lens)][]byte
 		if err := placedFields(raw, x.Offs[:], x.Lens[:], f[:]); err != nil {
-			return ev, err
+			return err
 		}
 		ev.Nr, ev.Ret, ev.Args = x.Nr, x.Ret, x.Args
 		ev.Compat = h.Flags&uint8(sensorHdrFlagsFLAG_COMPAT) != 0
@@ -155,17 +167,23 @@ func decode(raw []byte) (Event, error) {
 		ev.Raced = h.Flags&uint8(sensorHdrFlagsFLAG_RACED) != 0
 		ev.Late = h.Flags&uint8(sensorHdrFlagsFLAG_LATE) != 0
 		ev.SockFamily, ev.SockType = x.SockFamily, x.SockType
-		ev.Str = [2]string{string(f[sensorSysFieldSF_STR0]), string(f[sensorSysFieldSF_STR1])}
-		ev.Base = [2]string{string(f[sensorSysFieldSF_BASE0]), string(f[sensorSysFieldSF_BASE1])}
-		ev.Resolved = string(f[sensorSysFieldSF_RESOLVED])
+		ev.Str = [2]string{c.str(f[sensorSysFieldSF_STR0]), c.str(f[sensorSysFieldSF_STR1])}
+		ev.Base = [2]string{c.str(f[sensorSysFieldSF_BASE0]), c.str(f[sensorSysFieldSF_BASE1])}
+		if res := f[sensorSysFieldSF_RESOLVED]; bytes.Equal(res, f[sensorSysFieldSF_STR0]) {
+			ev.Resolved = ev.Str[0] // an absolute path that was the file's own: most opens
+		} else {
+			ev.Resolved = c.str(res)
+		}
 		ev.Addr = clone(f[sensorSysFieldSF_ADDR])
 		ev.Payload = clone(f[sensorSysFieldSF_PAYLOAD])
 	case KindSockAddr, KindSAPayload:
-		return decodeSockAddr(raw, ev)
+		var err error
+		*ev, err = decodeSockAddr(raw, *ev)
+		return err
 	default:
-		return ev, fmt.Errorf("bpf: record of unknown kind %d", h.Kind)
+		return fmt.Errorf("bpf: record of unknown kind %d", h.Kind)
 	}
-	return ev, nil
+	return nil
 }
 
 // fixed copies the fixed-size head of a record into *T (a bpf2go generated

@@ -56,6 +56,8 @@ type Sensor struct {
 	closed   bool
 	detached chan error  // Stop's background detach; nil before Stop
 	drained  bool        // touched only by Read
+	armed    bool        // Read's poll deadline is set (touched only by Read)
+	strs     *strCache   // Read's decoded strings (touched only by Read)
 	ret      retireState // touched only by Read, then by SyscallCounts after Stop
 }
 
@@ -120,27 +122,44 @@ func loadError(err error) error {
 // Read blocks until the next event and returns it decoded. After Stop it
 // returns the events still buffered, then ErrDrained.
 func (s *Sensor) Read() (Event, error) {
+	var ev Event
+	err := s.ReadInto(&ev)
+	return ev, err
+}
+
+// ReadInto is Read decoding into *ev, every field of which it overwrites:
+// a reader that reuses its Events neither copies nor allocates them per
+// record. Strings that repeat (paths) are shared between events.
+func (s *Sensor) ReadInto(ev *Event) error {
 	if s.drained {
-		return Event{}, ErrDrained
+		*ev = Event{}
+		return ErrDrained
 	}
 	for {
 		// The kernel side wakes us only when a batch is waiting, so poll.
-		s.rd.SetDeadline(time.Now().Add(pollInterval))
+		// The deadline matters only when the ring is empty and is renewed
+		// once it has passed, not per record (that cost a clock read and
+		// a lock each): a wait never lasts longer than pollInterval.
+		if !s.armed {
+			s.rd.SetDeadline(time.Now().Add(pollInterval))
+			s.armed = true
+		}
 		err := s.rd.ReadInto(&s.rec)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
+			s.armed = false
 			continue
 		}
 		if err != nil {
-			return Event{}, s.readErr(err)
+			*ev = Event{}
+			return s.readErr(err)
 		}
-		ev, err := decode(s.rec.RawSample)
-		if err != nil {
-			return ev, err
+		if s.strs == nil {
+			s.strs = newStrCache()
 		}
-		if err := s.noteEvent(&ev); err != nil {
-			return ev, err
+		if err := decodeInto(s.rec.RawSample, ev, s.strs); err != nil {
+			return err
 		}
-		return ev, nil
+		return s.noteEvent(ev)
 	}
 }
 

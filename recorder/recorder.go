@@ -113,22 +113,47 @@ type ingest struct {
 	err  error
 }
 
+const (
+	ingestBatch   = 256 // events per hand-off between the two goroutines
+	ingestQueued  = 64  // batches the reader may be ahead of the tracker
+	ingestSpare   = 4   // emptied batches kept for the reader beyond those
+	ingestBatches = ingestQueued + ingestSpare
+)
+
 // insideUID turns the host kuids the sensor reads into the uids the command
 // sees (the sandbox's user namespace shifts them), so stored processes and
 // baselines do not depend on the namespace.
+//
+// Batches go back to the reader once the tracker is done with them and the
+// reader decodes each record straight into its slot: a new batch per hand-off
+// allocated (and the collector then swept) ~90 KiB per 256 events, most of
+// the recorder's garbage. Nothing the tracker keeps points into a batch (it
+// copies what it stores; strings and slices of an Event are their own).
 func startIngest(s *bpf.Sensor, tr *tracker, insideUID func(uint32) uint32) *ingest {
 	in := &ingest{done: make(chan struct{})}
-	ch := make(chan []bpf.Event, 64)
+	ch := make(chan []bpf.Event, ingestQueued)
+	free := make(chan []bpf.Event, ingestBatches)
 	var readErr error
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		defer close(ch)
-		batch := make([]bpf.Event, 0, 256)
+		next := func() []bpf.Event {
+			select {
+			case b := <-free:
+				return b[:0]
+			default:
+				return make([]bpf.Event, 0, ingestBatch)
+			}
+		}
+		batch := next()
 		for {
-			ev, err := s.Read()
-			if err != nil {
+			n := len(batch)
+			batch = batch[:n+1]
+			ev := &batch[n]
+			if err := s.ReadInto(ev); err != nil {
+				batch = batch[:n]
 				if len(batch) > 0 {
 					ch <- batch
 				}
@@ -137,11 +162,12 @@ func startIngest(s *bpf.Sensor, tr *tracker, insideUID func(uint32) uint32) *ing
 				}
 				return
 			}
-			ev.UID = insideUID(ev.UID)
-			batch = append(batch, ev)
+			if ev.Kind == bpf.KindExec { // the only kind that carries a uid
+				ev.UID = insideUID(ev.UID)
+			}
 			if len(batch) == cap(batch) {
 				ch <- batch
-				batch = make([]bpf.Event, 0, 256)
+				batch = next()
 			}
 		}
 	}()
@@ -153,6 +179,10 @@ func startIngest(s *bpf.Sensor, tr *tracker, insideUID func(uint32) uint32) *ing
 				if err == nil {
 					err = tr.handle(&batch[i])
 				}
+			}
+			select {
+			case free <- batch:
+			default: // the reader has spares enough; let this one go
 			}
 		}
 		wg.Wait()

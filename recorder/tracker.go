@@ -208,6 +208,14 @@ func resolvePath(p, base string) (string, store.PathState) {
 // lexicalTidy drops "." components, repeated and trailing slashes; it
 // reports PathUnresolved when a ".." remains.
 func lexicalTidy(p string) (string, store.PathState) {
+	if tidy, dotdot := isTidy(p); tidy {
+		// Most paths already are: returned as they are, not split and
+		// joined again (allocations on every path of every record).
+		if dotdot {
+			return p, store.PathUnresolved
+		}
+		return p, store.PathKernel
+	}
 	parts := strings.Split(p, "/")
 	out := parts[:0]
 	state := store.PathKernel
@@ -221,6 +229,32 @@ func lexicalTidy(p string) (string, store.PathState) {
 		out = append(out, c)
 	}
 	return "/" + strings.Join(out, "/"), state
+}
+
+// isTidy reports whether lexicalTidy would return p unchanged: absolute,
+// and no empty (repeated or trailing slash) or "." component; dotdot says
+// whether a ".." component is among them.
+func isTidy(p string) (tidy, dotdot bool) {
+	if p == "" || p[0] != '/' {
+		return false, false
+	}
+	if p == "/" {
+		return true, false
+	}
+	start := 1
+	for i := 1; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			continue
+		}
+		switch p[start:i] {
+		case "", ".":
+			return false, false
+		case "..":
+			dotdot = true
+		}
+		start = i + 1
+	}
+	return true, dotdot
 }
 
 // truncatedPath marks a kernel path cut at the top: "..." then its tail, so
