@@ -57,7 +57,11 @@ type view struct {
 	pairs        map[string]bool   // "parent-exe > exe"
 	interpParent map[string]string // exe → an interpreter that started it
 	written      map[string]bool   // paths this run put in place
-	secret       string            // a secret this run read ("" if none)
+	// secret is a secret this run read ("" if none), found on first use
+	// (readSecret): only a new egress or DNS entry asks, and finding it
+	// matches every path the run read.
+	secret     string
+	secretDone bool
 }
 
 func newView(b *baseline.Baseline) *view {
@@ -106,13 +110,22 @@ func newView(b *baseline.Baseline) *view {
 			v.written[e.Value] = true
 		}
 	}
-	for _, e := range b.Files.Read {
-		if ok, what := isSecret(&fact{section: "files.read", entry: e}); ok {
-			v.secret = e.Value + " (" + what + ")"
-			break
+	return v
+}
+
+// readSecret returns the first secret, in baseline order, the view's run
+// read ("" if none).
+func (v *view) readSecret() string {
+	if !v.secretDone {
+		v.secretDone = true
+		for _, e := range v.b.Files.Read {
+			if ok, what := isSecret(&fact{section: "files.read", entry: e}); ok {
+				v.secret = e.Value + " (" + what + ")"
+				break
+			}
 		}
 	}
-	return v
+	return v.secret
 }
 
 // has reports whether the view's section has entry e: the same key, or an
