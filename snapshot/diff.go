@@ -33,6 +33,11 @@ func (p Project) DiffBaseline(ctx context.Context, r Runner, name, ref string, o
 	if err != nil {
 		return res, fmt.Errorf("baseline %s: %w", name, err)
 	}
+	r, done, err := readSession(ctx, r)
+	if err != nil {
+		return res, err
+	}
+	defer done()
 	id, err := r.Resolve(ctx, ref)
 	if err != nil {
 		return res, err
@@ -74,6 +79,11 @@ func (p Project) DiffBaseline(ctx context.Context, r Runner, name, ref string, o
 // DiffRuns compares two recorded runs.
 func DiffRuns(ctx context.Context, r Runner, refA, refB string, o DiffOptions) (diff.SpecResult, error) {
 	var res diff.SpecResult
+	r, done, err := readSession(ctx, r)
+	if err != nil {
+		return res, err
+	}
+	defer done()
 	var ids [2]int64
 	for i, ref := range []string{refA, refB} {
 		id, err := r.Resolve(ctx, ref)
@@ -82,9 +92,9 @@ func DiffRuns(ctx context.Context, r Runner, refA, refB string, o DiffOptions) (
 		}
 		ids[i] = id
 	}
-	// Each run is read and normalised on its own (own database handle, no
-	// shared state): side by side, a diff of two big runs waits for the
-	// slower of the two instead of their sum.
+	// Each run is read (on its own connection of the one handle) and
+	// normalised on its own: side by side, a diff of two big runs waits for
+	// the slower of the two instead of their sum.
 	var (
 		trs  [2]*store.Trace
 		bs   [2]*baseline.Baseline
