@@ -22,7 +22,9 @@ type perCall struct{ s *Store }
 func (p perCall) Replay(ctx context.Context, spec recorder.Spec, of int64) (recorder.Result, error) {
 	return p.s.Replay(ctx, spec, of)
 }
-func (p perCall) Resolve(ctx context.Context, ref string) (int64, error) { return p.s.Resolve(ctx, ref) }
+func (p perCall) Resolve(ctx context.Context, ref string) (int64, error) {
+	return p.s.Resolve(ctx, ref)
+}
 func (p perCall) Load(ctx context.Context, id int64) (*store.Trace, error) { return p.s.Load(ctx, id) }
 func (p perCall) Spec(ctx context.Context, id int64) (recorder.Spec, error) {
 	return p.s.Spec(ctx, id)
