@@ -48,9 +48,24 @@ func FromTrace(t *store.Trace, o Options) (*Baseline, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range t.Files {
-		if f.Result >= 0 && ((f.Op == store.FileOpen && f.Flags&(linux.O_CREAT|linux.O_EXCL) == linux.O_CREAT|linux.O_EXCL) || f.Op == store.FileMkdir) {
-			n.learnTempName(f.Path)
+	// Sized up front: growing these maps was a tenth of normalising a big
+	// run, whose paths are mostly distinct temp names.
+	n.cache = make(map[string]string, min(len(t.Files), 1<<17)+len(t.Processes))
+	createdExcl := func(f *store.FileEvent) bool {
+		return f.Result >= 0 && ((f.Op == store.FileOpen && f.Flags&(linux.O_CREAT|linux.O_EXCL) == linux.O_CREAT|linux.O_EXCL) || f.Op == store.FileMkdir)
+	}
+	temps := 0
+	for i := range t.Files {
+		if createdExcl(&t.Files[i]) {
+			temps++
+		}
+	}
+	if temps > 0 {
+		n.randomWords = make(map[string]bool, temps)
+	}
+	for i := range t.Files {
+		if createdExcl(&t.Files[i]) {
+			n.learnTempName(t.Files[i].Path)
 		}
 	}
 	b := &Baseline{
