@@ -140,7 +140,44 @@ type procTable struct {
 	exe   []string // per image: normalised exe
 	chain []string // per image: normalised chain of its representative
 	reps  []int    // distinct representatives, in image order
+	// image index by Idx: a slice when the Idx are small (as the recorder
+	// numbers them), else a map; every file and network event looks one up.
+	dense []int // -1: no image
 	byIdx map[int32]int
+}
+
+func (pt *procTable) setIndex(t *store.Trace) {
+	np := len(t.Processes)
+	maxIdx := int32(-1)
+	for _, p := range t.Processes {
+		if p.Idx < 0 || int64(p.Idx) > 2*int64(np)+1024 {
+			pt.byIdx = make(map[int32]int, np)
+			for i, p := range t.Processes {
+				pt.byIdx[p.Idx] = i
+			}
+			return
+		}
+		maxIdx = max(maxIdx, p.Idx)
+	}
+	pt.dense = make([]int, maxIdx+1)
+	for i := range pt.dense {
+		pt.dense[i] = -1
+	}
+	for i, p := range t.Processes {
+		pt.dense[p.Idx] = i
+	}
+}
+
+// index returns the image of the process with the given Idx.
+func (pt *procTable) index(idx int32) (int, bool) {
+	if pt.byIdx != nil {
+		i, ok := pt.byIdx[idx]
+		return i, ok
+	}
+	if idx < 0 || int(idx) >= len(pt.dense) || pt.dense[idx] < 0 {
+		return 0, false
+	}
+	return pt.dense[idx], true
 }
 
 // buildProcTable folds a forked child that never exec'd into its parent (it
@@ -149,15 +186,13 @@ type procTable struct {
 // events at all (hand-built traces), every image counts as exec'd.
 func buildProcTable(t *store.Trace, n *normaliser) *procTable {
 	np := len(t.Processes)
-	pt := &procTable{rep: make([]int, np), exe: make([]string, np), chain: make([]string, np), byIdx: make(map[int32]int, np)}
-	for i, p := range t.Processes {
-		pt.byIdx[p.Idx] = i
-	}
+	pt := &procTable{rep: make([]int, np), exe: make([]string, np), chain: make([]string, np)}
+	pt.setIndex(t)
 	execd := make([]bool, np)
 	anyExec := false
 	for _, f := range t.Files {
 		if f.Op == store.FileExec && f.Result >= 0 {
-			if i, ok := pt.byIdx[f.Proc]; ok {
+			if i, ok := pt.index(f.Proc); ok {
 				execd[i] = true
 				anyExec = true
 			}
@@ -168,7 +203,7 @@ func buildProcTable(t *store.Trace, n *normaliser) *procTable {
 		if pi < 0 {
 			return -1
 		}
-		j, ok := pt.byIdx[pi]
+		j, ok := pt.index(pi)
 		if !ok || j == i {
 			return -1
 		}
@@ -222,7 +257,7 @@ func buildProcTable(t *store.Trace, n *normaliser) *procTable {
 
 // chainOf returns the normalised chain of the image with the given Idx.
 func (pt *procTable) chainOf(idx int32) string {
-	if i, ok := pt.byIdx[idx]; ok {
+	if i, ok := pt.index(idx); ok {
 		return pt.chain[i]
 	}
 	return ""

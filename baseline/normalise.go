@@ -74,6 +74,10 @@ type normaliser struct {
 	randomWords map[string]bool
 }
 
+// minTempWord is the length of the shortest random part learnTempName
+// learns: shorter words need no lookup.
+const minTempWord = 6
+
 // learnTempName records the random part of a path the run created
 // exclusively below a temp root: the longest word of 6 or more letters,
 // digits and underscores in its last component ("ccAbCdEf.s" → "ccAbCdEf";
@@ -97,7 +101,7 @@ func (n *normaliser) learnTempName(p string) {
 		for j < len(base) && isWordByte(base[j]) {
 			j++
 		}
-		if j-i >= 6 && j-i > len(best) {
+		if j-i >= minTempWord && j-i > len(best) {
 			best = base[i:j]
 		}
 		i = j
@@ -356,7 +360,7 @@ func words(s string, random map[string]bool) string {
 			for k < len(s) && isWordByte(s[k]) {
 				k++
 			}
-			if random[s[i:k]] {
+			if k-i >= minTempWord && random[s[i:k]] {
 				put(i, k, PhAny)
 				i = k
 				continue
@@ -373,7 +377,7 @@ func words(s string, random map[string]bool) string {
 		w := s[i:j]
 		switch {
 		case i > 0 && s[i-1] == '$', inProtect(i):
-		case random[w] && inTemp(i):
+		case len(w) >= minTempWord && random[w] && inTemp(i):
 			put(i, j, PhAny)
 		default:
 			if r := word(w, inTemp(i)); r != w {
