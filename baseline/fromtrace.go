@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/behavediff/behavediff/internal/linux"
@@ -516,7 +517,7 @@ func portText(p uint16, local bool) string {
 	if p == 0 || (local && isEphemeral(p)) {
 		return PhAny
 	}
-	return fmt.Sprint(p)
+	return strconv.Itoa(int(p))
 }
 
 func isEphemeral(p uint16) bool { return p >= ephemeralLo && p <= ephemeralHi }
