@@ -265,29 +265,32 @@ func (pt *procTable) chainOf(idx int32) string {
 }
 
 // acc accumulates one section's entries: key → entry, failed only while
-// every attempt failed, the first process chain kept.
+// every attempt failed, the first process chain kept. Entries live in one
+// slice (a map of pointers allocated each entry: ~100k per big run).
 type acc struct {
-	m map[string]*Entry
+	idx map[string]int // key → index into es
+	es  []Entry
 }
 
-func newAcc() *acc { return &acc{m: map[string]*Entry{}} }
+func newAcc() *acc { return &acc{idx: map[string]int{}} }
 
 func (a *acc) add(e Entry) {
 	k := e.Key()
-	if old, ok := a.m[k]; ok {
-		old.Failed = old.Failed && e.Failed
+	if i, ok := a.idx[k]; ok {
+		a.es[i].Failed = a.es[i].Failed && e.Failed
 		return
 	}
-	c := e
-	a.m[k] = &c
+	a.idx[k] = len(a.es)
+	a.es = append(a.es, e)
 }
 
+// list returns the entries sorted (never nil, as before); the acc is done
+// with.
 func (a *acc) list() []Entry {
-	out := make([]Entry, 0, len(a.m))
-	for _, e := range a.m {
-		out = append(out, *e)
+	if a.es == nil {
+		return []Entry{}
 	}
-	return sortEntries(out)
+	return sortEntries(a.es)
 }
 
 // RacedPrefix and LatePrefix mark a file entry whose path the sensor could
