@@ -94,9 +94,11 @@ func DiffRuns(ctx context.Context, r Runner, refA, refB string, o DiffOptions) (
 	}
 	// Each run is read (on its own connection of the one handle) and
 	// normalised on its own: side by side, a diff of two big runs waits for
-	// the slower of the two instead of their sum.
+	// the slower of the two instead of their sum. Only the run's row is
+	// kept of a trace once it is normalised, so its events can be freed
+	// while the other run is still being read.
 	var (
-		trs  [2]*store.Trace
+		runs [2]store.Run
 		bs   [2]*baseline.Baseline
 		errs [2]error
 		wg   sync.WaitGroup
@@ -105,11 +107,14 @@ func DiffRuns(ctx context.Context, r Runner, refA, refB string, o DiffOptions) (
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if trs[i], errs[i] = r.Load(ctx, ids[i]); errs[i] != nil {
+			tr, err := r.Load(ctx, ids[i])
+			if err != nil {
+				errs[i] = err
 				return
 			}
-			if bs[i], errs[i] = baseline.FromTrace(trs[i], baseline.Options{}); errs[i] != nil {
-				errs[i] = fmt.Errorf("normalise run %d: %w", trs[i].Run.ID, errs[i])
+			runs[i] = tr.Run
+			if bs[i], errs[i] = baseline.FromTrace(tr, baseline.Options{}); errs[i] != nil {
+				errs[i] = fmt.Errorf("normalise run %d: %w", tr.Run.ID, errs[i])
 			}
 		}()
 	}
@@ -119,7 +124,7 @@ func DiffRuns(ctx context.Context, r Runner, refA, refB string, o DiffOptions) (
 			return res, err
 		}
 	}
-	a, b := trs[0].Run, trs[1].Run
+	a, b := runs[0], runs[1]
 	res.Name, res.RunID = fmt.Sprintf("run %d", a.ID), b.ID
 	exit := b.ExitCode
 	res.ExitCode = &exit
