@@ -51,7 +51,7 @@ type Context struct {
 type view struct {
 	b            *baseline.Baseline
 	keys         map[string]map[string]bool  // section → entry keys
-	globs        map[string][]baseline.Entry // section → entries with wildcards
+	globs        map[string][]globEntry // section → entries with wildcards
 	procKeys     map[string]bool
 	exes         map[string]bool   // programs run (files.exec and process exes)
 	pairs        map[string]bool   // "parent-exe > exe"
@@ -66,7 +66,7 @@ type view struct {
 
 func newView(b *baseline.Baseline) *view {
 	v := &view{
-		b: b, keys: map[string]map[string]bool{}, globs: map[string][]baseline.Entry{},
+		b: b, keys: map[string]map[string]bool{}, globs: map[string][]globEntry{},
 		procKeys: map[string]bool{}, exes: map[string]bool{}, pairs: map[string]bool{},
 		interpParent: map[string]string{}, written: map[string]bool{},
 	}
@@ -75,7 +75,7 @@ func newView(b *baseline.Baseline) *view {
 		for _, e := range *s.Entries {
 			m[e.Key()] = true
 			if baseline.IsGlob(e.Value) || baseline.IsGlob(e.To) {
-				v.globs[s.Name] = append(v.globs[s.Name], e)
+				v.globs[s.Name] = append(v.globs[s.Name], globEntry{e: e})
 			}
 		}
 		v.keys[s.Name] = m
@@ -134,17 +134,32 @@ func (v *view) has(section string, e baseline.Entry) bool {
 	if v.keys[section][e.Key()] {
 		return true
 	}
-	for _, g := range v.globs[section] {
-		if covers(g, e) {
+	gs := v.globs[section]
+	for i := range gs {
+		if gs[i].covers(e) {
 			return true
 		}
 	}
 	return false
 }
 
+// globEntry is an entry read as a glob, its patterns compiled on first
+// use: every new entry of a run is tried against every glob entry of the
+// baseline's section.
+type globEntry struct {
+	e         baseline.Entry
+	value, to *baseline.Glob
+}
+
 // covers reports whether entry g, read as a glob, matches entry e.
-func covers(g, e baseline.Entry) bool {
-	return g.Op == e.Op && g.Mode == e.Mode && baseline.Match(g.Value, e.Value) && baseline.Match(g.To, e.To)
+func (g *globEntry) covers(e baseline.Entry) bool {
+	if g.e.Op != e.Op || g.e.Mode != e.Mode {
+		return false
+	}
+	if g.value == nil {
+		g.value, g.to = baseline.CompileGlob(g.e.Value), baseline.CompileGlob(g.e.To)
+	}
+	return g.value.Match(e.Value) && g.to.Match(e.To)
 }
 
 // hasAny reports whether some entry of the section is matched by glob
@@ -157,15 +172,17 @@ func (v *view) hasMatch(section string, g baseline.Entry) bool {
 		// A literal baseline entry the run now normalises to a glob (a
 		// baseline approved before libssl.so.3 became libssl.so.*) is
 		// still there.
-		for _, c := range v.globs[section] {
-			if covers(c, g) {
+		cs := v.globs[section]
+		for i := range cs {
+			if cs[i].covers(g) {
 				return true
 			}
 		}
 		return false
 	}
+	ge := globEntry{e: g}
 	for _, e := range *sectionOf(v.b, section) {
-		if covers(g, e) {
+		if ge.covers(e) {
 			return true
 		}
 	}
