@@ -50,8 +50,8 @@ type Context struct {
 // view indexes one baseline for set logic and for the rules' conditions.
 type view struct {
 	b            *baseline.Baseline
-	keys         map[string]map[string]bool  // section → entry keys
-	globs        map[string][]globEntry // section → entries with wildcards
+	keys         map[string]map[string]bool // section → entry keys
+	globs        map[string][]globEntry     // section → entries with wildcards
 	procKeys     map[string]bool
 	exes         map[string]bool   // programs run (files.exec and process exes)
 	pairs        map[string]bool   // "parent-exe > exe"
