@@ -440,3 +440,36 @@ func TestSparseProcessNumbers(t *testing.T) {
 		}
 	}
 }
+
+// The compiled allow list answers as Allowed, for a section's own list and
+// its group's.
+func TestAllowListIsAllowed(t *testing.T) {
+	b := &baseline.Baseline{Allow: map[string][]string{
+		"files":          {"/var/cache/**", "$WORKSPACE/build/*"},
+		"files.read":     {"/srv/data/*.csv"},
+		"network.egress": {"*.pypi.org:443", "198.51.100.*:443"},
+		"processes":      {"/usr/bin/make"},
+	}}
+	al := b.AllowList()
+	sections := []string{"files.read", "files.write", "network.egress", "network.dns", "processes", "env"}
+	values := []string{"/var/cache/apt/x", "$WORKSPACE/build/a.o", "$WORKSPACE/build/sub/a.o", "/srv/data/x.csv", "/srv/data/x/y.csv",
+		"files.pypi.org:443", "pypi.org:443", "198.51.100.7:443", "198.51.100.7:80", "/usr/bin/make", "/usr/bin/make2", ""}
+	n := 0
+	for _, s := range sections {
+		for _, v := range values {
+			want := b.Allowed(s, v)
+			if got := al.Allowed(s, v); got != want {
+				t.Errorf("AllowList().Allowed(%q, %q) = %v, Allowed says %v", s, v, got, want)
+			}
+			if want {
+				n++
+			}
+		}
+	}
+	if n < 8 {
+		t.Errorf("only %d allowed pairs: the cases test little", n)
+	}
+	if (&baseline.Baseline{}).AllowList().Allowed("files.read", "/x") {
+		t.Error("an empty allow list allows")
+	}
+}

@@ -198,11 +198,11 @@ func sectionOf(b *baseline.Baseline, name string) *[]baseline.Entry {
 	return new([]baseline.Entry)
 }
 
-func allowed(b *baseline.Baseline, section string, e baseline.Entry) bool {
-	if b.Allowed(section, e.Value) {
+func allowed(al *baseline.AllowList, section string, e baseline.Entry) bool {
+	if al.Allowed(section, e.Value) {
 		return true
 	}
-	return e.To != "" && b.Allowed(section, e.To)
+	return e.To != "" && al.Allowed(section, e.To)
 }
 
 // Compare lists what cur does that base does not (rated by the risk table)
@@ -218,12 +218,13 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 		cur = &baseline.Baseline{}
 	}
 	bv, cv := newView(base), newView(cur)
+	al := base.AllowList()
 	out := compareOutcome(base, cur, ctx)
 
 	// Processes: identities the baseline does not have. A process whose
 	// program is itself new is reported once, as the exec of that program.
 	for _, p := range cur.Processes {
-		if bv.procKeys[p.Key()] || base.Allowed("processes", p.Exe) || base.Allowed("processes", p.Chain) {
+		if bv.procKeys[p.Key()] || al.Allowed("processes", p.Exe) || al.Allowed("processes", p.Chain) {
 			continue
 		}
 		f := &fact{section: "processes", proc: p, cur: cv, base: bv}
@@ -245,7 +246,7 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 		})
 	}
 	for _, p := range base.Processes {
-		if p.Optional || cv.procKeys[p.Key()] || base.Allowed("processes", p.Exe) || base.Allowed("processes", p.Chain) {
+		if p.Optional || cv.procKeys[p.Key()] || al.Allowed("processes", p.Exe) || al.Allowed("processes", p.Chain) {
 			continue
 		}
 		out = append(out, Finding{
@@ -257,7 +258,7 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 
 	for _, name := range baseline.SectionNames {
 		for _, e := range *sectionOf(cur, name) {
-			if bv.has(name, e) || allowed(base, name, e) {
+			if bv.has(name, e) || allowed(al, name, e) {
 				continue
 			}
 			f := &fact{section: name, entry: e, cur: cv, base: bv}
@@ -278,7 +279,7 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 			})
 		}
 		for _, e := range *sectionOf(base, name) {
-			if e.Optional || cv.hasMatch(name, e) || allowed(base, name, e) {
+			if e.Optional || cv.hasMatch(name, e) || allowed(al, name, e) {
 				continue
 			}
 			if exe, _ := envName(e.Value); name == "env" && !cv.exes[exe] {
