@@ -80,7 +80,7 @@ FUZZ_TARGETS := \
 	./bpf:FuzzDecode \
 	./recorder:FuzzParseSockaddr ./recorder:FuzzParseDNSQuery ./recorder:FuzzParseDNSAnswer \
 	./recorder:FuzzResolvePath ./recorder:FuzzUnmarshalSpec ./recorder:FuzzTrackerEvent \
-	./baseline:FuzzMatch ./baseline:FuzzParse \
+	./baseline:FuzzMatch ./baseline:FuzzParse ./baseline:FuzzTmpNames ./diff:FuzzPathSet \
 	./snapshot:FuzzLoadSpec ./snapshot:FuzzValidName ./store:FuzzEachRepeat \
 	./recorder/sandbox:FuzzImageManifest ./recorder/sandbox:FuzzImportRootfs
 FUZZ_SHORT ?= 3s

@@ -199,13 +199,51 @@ func (b *Baseline) Allowed(section, value string) bool {
 	if len(b.Allow) == 0 {
 		return false
 	}
-	keys := []string{section}
-	if i := strings.IndexByte(section, '.'); i > 0 {
-		keys = append(keys, section[:i])
-	}
-	for _, k := range keys {
+	for _, k := range allowKeys(section) {
 		for _, g := range b.Allow[k] {
 			if Match(g, value) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// allowKeys are the allow: lists that apply to a section: its own and its
+// group's ("files.read" → "files.read", "files").
+func allowKeys(section string) []string {
+	if i := strings.IndexByte(section, '.'); i > 0 {
+		return []string{section, section[:i]}
+	}
+	return []string{section}
+}
+
+// AllowList is the baseline's allow: globs compiled, for matching many
+// values (a diff tries every new entry); it does not follow later changes
+// to Allow.
+type AllowList struct {
+	globs map[string][]*Glob
+}
+
+// AllowList compiles the allow: globs.
+func (b *Baseline) AllowList() *AllowList {
+	a := &AllowList{globs: make(map[string][]*Glob, len(b.Allow))}
+	for k, gs := range b.Allow {
+		for _, g := range gs {
+			a.globs[k] = append(a.globs[k], CompileGlob(g))
+		}
+	}
+	return a
+}
+
+// Allowed is Baseline.Allowed on the compiled globs.
+func (a *AllowList) Allowed(section, value string) bool {
+	if len(a.globs) == 0 {
+		return false
+	}
+	for _, k := range allowKeys(section) {
+		for _, g := range a.globs[k] {
+			if g.Match(value) {
 				return true
 			}
 		}

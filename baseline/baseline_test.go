@@ -387,3 +387,89 @@ func TestAllowedAndMatch(t *testing.T) {
 		}
 	}
 }
+
+// Process numbers index a slice when they are small, as the recorder
+// writes them, and a map otherwise: a trace renumbered sparsely normalises
+// to the same baseline, chains included.
+func TestSparseProcessNumbers(t *testing.T) {
+	for seed := uint64(1); seed <= 3; seed++ {
+		b := baselinetest.Benign(seed)
+		b.Read(1, "/root/.ssh/id_rsa")
+		b.Connect(1, "203.0.113.7", 443, 0)
+		dense := b.T
+		want := mustFromTrace(t, dense, baseline.Options{})
+		for _, renum := range []func(int32) int32{
+			func(i int32) int32 { return i*1_000_003 + 7 },
+			func(i int32) int32 { return i + 1<<30 },
+		} {
+			tr := *dense
+			m := func(i int32) int32 {
+				if i < 0 {
+					return i
+				}
+				return renum(i)
+			}
+			tr.Processes = append([]store.Process(nil), dense.Processes...)
+			for i := range tr.Processes {
+				tr.Processes[i].Idx, tr.Processes[i].ParentIdx = m(tr.Processes[i].Idx), m(tr.Processes[i].ParentIdx)
+			}
+			tr.Files = append([]store.FileEvent(nil), dense.Files...)
+			for i := range tr.Files {
+				tr.Files[i].Proc = m(tr.Files[i].Proc)
+			}
+			tr.Net = append([]store.NetEvent(nil), dense.Net...)
+			for i := range tr.Net {
+				tr.Net[i].Proc = m(tr.Net[i].Proc)
+			}
+			tr.Syscalls = append([]store.SyscallCount(nil), dense.Syscalls...)
+			for i := range tr.Syscalls {
+				tr.Syscalls[i].Proc = m(tr.Syscalls[i].Proc)
+			}
+			got := mustFromTrace(t, &tr, baseline.Options{})
+			if d := cmp.Diff(want, got, ignoreUnexported); d != "" {
+				t.Fatalf("seed %d: renumbered processes changed the baseline (-dense +sparse):\n%s", seed, d)
+			}
+			for _, s := range want.Sections() {
+				gs := got.Section(s.Name)
+				for i, e := range *s.Entries {
+					if e.Process() != gs[i].Process() {
+						t.Fatalf("seed %d: %s %s: process %q, renumbered %q", seed, s.Name, e.Value, e.Process(), gs[i].Process())
+					}
+				}
+			}
+		}
+	}
+}
+
+// The compiled allow list answers as Allowed, for a section's own list and
+// its group's.
+func TestAllowListIsAllowed(t *testing.T) {
+	b := &baseline.Baseline{Allow: map[string][]string{
+		"files":          {"/var/cache/**", "$WORKSPACE/build/*"},
+		"files.read":     {"/srv/data/*.csv"},
+		"network.egress": {"*.pypi.org:443", "198.51.100.*:443"},
+		"processes":      {"/usr/bin/make"},
+	}}
+	al := b.AllowList()
+	sections := []string{"files.read", "files.write", "network.egress", "network.dns", "processes", "env"}
+	values := []string{"/var/cache/apt/x", "$WORKSPACE/build/a.o", "$WORKSPACE/build/sub/a.o", "/srv/data/x.csv", "/srv/data/x/y.csv",
+		"files.pypi.org:443", "pypi.org:443", "198.51.100.7:443", "198.51.100.7:80", "/usr/bin/make", "/usr/bin/make2", ""}
+	n := 0
+	for _, s := range sections {
+		for _, v := range values {
+			want := b.Allowed(s, v)
+			if got := al.Allowed(s, v); got != want {
+				t.Errorf("AllowList().Allowed(%q, %q) = %v, Allowed says %v", s, v, got, want)
+			}
+			if want {
+				n++
+			}
+		}
+	}
+	if n < 8 {
+		t.Errorf("only %d allowed pairs: the cases test little", n)
+	}
+	if (&baseline.Baseline{}).AllowList().Allowed("files.read", "/x") {
+		t.Error("an empty allow list allows")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/behavediff/behavediff/internal/linux"
@@ -48,9 +49,24 @@ func FromTrace(t *store.Trace, o Options) (*Baseline, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range t.Files {
-		if f.Result >= 0 && ((f.Op == store.FileOpen && f.Flags&(linux.O_CREAT|linux.O_EXCL) == linux.O_CREAT|linux.O_EXCL) || f.Op == store.FileMkdir) {
-			n.learnTempName(f.Path)
+	// Sized up front: growing these maps was a tenth of normalising a big
+	// run, whose paths are mostly distinct temp names.
+	n.cache = make(map[string]string, min(len(t.Files), 1<<17)+len(t.Processes))
+	createdExcl := func(f *store.FileEvent) bool {
+		return f.Result >= 0 && ((f.Op == store.FileOpen && f.Flags&(linux.O_CREAT|linux.O_EXCL) == linux.O_CREAT|linux.O_EXCL) || f.Op == store.FileMkdir)
+	}
+	temps := 0
+	for i := range t.Files {
+		if createdExcl(&t.Files[i]) {
+			temps++
+		}
+	}
+	if temps > 0 {
+		n.randomWords = make(map[string]bool, temps)
+	}
+	for i := range t.Files {
+		if createdExcl(&t.Files[i]) {
+			n.learnTempName(t.Files[i].Path)
 		}
 	}
 	b := &Baseline{
@@ -125,7 +141,44 @@ type procTable struct {
 	exe   []string // per image: normalised exe
 	chain []string // per image: normalised chain of its representative
 	reps  []int    // distinct representatives, in image order
+	// image index by Idx: a slice when the Idx are small (as the recorder
+	// numbers them), else a map; every file and network event looks one up.
+	dense []int // -1: no image
 	byIdx map[int32]int
+}
+
+func (pt *procTable) setIndex(t *store.Trace) {
+	np := len(t.Processes)
+	maxIdx := int32(-1)
+	for _, p := range t.Processes {
+		if p.Idx < 0 || int64(p.Idx) > 2*int64(np)+1024 {
+			pt.byIdx = make(map[int32]int, np)
+			for i, p := range t.Processes {
+				pt.byIdx[p.Idx] = i
+			}
+			return
+		}
+		maxIdx = max(maxIdx, p.Idx)
+	}
+	pt.dense = make([]int, maxIdx+1)
+	for i := range pt.dense {
+		pt.dense[i] = -1
+	}
+	for i, p := range t.Processes {
+		pt.dense[p.Idx] = i
+	}
+}
+
+// index returns the image of the process with the given Idx.
+func (pt *procTable) index(idx int32) (int, bool) {
+	if pt.byIdx != nil {
+		i, ok := pt.byIdx[idx]
+		return i, ok
+	}
+	if idx < 0 || int(idx) >= len(pt.dense) || pt.dense[idx] < 0 {
+		return 0, false
+	}
+	return pt.dense[idx], true
 }
 
 // buildProcTable folds a forked child that never exec'd into its parent (it
@@ -134,15 +187,13 @@ type procTable struct {
 // events at all (hand-built traces), every image counts as exec'd.
 func buildProcTable(t *store.Trace, n *normaliser) *procTable {
 	np := len(t.Processes)
-	pt := &procTable{rep: make([]int, np), exe: make([]string, np), chain: make([]string, np), byIdx: make(map[int32]int, np)}
-	for i, p := range t.Processes {
-		pt.byIdx[p.Idx] = i
-	}
+	pt := &procTable{rep: make([]int, np), exe: make([]string, np), chain: make([]string, np)}
+	pt.setIndex(t)
 	execd := make([]bool, np)
 	anyExec := false
 	for _, f := range t.Files {
 		if f.Op == store.FileExec && f.Result >= 0 {
-			if i, ok := pt.byIdx[f.Proc]; ok {
+			if i, ok := pt.index(f.Proc); ok {
 				execd[i] = true
 				anyExec = true
 			}
@@ -153,7 +204,7 @@ func buildProcTable(t *store.Trace, n *normaliser) *procTable {
 		if pi < 0 {
 			return -1
 		}
-		j, ok := pt.byIdx[pi]
+		j, ok := pt.index(pi)
 		if !ok || j == i {
 			return -1
 		}
@@ -207,36 +258,39 @@ func buildProcTable(t *store.Trace, n *normaliser) *procTable {
 
 // chainOf returns the normalised chain of the image with the given Idx.
 func (pt *procTable) chainOf(idx int32) string {
-	if i, ok := pt.byIdx[idx]; ok {
+	if i, ok := pt.index(idx); ok {
 		return pt.chain[i]
 	}
 	return ""
 }
 
 // acc accumulates one section's entries: key → entry, failed only while
-// every attempt failed, the first process chain kept.
+// every attempt failed, the first process chain kept. Entries live in one
+// slice (a map of pointers allocated each entry: ~100k per big run).
 type acc struct {
-	m map[string]*Entry
+	idx map[string]int // key → index into es
+	es  []Entry
 }
 
-func newAcc() *acc { return &acc{m: map[string]*Entry{}} }
+func newAcc() *acc { return &acc{idx: map[string]int{}} }
 
 func (a *acc) add(e Entry) {
 	k := e.Key()
-	if old, ok := a.m[k]; ok {
-		old.Failed = old.Failed && e.Failed
+	if i, ok := a.idx[k]; ok {
+		a.es[i].Failed = a.es[i].Failed && e.Failed
 		return
 	}
-	c := e
-	a.m[k] = &c
+	a.idx[k] = len(a.es)
+	a.es = append(a.es, e)
 }
 
+// list returns the entries sorted (never nil, as before); the acc is done
+// with.
 func (a *acc) list() []Entry {
-	out := make([]Entry, 0, len(a.m))
-	for _, e := range a.m {
-		out = append(out, *e)
+	if a.es == nil {
+		return []Entry{}
 	}
-	return sortEntries(out)
+	return sortEntries(a.es)
 }
 
 // RacedPrefix and LatePrefix mark a file entry whose path the sensor could
@@ -466,7 +520,7 @@ func portText(p uint16, local bool) string {
 	if p == 0 || (local && isEphemeral(p)) {
 		return PhAny
 	}
-	return fmt.Sprint(p)
+	return strconv.Itoa(int(p))
 }
 
 func isEphemeral(p uint16) bool { return p >= ephemeralLo && p <= ephemeralHi }

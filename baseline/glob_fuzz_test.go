@@ -44,7 +44,9 @@ func backtrack(p, s string) bool {
 }
 
 // FuzzMatch checks Match against the backtracking reference on short
-// inputs, and that any pattern on any input returns.
+// inputs and against the plain position-set simulation on any input (the
+// compiled Glob's literal pre-tests must never change an answer), and that
+// any pattern on any input returns.
 func FuzzMatch(f *testing.F) {
 	for _, c := range [][2]string{
 		{"$HOME/.cache/**", "$HOME/.cache/pip/x/y"},
@@ -56,11 +58,21 @@ func FuzzMatch(f *testing.F) {
 		{"***", "a/b"},
 		{"**a**a**a**b", "aaaaaaaaaaaaaaaa"},
 		{"*a*a*a*a*b", "aaaaaaaaaaaaaa/aa"},
+		{"a*a", "a"},
+		{"/etc/*/x**y*z", "/etc/a/xqy/yz"},
+		{"**/.env.*", "/srv/app/.env.local"},
+		{"ab**ba", "aba"},
 	} {
 		f.Add(c[0], c[1])
 	}
 	f.Fuzz(func(t *testing.T, p, s string) {
 		got := baseline.Match(p, s)
+		if nfa := baseline.MatchNFA(p, s); got != nfa {
+			t.Fatalf("Match(%q, %q) = %v, the plain simulation says %v (a literal pre-test is wrong)", p, s, got, nfa)
+		}
+		if again := baseline.CompileGlob(p).Match(s); again != got {
+			t.Fatalf("CompileGlob(%q).Match(%q) = %v, Match says %v", p, s, again, got)
+		}
 		// The reference is exponential: compare only where it is cheap.
 		if len(p) <= 12 && len(s) <= 24 && strings.Count(p, "*") <= 6 {
 			if want := backtrack(p, s); got != want {

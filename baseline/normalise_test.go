@@ -2,6 +2,7 @@ package baseline
 
 import (
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -73,4 +74,34 @@ func TestBucket(t *testing.T) {
 			t.Errorf("Bucket(%d) = %s, want %s", c, got, want)
 		}
 	}
+}
+
+// tmpNameExpr is the rule tmpNames implements by hand.
+var tmpNameExpr = regexp.MustCompile(`\btmp[._-]?[A-Za-z0-9_]{6,}`)
+
+var tmpNameCases = []string{
+	"/tmp/tmpAbC123", "/tmp/tmp_x8f2k1l", "/tmp/tmp.ABCDEF", "/tmp/tmp-abcdef/x", "/tmp/tmp.abcde", "tmp_abcde",
+	"tmp_abcdef", "tmp__abcde", "xtmpabcdefgh", "_tmpabcdefgh", "tmptmpabcdef", "/a/tmpabcdef/tmp.qwerty-tmp-123456",
+	"tmp", "tmp.", "tmp-", "/tmp/", "-tmpé123456", "étmp123456", "tmp\xff123456", "tmp123456\xfftmp654321",
+	"--out=/tmp/tmpk3j4l5m.o", "tmp.-abcdef", "tmp-_abcdef", "tmp..abcdef",
+}
+
+// tmpNames replaces exactly what its expression replaces.
+func TestTmpNamesIsTheExpression(t *testing.T) {
+	for _, s := range tmpNameCases {
+		if got, want := tmpNames(s), tmpNameExpr.ReplaceAllString(s, "tmp*"); got != want {
+			t.Errorf("tmpNames(%q) = %q, the expression gives %q", s, got, want)
+		}
+	}
+}
+
+func FuzzTmpNames(f *testing.F) {
+	for _, s := range tmpNameCases {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := tmpNames(s), tmpNameExpr.ReplaceAllString(s, "tmp*"); got != want {
+			t.Fatalf("tmpNames(%q) = %q, the expression gives %q", s, got, want)
+		}
+	})
 }

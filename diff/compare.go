@@ -50,19 +50,23 @@ type Context struct {
 // view indexes one baseline for set logic and for the rules' conditions.
 type view struct {
 	b            *baseline.Baseline
-	keys         map[string]map[string]bool  // section → entry keys
-	globs        map[string][]baseline.Entry // section → entries with wildcards
+	keys         map[string]map[string]bool // section → entry keys
+	globs        map[string][]globEntry     // section → entries with wildcards
 	procKeys     map[string]bool
 	exes         map[string]bool   // programs run (files.exec and process exes)
 	pairs        map[string]bool   // "parent-exe > exe"
 	interpParent map[string]string // exe → an interpreter that started it
 	written      map[string]bool   // paths this run put in place
-	secret       string            // a secret this run read ("" if none)
+	// secret is a secret this run read ("" if none), found on first use
+	// (readSecret): only a new egress or DNS entry asks, and finding it
+	// matches every path the run read.
+	secret     string
+	secretDone bool
 }
 
 func newView(b *baseline.Baseline) *view {
 	v := &view{
-		b: b, keys: map[string]map[string]bool{}, globs: map[string][]baseline.Entry{},
+		b: b, keys: map[string]map[string]bool{}, globs: map[string][]globEntry{},
 		procKeys: map[string]bool{}, exes: map[string]bool{}, pairs: map[string]bool{},
 		interpParent: map[string]string{}, written: map[string]bool{},
 	}
@@ -71,7 +75,7 @@ func newView(b *baseline.Baseline) *view {
 		for _, e := range *s.Entries {
 			m[e.Key()] = true
 			if baseline.IsGlob(e.Value) || baseline.IsGlob(e.To) {
-				v.globs[s.Name] = append(v.globs[s.Name], e)
+				v.globs[s.Name] = append(v.globs[s.Name], globEntry{e: e})
 			}
 		}
 		v.keys[s.Name] = m
@@ -106,13 +110,22 @@ func newView(b *baseline.Baseline) *view {
 			v.written[e.Value] = true
 		}
 	}
-	for _, e := range b.Files.Read {
-		if ok, what := isSecret(&fact{section: "files.read", entry: e}); ok {
-			v.secret = e.Value + " (" + what + ")"
-			break
+	return v
+}
+
+// readSecret returns the first secret, in baseline order, the view's run
+// read ("" if none).
+func (v *view) readSecret() string {
+	if !v.secretDone {
+		v.secretDone = true
+		for _, e := range v.b.Files.Read {
+			if ok, what := isSecret(&fact{section: "files.read", entry: e}); ok {
+				v.secret = e.Value + " (" + what + ")"
+				break
+			}
 		}
 	}
-	return v
+	return v.secret
 }
 
 // has reports whether the view's section has entry e: the same key, or an
@@ -121,17 +134,32 @@ func (v *view) has(section string, e baseline.Entry) bool {
 	if v.keys[section][e.Key()] {
 		return true
 	}
-	for _, g := range v.globs[section] {
-		if covers(g, e) {
+	gs := v.globs[section]
+	for i := range gs {
+		if gs[i].covers(e) {
 			return true
 		}
 	}
 	return false
 }
 
+// globEntry is an entry read as a glob, its patterns compiled on first
+// use: every new entry of a run is tried against every glob entry of the
+// baseline's section.
+type globEntry struct {
+	e         baseline.Entry
+	value, to *baseline.Glob
+}
+
 // covers reports whether entry g, read as a glob, matches entry e.
-func covers(g, e baseline.Entry) bool {
-	return g.Op == e.Op && g.Mode == e.Mode && baseline.Match(g.Value, e.Value) && baseline.Match(g.To, e.To)
+func (g *globEntry) covers(e baseline.Entry) bool {
+	if g.e.Op != e.Op || g.e.Mode != e.Mode {
+		return false
+	}
+	if g.value == nil {
+		g.value, g.to = baseline.CompileGlob(g.e.Value), baseline.CompileGlob(g.e.To)
+	}
+	return g.value.Match(e.Value) && g.to.Match(e.To)
 }
 
 // hasAny reports whether some entry of the section is matched by glob
@@ -144,15 +172,17 @@ func (v *view) hasMatch(section string, g baseline.Entry) bool {
 		// A literal baseline entry the run now normalises to a glob (a
 		// baseline approved before libssl.so.3 became libssl.so.*) is
 		// still there.
-		for _, c := range v.globs[section] {
-			if covers(c, g) {
+		cs := v.globs[section]
+		for i := range cs {
+			if cs[i].covers(g) {
 				return true
 			}
 		}
 		return false
 	}
+	ge := globEntry{e: g}
 	for _, e := range *sectionOf(v.b, section) {
-		if covers(g, e) {
+		if ge.covers(e) {
 			return true
 		}
 	}
@@ -168,11 +198,11 @@ func sectionOf(b *baseline.Baseline, name string) *[]baseline.Entry {
 	return new([]baseline.Entry)
 }
 
-func allowed(b *baseline.Baseline, section string, e baseline.Entry) bool {
-	if b.Allowed(section, e.Value) {
+func allowed(al *baseline.AllowList, section string, e baseline.Entry) bool {
+	if al.Allowed(section, e.Value) {
 		return true
 	}
-	return e.To != "" && b.Allowed(section, e.To)
+	return e.To != "" && al.Allowed(section, e.To)
 }
 
 // Compare lists what cur does that base does not (rated by the risk table)
@@ -188,12 +218,13 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 		cur = &baseline.Baseline{}
 	}
 	bv, cv := newView(base), newView(cur)
+	al := base.AllowList()
 	out := compareOutcome(base, cur, ctx)
 
 	// Processes: identities the baseline does not have. A process whose
 	// program is itself new is reported once, as the exec of that program.
 	for _, p := range cur.Processes {
-		if bv.procKeys[p.Key()] || base.Allowed("processes", p.Exe) || base.Allowed("processes", p.Chain) {
+		if bv.procKeys[p.Key()] || al.Allowed("processes", p.Exe) || al.Allowed("processes", p.Chain) {
 			continue
 		}
 		f := &fact{section: "processes", proc: p, cur: cv, base: bv}
@@ -215,7 +246,7 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 		})
 	}
 	for _, p := range base.Processes {
-		if p.Optional || cv.procKeys[p.Key()] || base.Allowed("processes", p.Exe) || base.Allowed("processes", p.Chain) {
+		if p.Optional || cv.procKeys[p.Key()] || al.Allowed("processes", p.Exe) || al.Allowed("processes", p.Chain) {
 			continue
 		}
 		out = append(out, Finding{
@@ -227,7 +258,7 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 
 	for _, name := range baseline.SectionNames {
 		for _, e := range *sectionOf(cur, name) {
-			if bv.has(name, e) || allowed(base, name, e) {
+			if bv.has(name, e) || allowed(al, name, e) {
 				continue
 			}
 			f := &fact{section: name, entry: e, cur: cv, base: bv}
@@ -248,7 +279,7 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 			})
 		}
 		for _, e := range *sectionOf(base, name) {
-			if e.Optional || cv.hasMatch(name, e) || allowed(base, name, e) {
+			if e.Optional || cv.hasMatch(name, e) || allowed(al, name, e) {
 				continue
 			}
 			if exe, _ := envName(e.Value); name == "env" && !cv.exes[exe] {

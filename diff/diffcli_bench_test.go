@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"testing"
@@ -24,7 +25,9 @@ import (
 // one of the runs the way the diff reads it (snapshot.Store.Load) in the
 // same interleaving: the ratio says how much the diff costs over the read
 // it cannot avoid. BEHAVEDIFF_BENCH_PAIRS rounds (default max(b.N, 3)),
-// medians; BEHAVEDIFF_BENCH_EVENTS sets the run size (default 1M).
+// medians; BEHAVEDIFF_BENCH_EVENTS sets the run size (default 1M);
+// BEHAVEDIFF_BENCH_BEFORE names an older behavediff binary that diffs the
+// same database in the same interleaving (it must read this schema).
 func BenchmarkDiffCLI1M(b *testing.B) {
 	ctx := context.Background()
 	events, pairs := 1_000_000, max(b.N, 3)
@@ -44,6 +47,12 @@ func BenchmarkDiffCLI1M(b *testing.B) {
 	if msg, err := exec.Command("go", "build", "-o", bin, "../cmd/behavediff").CombinedOutput(); err != nil {
 		b.Fatalf("build behavediff: %v\n%s", err, msg)
 	}
+	before := os.Getenv("BEHAVEDIFF_BENCH_BEFORE")
+	if before != "" {
+		if _, err := exec.LookPath(before); err != nil {
+			b.Fatalf("BEHAVEDIFF_BENCH_BEFORE=%q: %v", before, err)
+		}
+	}
 	proj := b.TempDir()
 	if err := os.Mkdir(filepath.Join(proj, ".behavediff"), 0o755); err != nil {
 		b.Fatal(err)
@@ -58,10 +67,13 @@ func BenchmarkDiffCLI1M(b *testing.B) {
 	if err := db.Close(); err != nil { // checkpoints the WAL, as a finished record does
 		b.Fatal(err)
 	}
+	// The two synthetic traces were ~1 GB of garbage: return it to the OS
+	// now, or the scavenger does it during the library calls below.
+	debug.FreeOSMemory()
 	ra, rb := strconv.FormatInt(ida, 10), strconv.FormatInt(idb, 10)
 	st := &snapshot.Store{Path: path}
 
-	cli := func() time.Duration {
+	cli := func(bin string) time.Duration {
 		var out, errb bytes.Buffer
 		cmd := exec.Command(bin, "diff", "--format", "json", ra, rb)
 		cmd.Dir, cmd.Stdout, cmd.Stderr = proj, &out, &errb
@@ -70,10 +82,10 @@ func BenchmarkDiffCLI1M(b *testing.B) {
 		d := time.Since(start)
 		// exit 1 means findings at or above --fail-on: expected here.
 		if ee := (*exec.ExitError)(nil); err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) {
-			b.Fatalf("behavediff diff: %v\n%s", err, errb.String())
+			b.Fatalf("%s diff: %v\n%s", bin, err, errb.String())
 		}
 		if out.Len() == 0 {
-			b.Fatalf("behavediff diff printed nothing\n%s", errb.String())
+			b.Fatalf("%s diff printed nothing\n%s", bin, errb.String())
 		}
 		return d
 	}
@@ -101,12 +113,15 @@ func BenchmarkDiffCLI1M(b *testing.B) {
 		return d
 	}
 	read() // warm the page cache
-	var reads, clis, libs []time.Duration
+	var reads, clis, libs, befores []time.Duration
 	b.ResetTimer()
 	for range pairs {
 		reads = append(reads, read())
-		clis = append(clis, cli())
+		clis = append(clis, cli(bin))
 		libs = append(libs, lib())
+		if before != "" {
+			befores = append(befores, cli(before))
+		}
 	}
 	b.StopTimer()
 	med := func(ds []time.Duration) time.Duration { s := slices.Clone(ds); slices.Sort(s); return s[len(s)/2] }
@@ -117,4 +132,9 @@ func BenchmarkDiffCLI1M(b *testing.B) {
 	b.ReportMetric(float64(c)/float64(r), "x-cli-vs-read-one")
 	fmt.Printf("diff of two stored %d-event runs, median of %d: behavediff diff %.3f s (goal <= 1.0 s) = %.2fx reading one run (%.3f s); library DiffRuns %.3f s = %.2fx; %d findings\n",
 		events, pairs, c.Seconds(), float64(c)/float64(r), r.Seconds(), l.Seconds(), float64(l)/float64(r), nFindings)
+	if before != "" {
+		bf := med(befores)
+		b.ReportMetric(bf.Seconds(), "s-diff-cli-before")
+		fmt.Printf("the same diff by %s: %.3f s; this build takes %.2fx its time\n", before, bf.Seconds(), float64(c)/float64(bf))
+	}
 }

@@ -157,17 +157,17 @@ var Rules = []Rule{
 	{ID: "BD-BEHAVEDIFF-FILES", Kind: "behavediff-files", Level: Critical, Sections: allFileWrites,
 		When:   "path is in a .behavediff directory (behavediff's specs, baselines, trace database), attempted or done",
 		Reason: "tries to change behavediff's own files (baselines, traces)",
-		cond:   func(f *fact) (bool, string) { return f.matchGlobs(ProjectFiles), "" }},
+		cond:   func(f *fact) (bool, string) { return f.matchGlobs(projectFileSet), "" }},
 	{ID: "BD-PERSISTENCE", Kind: "persistence", Level: Critical, Sections: writeSections,
 		When:   "path is a persistence location (table below)",
 		Reason: "writes a place that makes code run later or grants access",
 		Peers:  []string{"falco:Modify Shell Configuration File", "falco:Schedule Cron Jobs", "falco:Adding ssh keys to authorized_keys", "tracee:TRC-1026", "tracee:TRC-1027", "tracee:TRC-1028"},
-		cond:   func(f *fact) (bool, string) { return f.matchTable(Persistence) }},
+		cond:   func(f *fact) (bool, string) { return f.matchTable(persistenceSet) }},
 	{ID: "BD-KERNEL-TAMPER", Kind: "kernel-tamper", Level: Critical, Sections: writeSections,
 		When:   "path is a kernel or loader control file (table below): core_pattern, release_agent, sysrq, another process's memory, the dynamic loader",
 		Reason: "changes how the kernel or the dynamic loader behaves (container escape, code injection)",
 		Peers:  []string{"falco:Detect release_agent File Container Escapes", "tracee:TRC-1010", "tracee:TRC-106", "tracee:TRC-1011", "tracee:TRC-1031", "tracee:TRC-1024", "tracee:TRC-1012"},
-		cond:   func(f *fact) (bool, string) { return f.matchTable(KernelTamper) }},
+		cond:   func(f *fact) (bool, string) { return f.matchTable(kernelTamperSet) }},
 	{ID: "BD-SETUID", Kind: "setuid", Level: Critical, Sections: []string{"files.chmod"},
 		When:   "mode has setuid or setgid",
 		Reason: "makes a file setuid/setgid",
@@ -177,7 +177,7 @@ var Rules = []Rule{
 		When:   "a raw memory or disk device (/dev/mem, /dev/kmem, /dev/sd*, /dev/nvme*, ...) or /proc/kcore",
 		Reason: "opens raw memory or a raw disk",
 		Peers:  []string{"falco:Privileged Container Device Access", "tracee:TRC-1021"},
-		cond:   func(f *fact) (bool, string) { return f.matchGlobs(RawDevices), "" }},
+		cond:   func(f *fact) (bool, string) { return f.matchGlobs(rawDeviceSet), "" }},
 	{ID: "BD-DOWNLOAD-EXEC", Kind: "download-exec", Level: Critical, Sections: []string{"files.exec"},
 		When:   "the program was written, created, renamed or linked into place by the same run",
 		Reason: "runs a file this run wrote (download and execute)",
@@ -244,7 +244,7 @@ var Rules = []Rule{
 		When:   "a container runtime socket (docker.sock, containerd.sock, ...)",
 		Reason: "talks to a container runtime socket (control of the host)",
 		Peers:  []string{"tracee:TRC-1019"},
-		cond:   func(f *fact) (bool, string) { return f.matchGlobs(RuntimeSockets), "" }},
+		cond:   func(f *fact) (bool, string) { return f.matchGlobs(runtimeSocketSet), "" }},
 	{ID: "BD-PACKET-SOCKET", Kind: "socket", Level: High, Sections: []string{"network.socket"},
 		When:   "a packet socket or a raw IP socket (sniffing, spoofing)",
 		Reason: "opens a packet or raw socket",
@@ -257,12 +257,12 @@ var Rules = []Rule{
 		When:   "path is sensitive system configuration (sudoers, PAM; table below)",
 		Reason: "reads sensitive system configuration",
 		Peers:  []string{"falco:Read sensitive file untrusted"},
-		cond:   func(f *fact) (bool, string) { return f.matchTable(SensitiveReads) }},
+		cond:   func(f *fact) (bool, string) { return f.matchTable(sensitiveReadSet) }},
 	{ID: "BD-RECON", Kind: "recon", Level: High, Sections: []string{"files.read"},
 		When:   "kernel or other-process reconnaissance (table below): /proc/PID/environ|mem|maps, /proc/kallsyms, /proc/sched_debug, /sys/kernel/debug, ...",
 		Reason: "inspects the kernel or other processes",
 		Peers:  []string{"falco:Read environment variable from /proc files", "tracee:TRC-1023", "tracee:TRC-1029", "tracee:TRC-109"},
-		cond:   func(f *fact) (bool, string) { return f.matchTable(Recon) }},
+		cond:   func(f *fact) (bool, string) { return f.matchTable(reconSet) }},
 	{ID: "BD-ENV-RUNTIME", Kind: "env", Level: High, Sections: []string{"env"},
 		When:   "a variable that changes what code a runtime or shell loads (LD_LIBRARY_PATH, PYTHONPATH, NODE_OPTIONS, BASH_ENV, ...)",
 		Reason: "sets a variable that changes what code a program loads",
@@ -335,7 +335,7 @@ var Rules = []Rule{
 		When:   "outside the workspace, temp directories and terminals/null devices",
 		Reason: "changes files outside the workspace and temp directories",
 		Peers:  []string{"falco:Write below etc", "falco:Write below binary dir", "falco:Write below root", "falco:Create files below dev", "falco:Clear Log Activities", "falco:Delete or rename shell history"},
-		cond:   func(f *fact) (bool, string) { return !f.matchAll(ScratchPaths), "" }},
+		cond:   func(f *fact) (bool, string) { return !f.matchAll(scratchSet), "" }},
 	{ID: "BD-SOCKET", Kind: "socket", Level: Medium, Sections: []string{"network.socket"},
 		When:   "any other unusual socket family or type (not netlink; ordinary unix, IPv4 and IPv6 sockets are not listed)",
 		Reason: "opens an unusual kind of socket",
@@ -343,7 +343,7 @@ var Rules = []Rule{
 	{ID: "BD-UNIX-RESOLVER", Kind: "unix-socket", Level: None, Sections: []string{"network.unix"},
 		When:   "a name-service socket (nscd, systemd-resolved, systemd userdb): glibc tries them on every lookup",
 		Reason: "asks the local name service",
-		cond:   func(f *fact) (bool, string) { return f.matchGlobs(ResolverSockets), "" }},
+		cond:   func(f *fact) (bool, string) { return f.matchGlobs(resolverSocketSet), "" }},
 	{ID: "BD-UNIX-SOCKET", Kind: "unix-socket", Level: Medium, Sections: []string{"network.unix"},
 		When:   "any other unix socket",
 		Reason: "talks to a local service over a unix socket"},
@@ -352,7 +352,7 @@ var Rules = []Rule{
 		Reason: "reads outside system paths, the workspace and temp directories",
 		Peers:  []string{"falco:Directory traversal monitored file read"},
 		cond: func(f *fact) (bool, string) {
-			return !f.matchAll(SystemPaths) && !f.matchAll(ScratchPaths), ""
+			return !f.matchAll(systemSet) && !f.matchAll(scratchSet), ""
 		}},
 	{ID: "BD-ENV-PROXY", Kind: "env", Level: Medium, Sections: []string{"env"},
 		When:   "a proxy variable (http_proxy, HTTPS_PROXY, ALL_PROXY, ...): redirects a program's traffic",
@@ -394,17 +394,17 @@ var Rules = []Rule{
 // isSecret matches the secret tables; a directory read counts when the
 // directory holds secrets (grep -r ~/.aws lists it before reading inside).
 func isSecret(f *fact) (bool, string) {
-	if f.matchGlobs(NotSecrets) {
+	if f.matchGlobs(notSecretSet) {
 		return false, ""
 	}
-	for _, t := range [][]Pattern{Secrets, ClusterSecrets} {
+	for _, t := range []*pathSet{secretSet, clusterSecretSet} {
 		if ok, what := f.matchTable(t); ok {
 			return true, what
 		}
 		for _, v := range f.targets() {
-			for _, p := range t {
-				if !strings.HasSuffix(v, "/") && strings.HasSuffix(p.Glob, "/**") && matchPath(p.Glob, v+"/") {
-					return true, p.What
+			if !strings.HasSuffix(v, "/") {
+				if ok, what := t.matchDir(v); ok {
+					return true, what
 				}
 			}
 		}
@@ -413,10 +413,14 @@ func isSecret(f *fact) (bool, string) {
 }
 
 func afterSecret(f *fact) (bool, string) {
-	if f.cur.secret == "" || isLocal(f.entry.Value) {
+	if isLocal(f.entry.Value) {
 		return false, ""
 	}
-	return true, "this run read " + f.cur.secret
+	s := f.cur.readSecret()
+	if s == "" {
+		return false, ""
+	}
+	return true, "this run read " + s
 }
 
 // RemovedLevel is the level of behaviour that the baseline has and the run
@@ -486,39 +490,24 @@ func (f *fact) unresolved() bool {
 
 var pseudoFile = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*:`)
 
-func (f *fact) matchTable(t []Pattern) (bool, string) {
+func (f *fact) matchTable(t *pathSet) (bool, string) {
 	for _, v := range f.targets() {
-		for _, p := range t {
-			if matchPath(p.Glob, v) {
-				return true, p.What
-			}
+		if ok, what := t.match(v); ok {
+			return true, what
 		}
 	}
 	return false, ""
 }
 
-func (f *fact) matchGlobs(gs []string) bool {
-	for _, v := range f.targets() {
-		for _, g := range gs {
-			if matchPath(g, v) {
-				return true
-			}
-		}
-	}
-	return false
+func (f *fact) matchGlobs(gs *pathSet) bool {
+	ok, _ := f.matchTable(gs)
+	return ok
 }
 
 // matchAll reports whether every target matches one of gs.
-func (f *fact) matchAll(gs []string) bool {
+func (f *fact) matchAll(gs *pathSet) bool {
 	for _, v := range f.targets() {
-		ok := false
-		for _, g := range gs {
-			if matchPath(g, v) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
+		if ok, _ := gs.match(v); !ok {
 			return false
 		}
 	}
@@ -528,14 +517,6 @@ func (f *fact) matchAll(gs []string) bool {
 func (f *fact) setuid() bool {
 	m, err := strconv.ParseUint(f.entry.Mode, 8, 32)
 	return err == nil && m&0o6000 != 0
-}
-
-// matchPath matches a risk glob; "~/" stands for any home directory.
-func matchPath(glob, v string) bool {
-	if rest, ok := strings.CutPrefix(glob, "~/"); ok {
-		return baseline.Match("$HOME/"+rest, v) || baseline.Match("/root/"+rest, v) || baseline.Match("/home/*/"+rest, v)
-	}
-	return baseline.Match(glob, v)
 }
 
 func in(list []string, s string) bool {

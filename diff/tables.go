@@ -205,16 +205,15 @@ func capability(exe string) string {
 	return ""
 }
 
+// filelessPaths name a program by file descriptor.
+var filelessPaths = []string{"/dev/fd/*", "/proc/self/fd/*", "/proc/thread-self/fd/*", "/proc/$PID/fd/*", "/proc/$PID/task/$TID/fd/*"}
+
 func isFileless(v string) bool {
 	if strings.HasPrefix(v, "memfd:") || strings.Contains(v, "/memfd:") {
 		return true
 	}
-	for _, g := range []string{"/dev/fd/*", "/proc/self/fd/*", "/proc/thread-self/fd/*", "/proc/$PID/fd/*", "/proc/$PID/task/$TID/fd/*"} {
-		if matchPath(g, v) {
-			return true
-		}
-	}
-	return false
+	ok, _ := filelessSet.match(v)
+	return ok
 }
 
 func isMetadata(v string) bool {
@@ -281,7 +280,7 @@ func linkSensitive(f *fact) (bool, string) {
 		if ok, what := isSecret(g); ok {
 			return true, t + " (" + what + ")"
 		}
-		for _, tbl := range [][]Pattern{Persistence, SensitiveReads, KernelTamper} {
+		for _, tbl := range []*pathSet{persistenceSet, sensitiveReadSet, kernelTamperSet} {
 			if ok, what := g.matchTable(tbl); ok {
 				return true, t + " (" + what + ")"
 			}

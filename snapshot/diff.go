@@ -33,6 +33,11 @@ func (p Project) DiffBaseline(ctx context.Context, r Runner, name, ref string, o
 	if err != nil {
 		return res, fmt.Errorf("baseline %s: %w", name, err)
 	}
+	r, done, err := readSession(ctx, r)
+	if err != nil {
+		return res, err
+	}
+	defer done()
 	id, err := r.Resolve(ctx, ref)
 	if err != nil {
 		return res, err
@@ -74,6 +79,11 @@ func (p Project) DiffBaseline(ctx context.Context, r Runner, name, ref string, o
 // DiffRuns compares two recorded runs.
 func DiffRuns(ctx context.Context, r Runner, refA, refB string, o DiffOptions) (diff.SpecResult, error) {
 	var res diff.SpecResult
+	r, done, err := readSession(ctx, r)
+	if err != nil {
+		return res, err
+	}
+	defer done()
 	var ids [2]int64
 	for i, ref := range []string{refA, refB} {
 		id, err := r.Resolve(ctx, ref)
@@ -82,11 +92,13 @@ func DiffRuns(ctx context.Context, r Runner, refA, refB string, o DiffOptions) (
 		}
 		ids[i] = id
 	}
-	// Each run is read and normalised on its own (own database handle, no
-	// shared state): side by side, a diff of two big runs waits for the
-	// slower of the two instead of their sum.
+	// Each run is read (on its own connection of the one handle) and
+	// normalised on its own: side by side, a diff of two big runs waits for
+	// the slower of the two instead of their sum. Only the run's row is
+	// kept of a trace once it is normalised, so its events can be freed
+	// while the other run is still being read.
 	var (
-		trs  [2]*store.Trace
+		runs [2]store.Run
 		bs   [2]*baseline.Baseline
 		errs [2]error
 		wg   sync.WaitGroup
@@ -95,11 +107,14 @@ func DiffRuns(ctx context.Context, r Runner, refA, refB string, o DiffOptions) (
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if trs[i], errs[i] = r.Load(ctx, ids[i]); errs[i] != nil {
+			tr, err := r.Load(ctx, ids[i])
+			if err != nil {
+				errs[i] = err
 				return
 			}
-			if bs[i], errs[i] = baseline.FromTrace(trs[i], baseline.Options{}); errs[i] != nil {
-				errs[i] = fmt.Errorf("normalise run %d: %w", trs[i].Run.ID, errs[i])
+			runs[i] = tr.Run
+			if bs[i], errs[i] = baseline.FromTrace(tr, baseline.Options{}); errs[i] != nil {
+				errs[i] = fmt.Errorf("normalise run %d: %w", tr.Run.ID, errs[i])
 			}
 		}()
 	}
@@ -109,7 +124,7 @@ func DiffRuns(ctx context.Context, r Runner, refA, refB string, o DiffOptions) (
 			return res, err
 		}
 	}
-	a, b := trs[0].Run, trs[1].Run
+	a, b := runs[0], runs[1]
 	res.Name, res.RunID = fmt.Sprintf("run %d", a.ID), b.ID
 	exit := b.ExitCode
 	res.ExitCode = &exit

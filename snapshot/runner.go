@@ -32,7 +32,9 @@ type Runner interface {
 var ErrNoRun = errors.New("no such run")
 
 // Store is the Runner over a trace database file and the recorder. The
-// database is opened per call, so several replays may run at once.
+// database is opened per call, so several replays may run at once; a
+// workflow that only reads several times (a diff) holds one read-only
+// handle instead (readSession).
 type Store struct {
 	Path    string           // trace database file
 	Project Project          // when set, its .behavediff folder is set up before the database is created in it
@@ -99,6 +101,60 @@ func (s *Store) Spec(ctx context.Context, id int64) (recorder.Spec, error) {
 	}
 	defer db.Close()
 	return replay.SpecOfRun(ctx, db, id)
+}
+
+// sessionOpener is a Runner that can serve a workflow's reads through one
+// open database: each open inspects the file and probes its tables.
+type sessionOpener interface {
+	readSession(ctx context.Context) (r Runner, done func(), err error)
+}
+
+// readSession returns r, or a Runner that reads through one open handle
+// until done is called when r offers one.
+func readSession(ctx context.Context, r Runner) (Runner, func(), error) {
+	if o, ok := r.(sessionOpener); ok {
+		return o.readSession(ctx)
+	}
+	return r, func() {}, nil
+}
+
+// readSession implements sessionOpener. Without a database file yet the
+// Store itself serves (Resolve says there is no run, creating nothing).
+func (s *Store) readSession(ctx context.Context) (Runner, func(), error) {
+	if _, err := os.Stat(s.Path); err != nil {
+		return s, func() {}, nil
+	}
+	db, err := store.OpenReadOnly(ctx, s.Path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &storeSession{Store: s, db: db}, func() { db.Close() }, nil
+}
+
+// storeSession is a Store whose reads share db; replays still open the
+// database for writing themselves.
+type storeSession struct {
+	*Store
+	db *store.DB
+}
+
+// Resolve implements Runner.
+func (s *storeSession) Resolve(ctx context.Context, ref string) (int64, error) {
+	id, err := s.db.ResolveRun(ctx, ref)
+	if err != nil {
+		return 0, noRun{err}
+	}
+	return id, nil
+}
+
+// Load implements Runner; the handle's pool serves concurrent loads.
+func (s *storeSession) Load(ctx context.Context, id int64) (*store.Trace, error) {
+	return s.db.LoadDistinct(ctx, id)
+}
+
+// Spec implements Runner.
+func (s *storeSession) Spec(ctx context.Context, id int64) (recorder.Spec, error) {
+	return replay.SpecOfRun(ctx, s.db, id)
 }
 
 // noRun keeps the store's message and marks it as ErrNoRun.
