@@ -18,9 +18,11 @@
  * Like the cgroup hooks, this runs from Watch on, also before the cgroup's
  * first exec (the sensor's own records wait for that).
  *
- * Compat (int 0x80, x32) calls never get here: the sensor reports them
- * raw, and the sandbox's seccomp filter kills them (the old tracepoints did
- * not fire for them either).
+ * Compat (int 0x80, x32) calls get the peer check (the hooks saw their
+ * connect whatever the ABI: conn_sk is keyed by thread, not by syscall
+ * number), but no sendmmsg payloads (another mmsghdr layout; the sensor
+ * reports them raw). The sandbox's seccomp filter kills them anyway; the
+ * old syscall tracepoints did not fire for them at all.
  */
 #ifndef BEHAVEDIFF_SA_EXIT_H
 #define BEHAVEDIFF_SA_EXIT_H

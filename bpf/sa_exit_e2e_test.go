@@ -17,6 +17,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/behavediff/behavediff/internal/testenv"
 )
 
 // TestSockAddrExitRacingThreads attacks the sockaddr work that runs in the
@@ -212,4 +214,69 @@ func dnsQueryFor(name string) []byte {
 		q = append(q, l...)
 	}
 	return append(q, 0, 0, 1, 0, 1)
+}
+
+// TestSockAddrPeerCheckCompat: a unix connect through the i386
+// socketcall (int $0x80) to a host socket behind a symlink in an allowed
+// directory. The path check passes; the peer check after the connect must
+// kill the caller although its sys_exit is a compat one (the syscall
+// tracepoints it used to run in never fired for compat calls). The sandbox
+// refuses compat calls with seccomp; this is the layer below.
+func TestSockAddrPeerCheckCompat(t *testing.T) {
+	requireRoot(t)
+	if runtime.GOARCH != "amd64" {
+		t.Skip("int $0x80 is x86")
+	}
+	testenv.RequireBinaries(t, "gcc")
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "unixcompat")
+	if msg, err := exec.Command("gcc", "-O2", "-static", "-no-pie", "-o", bin, filepath.Join("..", "testdata", "adversarial", "unixcompat.c")).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, msg)
+	}
+	cg := newCgroup(t, "sacompat")
+	allowed := t.TempDir()
+	s := load(t, Config{CgroupID: cg.id, UnixAllow: []string{allowed}})
+	c := collect(s)
+	hostSock := filepath.Join(t.TempDir(), "host.sock")
+	l, err := net.Listen("unix", hostSock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	link := filepath.Join(allowed, "link.sock")
+	if err := os.Symlink(hostSock, link); err != nil {
+		t.Fatal(err)
+	}
+	cmd := cg.command(bin, link)
+	cmd.SysProcAttr.Unshareflags = unix.CLONE_NEWNS // as in the sandbox
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Errorf("the compat connect through the symlink was not killed: %v\n%s", err, out)
+	}
+	evs := c.wait(t, s)
+	var compat, kill bool
+	for _, e := range evs {
+		if e.Kind == KindSyscall && e.Compat && e.Nr == 102 {
+			compat = true
+		}
+		if e.Sock != nil && e.Sock.Hook == HookPeerCheck && e.Sock.Verdict == Killed && strings.HasPrefix(string(e.Sock.Addr[2:]), hostSock) {
+			kill = true
+		}
+	}
+	if !compat {
+		t.Error("no compat socketcall record (the test did not go through int $0x80)")
+	}
+	if !kill {
+		t.Error("no peer-check record for the compat connect")
+	}
 }

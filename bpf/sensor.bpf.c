@@ -937,6 +937,10 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	struct task_struct *task = bpf_get_current_task_btf();
 	__s64 cnr = compat_nr(task, regs);
 	if (cnr >= 0) {
+		/* a unix connect through socketcall or another ABI gets its
+		 * peer check too: the cgroup hooks fire whatever the ABI, and
+		 * conn_sk says whether this call was such a connect */
+		sa_peer_check(ret);
 		/* refused by seccomp: the thread dies of SIGSYS, sched_exit
 		 * reports it (also when it dies without reaching sys_exit) */
 		if (!started || task->seccomp.mode == SECCOMP_MODE_DEAD)
