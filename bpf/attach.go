@@ -27,9 +27,13 @@ import (
 // attaches everything that does not need the cgroup while the container
 // runtime creates the sandbox; Watch, before the command's first
 // instruction, only attaches the cgroup hooks and opens the gate. Stop
-// closes the gate again, which is instant, where detaching a syscall
-// tracepoint waits for RCU grace periods (tens of ms each): the detach runs
-// in the background and Close waits for it.
+// closes the gate again, which is instant; the detach runs in the
+// background and Close waits for it. Every attachment is a tp_btf or cgroup
+// link, which detaches in microseconds: no perf-event tracepoints (such as
+// syscalls/sys_exit_connect), whose last release waits ~100 ms of RCU
+// grace periods (tracepoint_synchronize_unregister), so the work of the
+// sockaddr object that needs a syscall's end runs in the sensor's
+// sys_exit (sa_exit.h).
 
 // Prepare loads both objects and attaches the tracing programs with the
 // gate closed: nothing is recorded until Watch. cfg.CgroupID must be 0
@@ -71,28 +75,40 @@ func Prepare(cfg Config) (*Sensor, error) {
 	}
 
 	// The ring buffer (zeroed pages, then mapped for the reader: tens of ms
-	// for the default size) is made while the kernel's BTF is decoded; both
-	// come before the two loads, which run in parallel: the sockaddr object
-	// (sockaddr.go) writes into the same ring.
+	// for the default size) and the maps the sockaddr work shares are made
+	// while the kernel's BTF is decoded; all come before the two loads,
+	// which run in parallel: the sockaddr object (sockaddr.go) writes into
+	// the same ring, and its sys_exit half runs in the sensor (sa_exit.h).
 	type ringResult struct {
-		m   *ebpf.Map
-		rd  *ringbuf.Reader
-		err error
+		m      *ebpf.Map
+		rd     *ringbuf.Reader
+		saSpec *ebpf.CollectionSpec
+		shared saShared
+		err    error
 	}
 	ringC := make(chan ringResult, 1)
 	go func() {
+		var r ringResult
+		defer func() { ringC <- r }()
 		m, err := ebpf.NewMap(spec.Maps["events"])
 		if err != nil {
-			ringC <- ringResult{err: fmt.Errorf("bpf: ring buffer: %w", err)}
+			r.err = fmt.Errorf("bpf: ring buffer: %w", err)
 			return
 		}
 		rd, err := ringbuf.NewReader(m)
 		if err != nil {
 			m.Close()
-			ringC <- ringResult{err: fmt.Errorf("bpf: ring buffer reader: %w", err)}
+			r.err = fmt.Errorf("bpf: ring buffer reader: %w", err)
 			return
 		}
-		ringC <- ringResult{m, rd, nil}
+		saSpec, shared, err := newSAShared()
+		if err != nil {
+			rd.Close()
+			m.Close()
+			r.err = err
+			return
+		}
+		r = ringResult{m: m, rd: rd, saSpec: saSpec, shared: shared}
 	}()
 	kernel := btf.NewCache() // both loads relocate against one decoding of the kernel's BTF
 	_, kerr := kernel.Kernel()
@@ -100,22 +116,22 @@ func Prepare(cfg Config) (*Sensor, error) {
 	if ring.err != nil {
 		return nil, ring.err
 	}
+	events := ring.m
+	defer events.Close()      // each collection holds its own reference
+	defer ring.shared.close() // likewise
 	if kerr != nil {
 		ring.rd.Close()
-		ring.m.Close()
 		return nil, fmt.Errorf("bpf: kernel BTF: %w", kerr)
 	}
-	events := ring.m
-	defer events.Close() // each collection holds its own reference
 	var sa *sockAddr
 	saErr := make(chan error, 1)
 	go func() {
 		var err error
-		sa, err = loadSockAddr(cfg, events, kernel)
+		sa, err = loadSockAddr(cfg, ring.saSpec, events, ring.shared, kernel)
 		saErr <- err
 	}()
 	s := &Sensor{rd: ring.rd}
-	err = spec.LoadAndAssign(&s.objs, &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{"events": events}, Cache: kernel})
+	err = spec.LoadAndAssign(&s.objs, &ebpf.CollectionOptions{MapReplacements: ring.shared.replacements(events), Cache: kernel})
 	if serr := <-saErr; err != nil || serr != nil {
 		if sa != nil {
 			sa.close()
@@ -192,7 +208,7 @@ func (s *Sensor) Watch(cgroupID uint64) error {
 		return err
 	}
 	// The hooks first: once the gate is open, the policy is already on.
-	if err := s.sa.attachCgroup(cg, cgroupID); err != nil {
+	if err := s.sa.attachCgroup(cg); err != nil {
 		cg.Close()
 		return err
 	}
@@ -218,9 +234,6 @@ func (s *Sensor) Stop() error {
 	s.stopped = true
 	var errs []error
 	gate := s.objs.TargetCgroup.Set(uint64(0))
-	if s.sa != nil {
-		gate = errors.Join(gate, s.sa.objs.TargetCgroup.Set(uint64(0)))
-	}
 	links := s.links
 	s.links = nil
 	s.detached = make(chan error, 1)
@@ -292,8 +305,9 @@ func waitForPrograms() {
 	}
 }
 
-// closeLinks detaches links concurrently: closing a tracepoint waits for
-// RCU grace periods, so one after the other costs their sum.
+// closeLinks detaches links concurrently: should a link's release wait for
+// RCU grace periods (perf-event tracepoints do), one after the other would
+// cost their sum.
 func closeLinks(links []link.Link) error {
 	errs := make([]error, len(links))
 	var wg sync.WaitGroup

@@ -582,6 +582,7 @@ static __noinline int dns_io(__u8 id, struct pt_regs *regs)
 }
 
 #include "pathargs.h"
+#include "sa_exit.h"
 
 /*
  * Path argument i of ps: the string (pathargs.h: the kernel's copy, else
@@ -933,14 +934,16 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
 	if (!task_in_target(bpf_get_current_task_btf()))
 		return 0;
-	if (!started)
-		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	__s64 cnr = compat_nr(task, regs);
 	if (cnr >= 0) {
+		/* a unix connect through socketcall or another ABI gets its
+		 * peer check too: the cgroup hooks fire whatever the ABI, and
+		 * conn_sk says whether this call was such a connect */
+		sa_peer_check(ret);
 		/* refused by seccomp: the thread dies of SIGSYS, sched_exit
 		 * reports it (also when it dies without reaching sys_exit) */
-		if (task->seccomp.mode == SECCOMP_MODE_DEAD)
+		if (!started || task->seccomp.mode == SECCOMP_MODE_DEAD)
 			return 0;
 		return record_compat(regs, cnr, ret, 0);
 	}
@@ -950,6 +953,14 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	if (nr >= NR_TABLE)
 		return 0;
 	__u8 id = sc_table[nr];
+	/* the sockaddr hooks' sys_exit half (sa_exit.h): from Watch on, like
+	 * the hooks, and before this call's own record */
+	if (id == SC_connect)
+		sa_peer_check(ret);
+	else if (id == SC_sendmmsg)
+		sa_mmsg(ret, SC_A0(regs), SC_A1(regs));
+	if (!started)
+		return 0;
 	/* the child's half of fork/clone did not make the call */
 	if (ret == 0 && (id == SC_clone || id == SC_clone3 || id == SC_fork || id == SC_vfork))
 		return 0;

@@ -279,6 +279,7 @@ const (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	sensorMapConnSk          = "conn_sk"
 	sensorMapCounts          = "counts"
 	sensorMapEvents          = "events"
 	sensorMapHeap            = "heap"
@@ -286,6 +287,7 @@ const (
 	sensorMapLost            = "lost"
 	sensorMapPathArgs        = "path_args"
 	sensorMapPcounts         = "pcounts"
+	sensorMapSaLost          = "sa_lost"
 	sensorProgKmemFree       = "kmem_free"
 	sensorProgSchedExec      = "sched_exec"
 	sensorProgSchedExit      = "sched_exit"
@@ -357,6 +359,7 @@ type sensorProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sensorMapSpecs struct {
+	ConnSk   *ebpf.MapSpec `ebpf:"conn_sk"`
 	Counts   *ebpf.MapSpec `ebpf:"counts"`
 	Events   *ebpf.MapSpec `ebpf:"events"`
 	Heap     *ebpf.MapSpec `ebpf:"heap"`
@@ -364,6 +367,7 @@ type sensorMapSpecs struct {
 	Lost     *ebpf.MapSpec `ebpf:"lost"`
 	PathArgs *ebpf.MapSpec `ebpf:"path_args"`
 	Pcounts  *ebpf.MapSpec `ebpf:"pcounts"`
+	SaLost   *ebpf.MapSpec `ebpf:"sa_lost"`
 }
 
 // sensorVariableSpecs contains global variables before they are loaded into the kernel.
@@ -401,6 +405,7 @@ func (o *sensorObjects) Close() error {
 //
 // It can be passed to loadSensorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sensorMaps struct {
+	ConnSk   *ebpf.Map `ebpf:"conn_sk"`
 	Counts   *ebpf.Map `ebpf:"counts"`
 	Events   *ebpf.Map `ebpf:"events"`
 	Heap     *ebpf.Map `ebpf:"heap"`
@@ -408,10 +413,12 @@ type sensorMaps struct {
 	Lost     *ebpf.Map `ebpf:"lost"`
 	PathArgs *ebpf.Map `ebpf:"path_args"`
 	Pcounts  *ebpf.Map `ebpf:"pcounts"`
+	SaLost   *ebpf.Map `ebpf:"sa_lost"`
 }
 
 func (m *sensorMaps) Close() error {
 	return _SensorClose(
+		m.ConnSk,
 		m.Counts,
 		m.Events,
 		m.Heap,
@@ -419,6 +426,7 @@ func (m *sensorMaps) Close() error {
 		m.Lost,
 		m.PathArgs,
 		m.Pcounts,
+		m.SaLost,
 	)
 }
 

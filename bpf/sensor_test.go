@@ -201,14 +201,7 @@ func TestMain(m *testing.M) {
 }
 
 // dnsQuery is a minimal DNS query for updates.example.com, type A.
-func dnsQuery() []byte {
-	q := []byte{0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0}
-	for _, l := range strings.Split("updates.example.com", ".") {
-		q = append(q, byte(len(l)))
-		q = append(q, l...)
-	}
-	return append(q, 0, 0, 1, 0, 1)
-}
+func dnsQuery() []byte { return dnsQueryFor("updates.example.com") }
 
 func helper(mode string, args []string) int {
 	switch mode {
@@ -252,6 +245,8 @@ func helper(mode string, args []string) int {
 		return 0
 	case "sockaddr":
 		return sockaddrHelper(args)
+	case "mmsg-race":
+		return mmsgRaceHelper(args)
 	case "missing": // args: count, path
 		var n int
 		fmt.Sscan(args[0], &n)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"runtime"
 	"strings"
 	"unsafe"
 
@@ -160,15 +159,51 @@ var saLossClasses = map[sockaddrSaLoss]string{
 	sockaddrSaLossSA_LOSS_DNS:  "dns_mmsg",
 }
 
-// loadSockAddr loads the sockaddr object with events as its ring buffer
-// (kernel: the kernel BTF cache it shares with the sensor's load) and
-// attaches its syscall tracepoints. Its cgroup hooks wait for attachCgroup,
-// and its gate (target_cgroup) stays closed until then.
-func loadSockAddr(cfg Config, events *ebpf.Map, kernel *btf.Cache) (_ *sockAddr, err error) {
+// saShared are the maps the sockaddr object's cgroup hooks and their
+// sys_exit half in the sensor (sa_exit.h) both use (sa_shared.h): made once,
+// handed to both loads.
+type saShared struct {
+	connSk *ebpf.Map // tid -> socket of its unix connect in progress
+	saLost *ebpf.Map // enum sa_loss counters
+}
+
+// newSAShared parses the embedded sockaddr object and makes its shared maps.
+func newSAShared() (*ebpf.CollectionSpec, saShared, error) {
 	spec, err := loadSockaddr()
 	if err != nil {
-		return nil, fmt.Errorf("bpf: parse embedded sockaddr object: %w", err)
+		return nil, saShared{}, fmt.Errorf("bpf: parse embedded sockaddr object: %w", err)
 	}
+	var sh saShared
+	if sh.connSk, err = ebpf.NewMap(spec.Maps["conn_sk"]); err != nil {
+		return nil, saShared{}, fmt.Errorf("bpf: map conn_sk: %w", err)
+	}
+	if sh.saLost, err = ebpf.NewMap(spec.Maps["sa_lost"]); err != nil {
+		sh.close()
+		return nil, saShared{}, fmt.Errorf("bpf: map sa_lost: %w", err)
+	}
+	return spec, sh, nil
+}
+
+// replacements are the maps a load takes instead of its own: the ring
+// buffer and the shared ones.
+func (sh saShared) replacements(events *ebpf.Map) map[string]*ebpf.Map {
+	return map[string]*ebpf.Map{"events": events, "conn_sk": sh.connSk, "sa_lost": sh.saLost}
+}
+
+// close drops the loader's references; each loaded collection keeps its own.
+func (sh saShared) close() {
+	for _, m := range []*ebpf.Map{sh.connSk, sh.saLost} {
+		if m != nil {
+			m.Close()
+		}
+	}
+}
+
+// loadSockAddr loads the sockaddr object (spec, from newSAShared) with
+// events as its ring buffer and the shared maps (kernel: the kernel BTF
+// cache it shares with the sensor's load). It attaches nothing: its cgroup
+// hooks wait for attachCgroup, and its sys_exit half is in the sensor.
+func loadSockAddr(cfg Config, spec *ebpf.CollectionSpec, events *ebpf.Map, shared saShared, kernel *btf.Cache) (*sockAddr, error) {
 	spec.Maps["events"].MaxEntries = events.MaxEntries()
 	prefixes, err := unixPrefixes(cfg.UnixAllow)
 	if err != nil {
@@ -195,26 +230,16 @@ func loadSockAddr(cfg Config, events *ebpf.Map, kernel *btf.Cache) (_ *sockAddr,
 	for name, ps := range spec.Programs {
 		sa.attachTypes[name] = ps.AttachType // from the ELF section name
 	}
-	opts := &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{"events": events}, Cache: kernel}
+	opts := &ebpf.CollectionOptions{MapReplacements: shared.replacements(events), Cache: kernel}
 	if err := spec.LoadAndAssign(&sa.objs, opts); err != nil {
 		return nil, loadError(err)
-	}
-	defer func() {
-		if err != nil {
-			sa.close()
-		}
-	}()
-	ls, err := attachTracepoints(map[string]*ebpf.Program{"sys_exit_connect": sa.objs.SysExitConnect, "sys_exit_sendmmsg": sa.objs.SysExitSendmmsg})
-	sa.links = append(sa.links, ls...)
-	if err != nil {
-		return nil, err
 	}
 	return sa, nil
 }
 
-// attachCgroup attaches the cgroup hooks to cg (whose id is id) and opens
-// the object's gate for it.
-func (sa *sockAddr) attachCgroup(cg *os.File, id uint64) error {
+// attachCgroup attaches the cgroup hooks to cg. The sensor's gate (its
+// target_cgroup) covers their sys_exit half.
+func (sa *sockAddr) attachCgroup(cg *os.File) error {
 	cgPath := fmt.Sprintf("/proc/self/fd/%d", cg.Fd())
 	hooks := []struct {
 		name string
@@ -232,67 +257,7 @@ func (sa *sockAddr) attachCgroup(cg *os.File, id uint64) error {
 		}
 		sa.links = append(sa.links, l)
 	}
-	if err := sa.objs.TargetCgroup.Set(id); err != nil {
-		return fmt.Errorf("bpf: sockaddr: watch cgroup %d: %w", id, err)
-	}
 	return nil
-}
-
-// attachTracepoints attaches programs to syscalls/NAME tracepoints. Their
-// ids are only published in tracefs, which many hosts do not mount: when it
-// is missing, it is mounted in a private mount namespace of a locked thread
-// that dies afterwards, so the host's mounts are never touched. (A
-// syscall tracepoint costs other syscalls one bitmap test; a second
-// tp_btf/sys_exit program would cost every syscall a program run.)
-func attachTracepoints(progs map[string]*ebpf.Program) ([]link.Link, error) {
-	type result struct {
-		links []link.Link
-		err   error
-	}
-	done := make(chan result, 1)
-	go func() {
-		var r result
-		defer func() { done <- r }()
-		if !tracefsMounted() {
-			// Never unlocked: the goroutine's thread, with its private
-			// mount namespace, ends with it.
-			runtime.LockOSThread()
-			if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-				r.err = fmt.Errorf("bpf: private mount namespace for tracefs: %w", err)
-				return
-			}
-			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-				r.err = fmt.Errorf("bpf: private mount namespace for tracefs: %w", err)
-				return
-			}
-			if err := unix.Mount("tracefs", tracefsDir, "tracefs", 0, ""); err != nil {
-				r.err = fmt.Errorf("bpf: mount tracefs (privately): %w", err)
-				return
-			}
-		}
-		for name, p := range progs {
-			l, err := link.Tracepoint("syscalls", name, p, nil)
-			if err != nil {
-				r.err = fmt.Errorf("bpf: attach tracepoint syscalls/%s: %w", name, err)
-				return
-			}
-			r.links = append(r.links, l)
-		}
-	}()
-	r := <-done
-	return r.links, r.err
-}
-
-const tracefsDir = "/sys/kernel/tracing"
-
-func tracefsMounted() bool {
-	for _, dir := range []string{tracefsDir, "/sys/kernel/debug/tracing"} {
-		var st unix.Statfs_t
-		if unix.Statfs(dir, &st) == nil && st.Type == unix.TRACEFS_MAGIC {
-			return true
-		}
-	}
-	return false
 }
 
 // unixPrefixes turns the allowed directories into the object's prefix

@@ -129,10 +129,7 @@ const (
 	sockaddrProgSendmsg4         = "sendmsg4"
 	sockaddrProgSendmsg6         = "sendmsg6"
 	sockaddrProgSendmsgUnix      = "sendmsg_unix"
-	sockaddrProgSysExitConnect   = "sys_exit_connect"
-	sockaddrProgSysExitSendmmsg  = "sys_exit_sendmmsg"
 	sockaddrVarHostNetnsCookie   = "host_netns_cookie"
-	sockaddrVarTargetCgroup      = "target_cgroup"
 	sockaddrVarUnixAllow         = "unix_allow"
 	sockaddrVarUnixPolicy        = "unix_policy"
 	sockaddrVarUnusedSaBtfAnchor = "unused_sa_btf_anchor"
@@ -180,16 +177,14 @@ type sockaddrSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sockaddrProgramSpecs struct {
-	Bind4           *ebpf.ProgramSpec `ebpf:"bind4"`
-	Bind6           *ebpf.ProgramSpec `ebpf:"bind6"`
-	Connect4        *ebpf.ProgramSpec `ebpf:"connect4"`
-	Connect6        *ebpf.ProgramSpec `ebpf:"connect6"`
-	ConnectUnix     *ebpf.ProgramSpec `ebpf:"connect_unix"`
-	Sendmsg4        *ebpf.ProgramSpec `ebpf:"sendmsg4"`
-	Sendmsg6        *ebpf.ProgramSpec `ebpf:"sendmsg6"`
-	SendmsgUnix     *ebpf.ProgramSpec `ebpf:"sendmsg_unix"`
-	SysExitConnect  *ebpf.ProgramSpec `ebpf:"sys_exit_connect"`
-	SysExitSendmmsg *ebpf.ProgramSpec `ebpf:"sys_exit_sendmmsg"`
+	Bind4       *ebpf.ProgramSpec `ebpf:"bind4"`
+	Bind6       *ebpf.ProgramSpec `ebpf:"bind6"`
+	Connect4    *ebpf.ProgramSpec `ebpf:"connect4"`
+	Connect6    *ebpf.ProgramSpec `ebpf:"connect6"`
+	ConnectUnix *ebpf.ProgramSpec `ebpf:"connect_unix"`
+	Sendmsg4    *ebpf.ProgramSpec `ebpf:"sendmsg4"`
+	Sendmsg6    *ebpf.ProgramSpec `ebpf:"sendmsg6"`
+	SendmsgUnix *ebpf.ProgramSpec `ebpf:"sendmsg_unix"`
 }
 
 // sockaddrMapSpecs contains maps before they are loaded into the kernel.
@@ -206,7 +201,6 @@ type sockaddrMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type sockaddrVariableSpecs struct {
 	HostNetnsCookie   *ebpf.VariableSpec `ebpf:"host_netns_cookie"`
-	TargetCgroup      *ebpf.VariableSpec `ebpf:"target_cgroup"`
 	UnixAllow         *ebpf.VariableSpec `ebpf:"unix_allow"`
 	UnixPolicy        *ebpf.VariableSpec `ebpf:"unix_policy"`
 	UnusedSaBtfAnchor *ebpf.VariableSpec `ebpf:"unused_sa_btf_anchor"`
@@ -250,7 +244,6 @@ func (m *sockaddrMaps) Close() error {
 // It can be passed to loadSockaddrObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sockaddrVariables struct {
 	HostNetnsCookie   *ebpf.Variable `ebpf:"host_netns_cookie"`
-	TargetCgroup      *ebpf.Variable `ebpf:"target_cgroup"`
 	UnixAllow         *ebpf.Variable `ebpf:"unix_allow"`
 	UnixPolicy        *ebpf.Variable `ebpf:"unix_policy"`
 	UnusedSaBtfAnchor *ebpf.Variable `ebpf:"unused_sa_btf_anchor"`
@@ -260,16 +253,14 @@ type sockaddrVariables struct {
 //
 // It can be passed to loadSockaddrObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sockaddrPrograms struct {
-	Bind4           *ebpf.Program `ebpf:"bind4"`
-	Bind6           *ebpf.Program `ebpf:"bind6"`
-	Connect4        *ebpf.Program `ebpf:"connect4"`
-	Connect6        *ebpf.Program `ebpf:"connect6"`
-	ConnectUnix     *ebpf.Program `ebpf:"connect_unix"`
-	Sendmsg4        *ebpf.Program `ebpf:"sendmsg4"`
-	Sendmsg6        *ebpf.Program `ebpf:"sendmsg6"`
-	SendmsgUnix     *ebpf.Program `ebpf:"sendmsg_unix"`
-	SysExitConnect  *ebpf.Program `ebpf:"sys_exit_connect"`
-	SysExitSendmmsg *ebpf.Program `ebpf:"sys_exit_sendmmsg"`
+	Bind4       *ebpf.Program `ebpf:"bind4"`
+	Bind6       *ebpf.Program `ebpf:"bind6"`
+	Connect4    *ebpf.Program `ebpf:"connect4"`
+	Connect6    *ebpf.Program `ebpf:"connect6"`
+	ConnectUnix *ebpf.Program `ebpf:"connect_unix"`
+	Sendmsg4    *ebpf.Program `ebpf:"sendmsg4"`
+	Sendmsg6    *ebpf.Program `ebpf:"sendmsg6"`
+	SendmsgUnix *ebpf.Program `ebpf:"sendmsg_unix"`
 }
 
 func (p *sockaddrPrograms) Close() error {
@@ -282,8 +273,6 @@ func (p *sockaddrPrograms) Close() error {
 		p.Sendmsg4,
 		p.Sendmsg6,
 		p.SendmsgUnix,
-		p.SysExitConnect,
-		p.SysExitSendmmsg,
 	)
 }
 
