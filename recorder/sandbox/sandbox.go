@@ -200,27 +200,6 @@ func (c *Client) Create(ctx context.Context, o Options) (_ *Sandbox, retErr erro
 		}
 	}
 
-	if userns != nil && o.Rootfs != "" {
-		// runc, root of the user namespace, must reach the rootfs (a 0700
-		// temporary or cache directory would refuse it), and the image's
-		// own root-owned files should belong to root inside: use an
-		// idmapped clone of it under the traversable runDir.
-		view := filepath.Join(rootsDir, o.ID)
-		if err := os.MkdirAll(rootsDir, 0o711); err != nil {
-			return nil, fmt.Errorf("sandbox: create %s: %w", rootsDir, err)
-		}
-		if err := idmapClone(rootfs, view, userns, false); err != nil {
-			_ = os.Remove(view)
-			return nil, err
-		}
-		defer func() {
-			if retErr != nil {
-				_ = releaseRootView(o.ID)
-			}
-		}()
-		rootfs = view
-	}
-
 	s := &Sandbox{
 		stdinEOF:  make(chan struct{}),
 		closing:   make(chan struct{}),
@@ -246,6 +225,25 @@ func (c *Client) Create(ctx context.Context, o Options) (_ *Sandbox, retErr erro
 			_ = s.Close(context.WithoutCancel(ctx))
 		}
 	}()
+	if userns != nil && o.Rootfs != "" {
+		// runc, root of the user namespace, must reach the rootfs (a 0700
+		// temporary or cache directory would refuse it), and the image's
+		// own root-owned files should belong to root inside: use an
+		// idmapped clone of it under the traversable runDir.
+		view := filepath.Join(rootsDir, o.ID)
+		if err := os.MkdirAll(rootsDir, 0o711); err != nil {
+			return nil, fmt.Errorf("sandbox: create %s: %w", rootsDir, err)
+		}
+		// The run dir, made above, is older than the view: Sweep judges
+		// a view's age by it (the view's own mtime is its image's), and
+		// Close releases the view with the run dir.
+		if err := idmapClone(rootfs, view, userns, false); err != nil {
+			_ = os.Remove(view)
+			return nil, err
+		}
+		rootfs = view
+	}
+
 	mounts, err := s.prepareMounts(rootfs, userns)
 	if err != nil {
 		return nil, err

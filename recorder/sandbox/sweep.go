@@ -126,6 +126,16 @@ func (c *Client) Sweep(ctx context.Context) (int, error) {
 // Sweep removes it; Create makes the directory moments before the container.
 const staleDirAge = time.Hour
 
+// runDirYoung reports whether run id's directory exists and is younger
+// than staleDirAge (or cannot be judged).
+func runDirYoung(id string) bool {
+	info, err := os.Lstat(filepath.Join(runsDir, id))
+	if errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	return err != nil || time.Since(info.ModTime()) < staleDirAge
+}
+
 // sweepStaleDirs unmounts and removes run directories whose container is
 // gone (a recorder that crashed in Create, or a sweeper that removed the
 // container but could not unmount the run's disk).
@@ -157,11 +167,13 @@ func (c *Client) sweepStaleDirs(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	// Idmapped rootfs views of runs whose container is gone.
+	// Idmapped rootfs views of runs whose container is gone. A view is a
+	// mount point: its mtime is its image root's, hours old for a view
+	// made a moment ago, so its age is its run dir's, which Create makes
+	// first; a view without one is left by a run whose dir is gone.
 	views, _ := os.ReadDir(rootsDir)
 	for _, e := range views {
-		info, err := e.Info()
-		if err != nil || live[e.Name()] || time.Since(info.ModTime()) < staleDirAge {
+		if live[e.Name()] || runDirYoung(e.Name()) {
 			continue
 		}
 		if err := releaseRootView(e.Name()); err != nil {
