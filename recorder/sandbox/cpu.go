@@ -79,18 +79,21 @@ func parentCPUFile() (file, value string, v2 bool, err error) {
 	return filepath.Join(mnt, cgroupParent, "cpu.weight"), strconv.Itoa(CPUWeight), true, nil
 }
 
-// setParentCPUWeight makes cgroupParent (if needed) and gives it
-// CPUWeight. runc makes the parent too, but with the default weight, which
-// would let the sandboxes claim as much CPU as any host process. Every
-// Create sets it, so a parent made by an older behavediff gets it too.
-func setParentCPUWeight() error {
+// SandboxCPUGroup makes cgroupParent in the hierarchy of the cpu
+// controller (if needed), gives it CPUWeight and returns its directory.
+// runc makes the parent too, but with the default weight, which would let
+// the sandboxes claim as much CPU as any host process. Every Create calls
+// it, so a parent made by an older behavediff gets the weight too. A
+// benchmark can run a bare baseline in a child of it, to compare at the
+// sandboxes' weight.
+func SandboxCPUGroup() (string, error) {
 	file, value, v2, err := parentCPUFile()
 	if err != nil {
-		return fmt.Errorf("sandbox: cpu weight: %w", err)
+		return "", fmt.Errorf("sandbox: cpu weight: %w", err)
 	}
 	dir := filepath.Dir(file)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("sandbox: create cgroup %s: %w", dir, err)
+		return "", fmt.Errorf("sandbox: create cgroup %s: %w", dir, err)
 	}
 	if v2 {
 		// The cpu controller must be enabled for the root's children
@@ -98,19 +101,19 @@ func setParentCPUWeight() error {
 		root := filepath.Join(filepath.Dir(dir), "cgroup.subtree_control")
 		b, err := os.ReadFile(root)
 		if err != nil {
-			return fmt.Errorf("sandbox: cpu weight: %w", err)
+			return "", fmt.Errorf("sandbox: cpu weight: %w", err)
 		}
 		if !hasOption(strings.ReplaceAll(strings.TrimSpace(string(b)), " ", ","), "cpu") {
 			if err := os.WriteFile(root, []byte("+cpu"), 0o644); err != nil {
-				return fmt.Errorf("sandbox: enable the cpu controller in %s: %w", root, err)
+				return "", fmt.Errorf("sandbox: enable the cpu controller in %s: %w", root, err)
 			}
 		}
 	}
 	if b, err := os.ReadFile(file); err == nil && strings.TrimSpace(string(b)) == value {
-		return nil
+		return dir, nil
 	}
 	if err := os.WriteFile(file, []byte(value), 0o644); err != nil {
-		return fmt.Errorf("sandbox: set the sandboxes' CPU weight (%s = %s): %w", file, value, err)
+		return "", fmt.Errorf("sandbox: set the sandboxes' CPU weight (%s = %s): %w", file, value, err)
 	}
-	return nil
+	return dir, nil
 }

@@ -253,7 +253,7 @@ func (c *Client) Create(ctx context.Context, o Options) (_ *Sandbox, retErr erro
 		return nil, err
 	}
 
-	if err := setParentCPUWeight(); err != nil {
+	if _, err := SandboxCPUGroup(); err != nil {
 		return nil, err
 	}
 	cgroupPath := cgroupParent + "/" + o.ID
