@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -59,24 +60,31 @@ func withCPUs(cpus float64) oci.SpecOpts {
 }
 
 // parentCPUFile is the file that holds cgroupParent's CPU weight and the
-// value to write there: cpu.shares in the v1 hierarchy of the cpu
-// controller when there is one (a hybrid host, where runc puts the
-// sandbox's CPU limits in v1), else cpu.weight in the v2 hierarchy.
+// value to write there (see cpuWeightFile).
 func parentCPUFile() (file, value string, v2 bool, err error) {
 	mounts, err := readMountInfo()
 	if err != nil {
 		return "", "", false, err
 	}
+	return cpuWeightFile(mounts)
+}
+
+// cpuWeightFile picks, from the host's mounts, cpu.shares in the v1
+// hierarchy of the cpu controller when there is one (a hybrid host, where
+// runc puts the sandbox's CPU limits in v1), else cpu.weight in the v2
+// hierarchy.
+func cpuWeightFile(mounts []mountInfo) (file, value string, v2 bool, err error) {
 	for _, m := range mounts {
 		if m.FSType == "cgroup" && m.Root == "/" && hasOption(m.Super, "cpu") {
 			return filepath.Join(m.MountPoint, cgroupParent, "cpu.shares"), strconv.Itoa(CPUWeight * 1024 / 100), false, nil
 		}
 	}
-	mnt, err := cgroup2Mount()
-	if err != nil {
-		return "", "", false, err
+	for _, m := range mounts {
+		if m.FSType == "cgroup2" && m.Root == "/" {
+			return filepath.Join(m.MountPoint, cgroupParent, "cpu.weight"), strconv.Itoa(CPUWeight), true, nil
+		}
 	}
-	return filepath.Join(mnt, cgroupParent, "cpu.weight"), strconv.Itoa(CPUWeight), true, nil
+	return "", "", false, errors.New("no cgroup hierarchy has the cpu controller mounted")
 }
 
 // SandboxCPUGroup makes cgroupParent in the hierarchy of the cpu

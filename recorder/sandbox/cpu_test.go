@@ -209,3 +209,36 @@ func probeLatency(n int) time.Duration {
 }
 
 var sink int
+
+// The weight goes where runc puts the sandbox's CPU limits: the v1 cpu
+// hierarchy on a hybrid host (alone or joined with cpuacct), else v2.
+func TestCPUWeightFile(t *testing.T) {
+	v2 := mountInfo{Root: "/", MountPoint: "/sys/fs/cgroup/unified", FSType: "cgroup2", Super: "rw"}
+	for _, tc := range []struct {
+		name   string
+		mounts []mountInfo
+		file   string
+		value  string
+		v2     bool
+	}{
+		{"hybrid", []mountInfo{
+			{Root: "/", MountPoint: "/sys/fs/cgroup/cpuset", FSType: "cgroup", Super: "rw,cpuset"},
+			{Root: "/", MountPoint: "/sys/fs/cgroup/cpuacct", FSType: "cgroup", Super: "rw,cpuacct"},
+			{Root: "/", MountPoint: "/sys/fs/cgroup/cpu", FSType: "cgroup", Super: "rw,cpu"}, v2,
+		}, "/sys/fs/cgroup/cpu/behavediff/cpu.shares", "112", false},
+		{"hybrid cpu,cpuacct", []mountInfo{
+			v2, {Root: "/", MountPoint: "/sys/fs/cgroup/cpu,cpuacct", FSType: "cgroup", Super: "rw,cpu,cpuacct"},
+		}, "/sys/fs/cgroup/cpu,cpuacct/behavediff/cpu.shares", "112", false},
+		{"pure v2", []mountInfo{
+			{Root: "/", MountPoint: "/sys/fs/cgroup", FSType: "cgroup2", Super: "rw,nsdelegate"},
+		}, "/sys/fs/cgroup/behavediff/cpu.weight", "11", true},
+	} {
+		file, value, isV2, err := cpuWeightFile(tc.mounts)
+		if err != nil || file != tc.file || value != tc.value || isV2 != tc.v2 {
+			t.Errorf("%s: %s = %s (v2 %v), %v; want %s = %s (v2 %v)", tc.name, file, value, isV2, err, tc.file, tc.value, tc.v2)
+		}
+	}
+	if _, _, _, err := cpuWeightFile([]mountInfo{{Root: "/", MountPoint: "/sys/fs/cgroup/memory", FSType: "cgroup", Super: "rw,memory"}}); err == nil {
+		t.Error("no cpu hierarchy: no error")
+	}
+}
