@@ -18,12 +18,14 @@ import (
 // host one CPU halves a parallel build on an idle two-core machine; what
 // keeps the host responsive instead is the scheduler's weight. Every
 // sandbox's cgroup is a child of cgroupParent, and that parent competes, at
-// the top of the hierarchy, with the host's own tasks (cgroup v1 on a hybrid
-// host: each task of the root cgroup is an entity of weight 1024 at nice 0;
-// v2: the slices, weight 100 each). However many processes a sandbox forks,
-// they share the parent's weight, so the sandboxes together weigh as much
-// as one process run under `nice` (nice 10): on an idle machine they get
-// every CPU, under contention they yield. --cpus N adds a hard cap.
+// the top of the hierarchy, with the host's own entities: on cgroup v1 (a
+// hybrid host) the root cgroup's tasks, which with autogroup on (the
+// default, /proc/sys/kernel/sched_autogroup_enabled) are one entity of
+// weight 1024 per session, else one per task; on v2 the slices, weight 100
+// each. However many processes a sandbox forks, they share the parent's
+// weight, so the sandboxes together weigh as much as one process run under
+// `nice` (nice 10), about a ninth of a terminal session: on an idle machine
+// they get every CPU, under contention they yield. --cpus N adds a hard cap.
 
 // cgroupParent is the cgroup every sandbox's cgroup is made in.
 const cgroupParent = "/behavediff"
