@@ -35,9 +35,11 @@ The sandbox is safe by default: the host's root filesystem read-only, the
 workspace copy-on-write (the program may write; your files stay untouched
 unless --keep-changes), the command running as the workspace's owner, a
 private /tmp, no capabilities, no-new-privileges, containerd's seccomp
-profile, no network (only loopback), limits on memory, processes, disk and
-CPU (named on stderr when reached), a timeout that holds even if behavediff
-is killed, and a minimal environment (PATH, HOME, LANG, TERM plus --env).
+profile, no network (only loopback), limits on memory, processes and disk
+(named on stderr when reached), a low CPU weight (every idle CPU is the
+sandbox's, but it yields to the host's own processes; --cpus adds a hard
+cap), a timeout that holds even if behavediff is killed, and a minimal
+environment (PATH, HOME, LANG, TERM plus --env).
 Host secrets (~/.ssh, ~/.aws, ~/.kube, ...) and the project's .behavediff
 are masked empty; an attempt to read them is still recorded. --keep-changes
 never writes .behavediff or the trace database, never writes through a
