@@ -206,6 +206,19 @@ func TestLimitsShownAndNamed(t *testing.T) {
 		!strings.Contains(out, "LIMIT REACHED: disk limit 64 MiB reached") {
 		t.Errorf("show:\n%s", out)
 	}
+	// Without --cpus there is no hard cap (the sandbox yields by weight
+	// instead): the row says NULL, show says so, and the defaults are there.
+	if code, _, stderr := runCLI(t, "record", "--", "true"); code != 0 {
+		t.Fatalf("record: exit %d\n%s", code, stderr)
+	}
+	code, out, _ = runCLI(t, "query", "--format", "csv", "SELECT memory_limit, pids_limit, cpu_limit IS NULL FROM runs ORDER BY id DESC LIMIT 1")
+	if want := "4294967296,4096,1"; code != 0 || !strings.Contains(out, want) {
+		t.Errorf("default run row:\n%s\nwant %s", out, want)
+	}
+	code, out, _ = runCLI(t, "show", "last")
+	if code != 0 || !strings.Contains(out, "/tmp 1 GiB, CPU no cap (low weight)\n") {
+		t.Errorf("show of a default run:\n%s", out)
+	}
 }
 
 // The user namespace end to end: in a workspace owned by uid 1000 the

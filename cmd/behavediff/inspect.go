@@ -241,8 +241,12 @@ func writeShow(w io.Writer, tr *store.Trace, limit int) error {
 	}
 	bw.Printf("\nCommand:   %s\nWorkspace: %s\nStarted:   %s\n", shellJoin(r.Command), r.Workspace, r.StartedAt.UTC().Format(time.RFC3339))
 	if l := r.Limits; l != (store.Limits{}) {
-		bw.Printf("Limits:    memory %s, %d processes, disk %s, /tmp %s, %g CPUs\n",
-			sandbox.FormatBytes(l.MemoryBytes), l.Pids, sandbox.FormatBytes(l.DiskBytes), sandbox.FormatBytes(l.TmpfsBytes), l.CPUs)
+		cpus := "CPU no cap (low weight)"
+		if l.CPUs > 0 {
+			cpus = fmt.Sprintf("%g CPUs", l.CPUs)
+		}
+		bw.Printf("Limits:    memory %s, %d processes, disk %s, /tmp %s, %s\n",
+			sandbox.FormatBytes(l.MemoryBytes), l.Pids, sandbox.FormatBytes(l.DiskBytes), sandbox.FormatBytes(l.TmpfsBytes), cpus)
 	}
 	for _, h := range r.LimitsHit {
 		bw.Printf("LIMIT REACHED: %s\n", h)

@@ -35,9 +35,11 @@ The sandbox is safe by default: the host's root filesystem read-only, the
 workspace copy-on-write (the program may write; your files stay untouched
 unless --keep-changes), the command running as the workspace's owner, a
 private /tmp, no capabilities, no-new-privileges, containerd's seccomp
-profile, no network (only loopback), limits on memory, processes, disk and
-CPU (named on stderr when reached), a timeout that holds even if behavediff
-is killed, and a minimal environment (PATH, HOME, LANG, TERM plus --env).
+profile, no network (only loopback), limits on memory, processes and disk
+(named on stderr when reached), a low CPU weight (every idle CPU is the
+sandbox's, but it yields to the host's own processes; --cpus adds a hard
+cap), a timeout that holds even if behavediff is killed, and a minimal
+environment (PATH, HOME, LANG, TERM plus --env).
 Host secrets (~/.ssh, ~/.aws, ~/.kube, ...) and the project's .behavediff
 are masked empty; an attempt to read them is still recorded. --keep-changes
 never writes .behavediff or the trace database, never writes through a
@@ -102,7 +104,7 @@ func (a *app) recordFlagSet(f *recordFlags) *flag.FlagSet {
 	fs.Int64Var(&f.pids, "pids", 0, "maximum number of processes (default 4096)")
 	fs.StringVar(&f.disk, "disk", "4G", "`size` of the filesystem holding the workspace's changes (e.g. 512M, 10G); writes beyond it fail with ENOSPC")
 	fs.StringVar(&f.tmpfsSize, "tmpfs-size", "1G", "`size` of the sandbox's /tmp (also counted against --memory)")
-	fs.Float64Var(&f.cpus, "cpus", 0, fmt.Sprintf("CPU bandwidth in `CPUs` (cgroup cpu.max, e.g. 0.5, 2; default %g: all but one of the host's)", sandbox.DefaultCPUs()))
+	fs.Float64Var(&f.cpus, "cpus", 0, "hard cap on CPU bandwidth in `CPUs` (cgroup cpu.max, e.g. 0.5, 2); default no cap: the sandbox uses every idle CPU and yields to the host's own processes when they want the CPU (it weighs as much as one process under nice 10, however many it forks)")
 	fs.StringVar(&f.user, "user", "", "run the command as `UID[:GID]` inside the sandbox, 0-65535 (default: the workspace's owner; the user namespace makes it 1879048192+UID on the host, so host files private to root stay unreadable even as uid 0)")
 	fs.StringVar(&f.userns, "userns", "on", "user namespace: `on` (ids 0-65535 inside are 1879048192+ on the host) or off (host ids: only for a workspace on a filesystem without idmapped mounts, such as overlayfs or NFS)")
 	fs.IntVar(&f.ringBuf, "ring-buffer-bytes", 0, "eBPF ring buffer size (testing knob; default 64 MiB)")

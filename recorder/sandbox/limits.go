@@ -2,18 +2,13 @@ package sandbox
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 
-	"github.com/containerd/containerd/v2/core/containers"
-	"github.com/containerd/containerd/v2/pkg/oci"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -45,38 +40,9 @@ func (o Options) WithDefaults() Options {
 	if o.TmpfsBytes == 0 {
 		o.TmpfsBytes = DefaultTmpfsBytes
 	}
-	if o.CPUs == 0 {
-		o.CPUs = DefaultCPUs()
-	}
+	// CPUs stays 0 (no hard cap): every sandbox gets the low CPU weight
+	// of cpu.go instead.
 	return o
-}
-
-// cpuPeriod is the cpu.max period; the quota is CPUs × period.
-const cpuPeriod = 100000
-
-// DefaultCPUs leaves one CPU of the host to everything else (and at least
-// one to the sandbox), so a fork bomb or a busy build cannot make the
-// machine unresponsive.
-func DefaultCPUs() float64 { return float64(max(1, runtime.NumCPU()-1)) }
-
-// withCPUs sets cgroup cpu.max to cpus CPUs of bandwidth.
-func withCPUs(cpus float64) oci.SpecOpts {
-	return func(_ context.Context, _ oci.Client, _ *containers.Container, sp *oci.Spec) error {
-		quota := int64(cpus * cpuPeriod)
-		if quota < 1000 {
-			quota = 1000 // the kernel's minimum
-		}
-		period := uint64(cpuPeriod)
-		if sp.Linux.Resources == nil {
-			sp.Linux.Resources = &specs.LinuxResources{}
-		}
-		if sp.Linux.Resources.CPU == nil {
-			sp.Linux.Resources.CPU = &specs.LinuxCPU{}
-		}
-		sp.Linux.Resources.CPU.Quota = &quota
-		sp.Linux.Resources.CPU.Period = &period
-		return nil
-	}
 }
 
 // unmountDisk releases the run's disk; a no-op when it is not mounted.

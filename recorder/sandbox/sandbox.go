@@ -64,7 +64,9 @@ type Options struct {
 	DiskBytes int64
 	// TmpfsBytes sizes /tmp. 0 = DefaultTmpfsBytes.
 	TmpfsBytes int64
-	// CPUs is the CPU bandwidth (cgroup cpu.max) in CPUs. 0 = DefaultCPUs().
+	// CPUs is a hard cap on CPU bandwidth (cgroup cpu.max) in CPUs. 0 = no
+	// cap: the sandbox uses idle CPUs and yields to the host's tasks under
+	// contention (CPUWeight, cpu.go).
 	CPUs float64
 	// User is the uid[:gid] the command runs as inside the sandbox; "" =
 	// the owner of the workspace (so behaviour and baselines do not depend
@@ -249,7 +251,10 @@ func (c *Client) Create(ctx context.Context, o Options) (_ *Sandbox, retErr erro
 		return nil, err
 	}
 
-	cgroupPath := "/behavediff/" + o.ID
+	if _, err := SandboxCPUGroup(); err != nil {
+		return nil, err
+	}
+	cgroupPath := cgroupParent + "/" + o.ID
 	specOpts := []oci.SpecOpts{
 		oci.WithRootFSPath(rootfs),
 		oci.WithRootFSReadonly(),
