@@ -228,12 +228,13 @@ static __always_inline int str_differs(const char *a, const char *b, __u32 n)
  * Returns like put_ustr.
  *
  * The exit read: with a copy of en bytes (NUL included) from before, the
- * caller's memory is read as exactly en bytes (a plain copy: no search for
- * the NUL, no usercopy check of the destination) and compared byte for
- * byte, the NUL included: equal bytes are the same string, any change of
- * content or length differs. Only when that read fails (a page gone, or a
- * shorter string now ending before an unreadable one) is the string read
- * as such, exactly as without a copy.
+ * caller's memory is read as exactly en bytes (one copy, where a string
+ * read looks for the NUL as it goes) and compared byte for byte, the NUL
+ * included: equal bytes are the same string, any change of content or
+ * length differs (TestAdversarialPathRaceFlipper/mode=len moves the NUL).
+ * Only when that read fails (a page gone, or a shorter string now ending
+ * before an unreadable one) is the string read as such, exactly as without
+ * a copy.
  */
 __noinline int put_arg(__u32 slot, __u64 uptr, __s64 dirfd, __u64 nr)
 {
