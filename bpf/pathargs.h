@@ -342,7 +342,7 @@ static __always_inline int kernel_is_entry(struct path_args *e, int i, struct kn
  * kmem_free catches getname()'s copy of a pending path argument as
  * putname() frees it. Every slab free on the machine passes here: once the
  * cache is known by name, one compare sends all others away; until then the
- * object size and cgroup tests come first.
+ * object size test comes first, then the name.
  */
 /* the names_cache kmem_cache, once kmem_free has seen it by name */
 volatile __u64 names_cache = 0;
@@ -353,13 +353,11 @@ int BPF_PROG(kmem_free, unsigned long call_site, const void *ptr, struct kmem_ca
 	__u64 nc = names_cache;
 	if (nc ? (__u64)s != nc : s->object_size != STR_MAX)
 		return 0;
-	struct task_struct *task = bpf_get_current_task_btf();
-	if (!task_in_target(task))
-		return 0;
-	struct path_args *e = bpf_task_storage_get(&path_args, task, 0, 0);
-	if (!e || !e->nr)
-		return 0;
 	if (!nc) {
+		/* learnt at the first names_cache free on the machine, whoever
+		 * frees (within moments of the attach), not at the traced
+		 * thread's first path call: until then every 4 KiB free went on
+		 * to the task tests below */
 		char cname[12] = {};
 		/* "names_cache" little endian: "names_ca", "che\0" */
 		if (bpf_probe_read_kernel(cname, sizeof(cname), s->name) < 0 ||
@@ -367,6 +365,12 @@ int BPF_PROG(kmem_free, unsigned long call_site, const void *ptr, struct kmem_ca
 			return 0;
 		names_cache = (__u64)s;
 	}
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (!task_in_target(task))
+		return 0;
+	struct path_args *e = bpf_task_storage_get(&path_args, task, 0, 0);
+	if (!e || !e->nr)
+		return 0;
 	/*
 	 * Only the embedded form (name points just past the header): for a
 	 * long name the freed object is the bare string, which the caller
