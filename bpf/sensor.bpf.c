@@ -296,12 +296,12 @@ static long walk_step(__u64 i, struct walk_ctx *c)
  * unknown). Bounded by MAX_DEPTH steps (each one dentry or one mount
  * crossing) and by PATH_BUF; a path cut by either sets heap->trunc. The steps
  * run in bpf_loop, whose callback the verifier checks once, however many
- * steps it allows.
+ * steps it allows. Inlined in put_path, its one caller (a global function,
+ * checked once): no call and heap lookup of its own per walk.
  */
-__noinline int walk_path(__u64 dentry_p, __u64 vfsmnt_p, __u64 task)
+static __always_inline int walk_path(struct heap *h, __u64 dentry_p, __u64 vfsmnt_p, __u64 task)
 {
-	struct heap *h = get_heap();
-	if (!h || !dentry_p || !vfsmnt_p || !task)
+	if (!dentry_p || !vfsmnt_p || !task)
 		return 0;
 	struct fs_struct *fs = KCAST(struct task_struct, task)->fs;
 	struct walk_ctx c = {};
@@ -339,9 +339,11 @@ __noinline int walk_path(__u64 dentry_p, __u64 vfsmnt_p, __u64 task)
 /* put_path appends the path of (dentry, vfsmount) to the record; returns its length. */
 __noinline int put_path(__u64 dentry_p, __u64 vfsmnt_p, __u64 task)
 {
-	int n = walk_path(dentry_p, vfsmnt_p, task);
 	struct heap *h = get_heap();
-	if (!h || n <= 0)
+	if (!h)
+		return 0;
+	int n = walk_path(h, dentry_p, vfsmnt_p, task);
+	if (n <= 0)
 		return 0;
 	__u32 off = h->off;
 	if (off > TAIL_MASK) {
