@@ -149,7 +149,7 @@ static __always_inline int path_spec(__u8 id, __u64 a0, __u64 a1, __u64 a2, __u6
 __noinline __u64 base_id(__s64 dirfd)
 {
 	struct path p = {};
-	if (!fd_path(dirfd, &p))
+	if (!fd_path(dirfd, &p, bpf_get_current_task()))
 		return 0;
 	return (__u64)p.dentry ^ ((__u64)p.mnt << 1);
 }
@@ -170,87 +170,125 @@ static __always_inline void save_arg(struct path_args *e, int i, __u64 uptr, __s
 
 /*
  * str_differs compares two strings of n bytes (NUL included), n <= STR_MAX,
- * a word at a time. The bytes after the NUL are never looked at. The word
- * loop is an open-coded iterator (FOR_RANGE): as a bounded loop the verifier
- * walked all 512 rounds at each of its three inlined uses, ~15k of the
+ * a word at a time. The bytes after the NUL are never looked at (the last
+ * partial word is masked). The first STR_FAST bytes are compared by
+ * unrolled code, most paths entirely: no call. The words past them go
+ * through an open-coded iterator (FOR_RANGE): as a bounded loop the
+ * verifier walked all 512 rounds at each of its inlined uses, ~15k of the
  * instructions it checks (a third of the sensor's load time); the iterator
- * costs a call per 8 bytes compared, only for a path argument of the
- * traced command.
+ * costs a call per 8 bytes compared. Both buffers must be readable for
+ * STR_MAX bytes (the record area, a path_args or kname string).
  */
+#define STR_FAST 64
 static __always_inline int str_differs(const char *a, const char *b, __u32 n)
 {
 	__u32 words = n / 8;
-	int i, differs = 0;
-	FOR_RANGE(itw, i, 0, STR_MAX / 8)
-	{
-		if ((__u32)i >= words)
+#pragma unroll
+	for (__u32 w = 0; w < STR_FAST / 8; w++) {
+		if (w >= words)
 			break;
-		__u32 o = ((__u32)i * 8) & (STR_MAX - 8);
-		if (*(const __u64 *)(a + o) != *(const __u64 *)(b + o)) {
-			differs = 1;
-			break;
-		}
-	}
-	ITER_END(itw);
-	if (differs)
-		return 1;
-	for (__u32 j = 0; j < 8; j++) {
-		__u32 k = words * 8 + j;
-		if (k >= n)
-			break;
-		k &= STR_MAX - 1;
-		if (a[k] != b[k])
+		if (*(const __u64 *)(a + w * 8) != *(const __u64 *)(b + w * 8))
 			return 1;
 	}
-	return 0;
+	if (words > STR_FAST / 8) {
+		int i, differs = 0;
+		FOR_RANGE(itw, i, STR_FAST / 8, STR_MAX / 8)
+		{
+			if ((__u32)i >= words)
+				break;
+			__u32 o = ((__u32)i * 8) & (STR_MAX - 8);
+			if (*(const __u64 *)(a + o) != *(const __u64 *)(b + o)) {
+				differs = 1;
+				break;
+			}
+		}
+		ITER_END(itw);
+		if (differs)
+			return 1;
+	}
+	__u32 rest = n & 7;
+	if (!rest)
+		return 0;
+	/* the last n % 8 bytes: one word, the bytes past n masked away
+	 * (little endian: the first bytes are the low ones); n < STR_MAX
+	 * here, so the word ends inside both buffers */
+	__u32 o = (words * 8) & (STR_MAX - 8);
+	__u64 mask = (1ULL << (rest * 8)) - 1;
+	return ((*(const __u64 *)(a + o) ^ *(const __u64 *)(b + o)) & mask) != 0;
 }
 
+/* put_arg's slot argument: the call's last path argument (retire the copy after it) */
+#define PA_LAST 2
+
 /*
- * put_arg appends path argument slot (pointer uptr, base dirfd) to the
- * record: the kernel's copy, else the sys_enter copy, else the exit read
- * (FLAG_LATE). Sets FLAG_RACED in h->pflags when they differ. Returns like
- * put_ustr.
+ * put_arg appends path argument slot & 1 (pointer uptr, base dirfd) of
+ * syscall nr to the record: the kernel's copy, else the sys_enter copy,
+ * else the exit read (FLAG_LATE). Sets FLAG_RACED in h->pflags when they
+ * differ. With PA_LAST in slot it retires the thread's copy afterwards.
+ * Returns like put_ustr.
+ *
+ * The exit read: with a copy of en bytes (NUL included) from before, the
+ * caller's memory is read as exactly en bytes (one copy, where a string
+ * read looks for the NUL as it goes) and compared byte for byte, the NUL
+ * included: equal bytes are the same string, any change of content or
+ * length differs (TestAdversarialPathRaceFlipper/mode=len moves the NUL).
+ * Only when that read fails (a page gone, or a shorter string now ending
+ * before an unreadable one) is the string read as such, exactly as without
+ * a copy.
  */
-__noinline int put_arg(__u32 slot, __u64 uptr, __s64 dirfd)
+__noinline int put_arg(__u32 slot, __u64 uptr, __s64 dirfd, __u64 nr)
 {
+	/* one lookup per argument: whether the copy is this call's, and the
+	 * copy itself (sys_exit looks nothing up for the paths) */
+	struct path_args *s = bpf_task_storage_get(&path_args, bpf_get_current_task_btf(), 0, 0);
+	struct path_args *e = s && s->nr == nr + 1 ? s : 0;
+	int r = -1;
 	struct heap *h = get_heap();
 	if (!h || !uptr)
-		return -1;
+		goto out;
 	__u32 off = h->off;
 	if (off > TAIL_MASK) {
 		h->trunc = 1;
-		return -1;
+		goto out;
 	}
 	char *dst = (char *)&h->rec[off & TAIL_MASK];
-	long n = bpf_probe_read_user_str(dst, STR_MAX, (void *)uptr);
-	struct path_args *e = 0;
-	if (h->pending)
-		e = bpf_task_storage_get(&path_args, bpf_get_current_task_btf(), 0, 0);
-	slot &= 1;
-	long en = 0;
-	if (e && e->ptr[slot] == uptr)
-		en = e->len[slot];
+	__u32 i = slot & 1;
+	long n, en = 0;
+	if (e && e->ptr[i] == uptr)
+		en = e->len[i];
 	if (e && en > 0) {
 		en = CLAMP(en, STR_MAX);
+		int same;
+		if (bpf_probe_read_user(dst, en, (void *)uptr) == 0) {
+			n = en;
+			same = !str_differs(dst, e->str[i], en);
+		} else {
+			n = bpf_probe_read_user_str(dst, STR_MAX, (void *)uptr);
+			same = n == en && !str_differs(dst, e->str[i], en);
+		}
 		/* an exit read that fails is no evidence of a write: the page may
 		 * have been reclaimed during the call (the copy is stored anyway) */
-		int same = n == en && !str_differs(dst, e->str[slot], en);
-		if ((n > 0 && !same) || (e->raced & (1 << slot)))
+		if ((n > 0 && !same) || (e->raced & (1 << i)))
 			h->pflags |= FLAG_RACED;
-		if (e->base[slot] && e->base[slot] != base_id(dirfd))
+		if (e->base[i] && e->base[i] != base_id(dirfd))
 			h->pflags |= FLAG_RACED; /* the base directory changed */
 		/* a name too long for getname()'s embedded buffer has no kernel
 		 * copy, and entry == exit does not prove the kernel read the same
 		 * (a writer can flip the buffer and back around its read) */
-		if (!(e->kcopy & (1 << slot)) && en > LONG_PATH)
+		if (!(e->kcopy & (1 << i)) && en > LONG_PATH)
 			h->pflags |= FLAG_LATE;
 		if (!same) /* the common case needs no copy: dst holds it already */
-			bpf_probe_read_kernel(dst, en, e->str[slot]);
+			bpf_probe_read_kernel(dst, en, e->str[i]);
 		n = en;
 	} else {
+		n = bpf_probe_read_user_str(dst, STR_MAX, (void *)uptr);
 		h->pflags |= FLAG_LATE;
 	}
-	return commit_str(h, off, n);
+	r = commit_str(h, off, n);
+out:
+	if (s && (slot & PA_LAST))
+		s->nr = 0;
+	return r;
 }
 
 /* the names_cache object scratch of kmem_free (its own: it may interrupt sys_exit) */
@@ -281,10 +319,30 @@ static __always_inline void take_kernel_copy(struct path_args *e, int i, struct 
 }
 
 /*
+ * kernel_is_entry reports whether the kernel's string at name is slot i's
+ * entry copy, and marks it the kernel's then: the entry copy's en bytes
+ * (NUL included) are read as such (a plain copy, where a string read goes
+ * byte by byte) and compared; equal bytes are the same string. Otherwise
+ * (no entry copy, another string, or the read failed: e.g. an entry copy
+ * longer than the names_cache object) the caller reads the string itself.
+ */
+static __always_inline int kernel_is_entry(struct path_args *e, int i, struct kname *kn, __u64 name)
+{
+	long en = e->len[i];
+	if (en <= 0)
+		return 0;
+	en = CLAMP(en, STR_MAX);
+	if (bpf_probe_read_kernel(kn->s, en, (void *)name) < 0 || str_differs(kn->s, e->str[i], en))
+		return 0;
+	e->kcopy |= 1 << i;
+	return 1;
+}
+
+/*
  * kmem_free catches getname()'s copy of a pending path argument as
  * putname() frees it. Every slab free on the machine passes here: once the
  * cache is known by name, one compare sends all others away; until then the
- * object size and cgroup tests come first.
+ * object size test comes first, then the name.
  */
 /* the names_cache kmem_cache, once kmem_free has seen it by name */
 volatile __u64 names_cache = 0;
@@ -295,13 +353,11 @@ int BPF_PROG(kmem_free, unsigned long call_site, const void *ptr, struct kmem_ca
 	__u64 nc = names_cache;
 	if (nc ? (__u64)s != nc : s->object_size != STR_MAX)
 		return 0;
-	struct task_struct *task = bpf_get_current_task_btf();
-	if (!task_in_target(task))
-		return 0;
-	struct path_args *e = bpf_task_storage_get(&path_args, task, 0, 0);
-	if (!e || !e->nr)
-		return 0;
 	if (!nc) {
+		/* learnt at the first names_cache free on the machine, whoever
+		 * frees (within moments of the attach), not at the traced
+		 * thread's first path call: until then every 4 KiB free went on
+		 * to the task tests below */
 		char cname[12] = {};
 		/* "names_cache" little endian: "names_ca", "che\0" */
 		if (bpf_probe_read_kernel(cname, sizeof(cname), s->name) < 0 ||
@@ -309,6 +365,12 @@ int BPF_PROG(kmem_free, unsigned long call_site, const void *ptr, struct kmem_ca
 			return 0;
 		names_cache = (__u64)s;
 	}
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (!task_in_target(task))
+		return 0;
+	struct path_args *e = bpf_task_storage_get(&path_args, task, 0, 0);
+	if (!e || !e->nr)
+		return 0;
 	/*
 	 * Only the embedded form (name points just past the header): for a
 	 * long name the freed object is the bare string, which the caller
@@ -324,12 +386,20 @@ int BPF_PROG(kmem_free, unsigned long call_site, const void *ptr, struct kmem_ca
 	struct kname *kn = bpf_map_lookup_elem(&kname, &zero);
 	if (!kn)
 		return 0;
+	/* slots whose kernel copy is their entry copy: no string read */
+	int need = 0;
+	if (uptr == e->ptr[0] && !kernel_is_entry(e, 0, kn, name))
+		need |= 1;
+	if (uptr == e->ptr[1] && !kernel_is_entry(e, 1, kn, name))
+		need |= 2;
+	if (!need)
+		return 0;
 	long n = bpf_probe_read_kernel_str(kn->s, STR_MAX, (void *)name);
 	if (n <= 0)
 		return 0;
-	if (uptr == e->ptr[0])
+	if (need & 1)
 		take_kernel_copy(e, 0, kn, n);
-	if (uptr == e->ptr[1])
+	if (need & 2)
 		take_kernel_copy(e, 1, kn, n);
 	return 0;
 }

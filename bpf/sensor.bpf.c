@@ -101,8 +101,8 @@ struct heap {
 	__u32 trunc; /* a field was truncated or dropped */
 	__u32 pos;   /* walk_path write position in path[] */
 	__u32 nrec;  /* records output on this CPU (rb_flags sampling) */
-	__u32 pending; /* the thread's path_args copy is this call's (pathargs.h) */
 	__u32 pflags;  /* FLAG_RACED, FLAG_LATE of the path arguments read */
+	__u32 _pad;    /* rec 8-byte aligned */
 	__u8 rec[REC_SIZE];
 	__u8 path[PATH_BUF + 256];
 };
@@ -198,11 +198,16 @@ __noinline int cur_in_target(void)
 	return task_in_target(bpf_get_current_task_btf());
 }
 
-static __always_inline struct file *fd_file(__s64 fd)
+/*
+ * The path helpers take the current task as a number (bpf_get_current_task(),
+ * read through KCAST): a global function gets scalars only, and one lookup
+ * per record serves the fd, its path and the walk's root.
+ */
+static __always_inline struct file *fd_file(__s64 fd, __u64 task)
 {
 	if (fd < 0)
 		return 0;
-	struct fdtable *fdt = CUR_TASK()->files->fdt;
+	struct fdtable *fdt = KCAST(struct task_struct, task)->files->fdt;
 	if ((__u64)fd >= fdt->max_fds)
 		return 0;
 	struct file **fds = fdt->fd;
@@ -216,14 +221,14 @@ static __always_inline struct file *fd_file(__s64 fd)
  * dentry} on every kernel, plain numbers afterwards, which is what global
  * subprograms accept. False when fd is not open.
  */
-static __always_inline bool fd_path(__s64 fd, struct path *p)
+static __always_inline bool fd_path(__s64 fd, struct path *p, __u64 task)
 {
 	if ((int)fd == AT_FDCWD) {
-		struct fs_struct *fs = CUR_TASK()->fs;
+		struct fs_struct *fs = KCAST(struct task_struct, task)->fs;
 		bpf_probe_read_kernel(p, sizeof(*p), &fs->pwd);
 		return true;
 	}
-	struct file *f = KCAST(struct file, fd_file(fd));
+	struct file *f = KCAST(struct file, fd_file(fd, task));
 	if (!f)
 		return false;
 	bpf_probe_read_kernel(p, sizeof(*p), &f->f_path);
@@ -291,14 +296,14 @@ static long walk_step(__u64 i, struct walk_ctx *c)
  * unknown). Bounded by MAX_DEPTH steps (each one dentry or one mount
  * crossing) and by PATH_BUF; a path cut by either sets heap->trunc. The steps
  * run in bpf_loop, whose callback the verifier checks once, however many
- * steps it allows.
+ * steps it allows. Inlined in put_path, its one caller (a global function,
+ * checked once): no call and heap lookup of its own per walk.
  */
-__noinline int walk_path(__u64 dentry_p, __u64 vfsmnt_p)
+static __always_inline int walk_path(struct heap *h, __u64 dentry_p, __u64 vfsmnt_p, __u64 task)
 {
-	struct heap *h = get_heap();
-	if (!h || !dentry_p || !vfsmnt_p)
+	if (!dentry_p || !vfsmnt_p || !task)
 		return 0;
-	struct fs_struct *fs = CUR_TASK()->fs;
+	struct fs_struct *fs = KCAST(struct task_struct, task)->fs;
 	struct walk_ctx c = {};
 	c.h = h;
 	c.root_d = (__u64)fs->root.dentry;
@@ -332,11 +337,13 @@ __noinline int walk_path(__u64 dentry_p, __u64 vfsmnt_p)
 }
 
 /* put_path appends the path of (dentry, vfsmount) to the record; returns its length. */
-__noinline int put_path(__u64 dentry_p, __u64 vfsmnt_p)
+__noinline int put_path(__u64 dentry_p, __u64 vfsmnt_p, __u64 task)
 {
-	int n = walk_path(dentry_p, vfsmnt_p);
 	struct heap *h = get_heap();
-	if (!h || n <= 0)
+	if (!h)
+		return 0;
+	int n = walk_path(h, dentry_p, vfsmnt_p, task);
+	if (n <= 0)
 		return 0;
 	__u32 off = h->off;
 	if (off > TAIL_MASK) {
@@ -353,9 +360,10 @@ __noinline int put_path(__u64 dentry_p, __u64 vfsmnt_p)
 __noinline int put_fd_path(__s64 fd)
 {
 	struct path p = {};
-	if (!fd_path(fd, &p))
+	__u64 task = bpf_get_current_task();
+	if (!fd_path(fd, &p, task))
 		return 0;
-	return put_path((__u64)p.dentry, (__u64)p.mnt);
+	return put_path((__u64)p.dentry, (__u64)p.mnt, task);
 }
 
 /*
@@ -418,7 +426,7 @@ __noinline int put_ubytes(__u64 uptr, __u64 len, __u32 max)
 /* Socket behind fd, or NULL when fd is not a socket. */
 static __always_inline struct socket *fd_socket(__s64 fd)
 {
-	struct file *f = KCAST(struct file, fd_file(fd));
+	struct file *f = KCAST(struct file, fd_file(fd, bpf_get_current_task()));
 	if (!f)
 		return 0;
 	if ((f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
@@ -588,24 +596,20 @@ static __noinline int dns_io(__u8 id, struct pt_regs *regs)
  * Path argument i of ps: the string (pathargs.h: the kernel's copy, else
  * sys_enter's) plus, when relative (or NULL), the base directory.
  */
-static __always_inline void path_at(struct heap *h, struct sys_event *ev, int i, struct pspec *ps)
+static __always_inline void path_at(struct heap *h, struct sys_event *ev, int i, struct pspec *ps, __u64 nr, int last)
 {
 	int r;
-	FIELD(SF_STR0 + i, (r = put_arg(i, ps->ptr[i], ps->dirfd[i])) < 0 ? 0 : r & 0xffff);
+	FIELD(SF_STR0 + i, (r = put_arg(i | (last ? PA_LAST : 0), ps->ptr[i], ps->dirfd[i], nr)) < 0 ? 0 : r & 0xffff);
 	if (ps->dirfd[i] != NO_BASE && (!(r & ABS_BIT) || r < 0))
 		FIELD(SF_BASE0 + i, put_fd_path(ps->dirfd[i]));
 }
 
-/* paths stores the n path arguments of ps and retires the thread's copy. */
+/* paths stores the n path arguments of ps; the last one retires the thread's copy. */
 static __always_inline void paths(struct heap *h, struct sys_event *ev, struct pspec *ps, int n, __u64 nr)
 {
-	struct path_args *e = bpf_task_storage_get(&path_args, bpf_get_current_task_btf(), 0, 0);
-	h->pending = e && e->nr == nr + 1;
-	path_at(h, ev, 0, ps);
+	path_at(h, ev, 0, ps, nr, n <= 1);
 	if (n > 1)
-		path_at(h, ev, 1, ps);
-	if (e)
-		e->nr = 0;
+		path_at(h, ev, 1, ps, nr, 1);
 }
 
 static __always_inline void ustr(struct heap *h, struct sys_event *ev, int slot, __u64 uptr)
@@ -750,7 +754,6 @@ static __always_inline int record(__u8 id, __u64 nr, long ret, struct pt_regs *r
 	h->trunc = 0;
 
 	h->pflags = 0;
-	h->pending = 0;
 	struct pspec ps;
 	int np = path_spec(id, a0, a1, a2, a3, &ps);
 
@@ -932,9 +935,9 @@ static __noinline void flush_slot(struct count_slot *sl, __u64 nr)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
-	if (!task_in_target(bpf_get_current_task_btf()))
-		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
+	if (!task_in_target(task))
+		return 0;
 	__s64 cnr = compat_nr(task, regs);
 	if (cnr >= 0) {
 		/* a unix connect through socketcall or another ABI gets its
@@ -1119,12 +1122,13 @@ int BPF_PROG(sched_exec, struct task_struct *p, int old_pid, struct linux_binprm
 	h->off = off;
 
 	struct fs_struct *fs = BPF_CORE_READ(p, fs);
-	ev->lens[EXEC_CWD] = put_path((__u64)BPF_CORE_READ(fs, pwd.dentry), (__u64)BPF_CORE_READ(fs, pwd.mnt));
+	__u64 cur = bpf_get_current_task();
+	ev->lens[EXEC_CWD] = put_path((__u64)BPF_CORE_READ(fs, pwd.dentry), (__u64)BPF_CORE_READ(fs, pwd.mnt), cur);
 	if (BPF_CORE_READ(bprm, interp) != BPF_CORE_READ(bprm, filename))
 		ev->h.flags |= FLAG_EXEC_INTERP;
 	/* the file the kernel opened and runs, whatever string named it */
 	ev->lens[EXEC_EXE] = put_path((__u64)BPF_CORE_READ(bprm, file, f_path.dentry),
-				      (__u64)BPF_CORE_READ(bprm, file, f_path.mnt));
+				      (__u64)BPF_CORE_READ(bprm, file, f_path.mnt), cur);
 
 	start = BPF_CORE_READ(p, mm, env_start);
 	end = BPF_CORE_READ(p, mm, env_end);

@@ -97,15 +97,15 @@ const (
 )
 
 type sensorHeap struct {
-	_       structs.HostLayout
-	Off     uint32
-	Trunc   uint32
-	Pos     uint32
-	Nrec    uint32
-	Pending uint32
-	Pflags  uint32
-	Rec     [98304]uint8
-	Path    [4352]uint8
+	_      structs.HostLayout
+	Off    uint32
+	Trunc  uint32
+	Pos    uint32
+	Nrec   uint32
+	Pflags uint32
+	Pad    uint32
+	Rec    [98304]uint8
+	Path   [4352]uint8
 }
 
 type sensorKind uint32

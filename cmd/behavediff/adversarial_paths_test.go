@@ -128,8 +128,11 @@ func TestAdversarialPathRaceFlipper(t *testing.T) {
 	}
 	adversarialBinary(t, dir, "pathrace")
 	// long: past getname()'s embedded buffer there is no kernel copy, so
-	// every such call must be flagged (late when not raced)
-	for _, mode := range []string{"", "long"} {
+	// every such call must be flagged (late when not raced). len: the
+	// flipper moves the NUL (DIR/a<i> or DIR/a<i>x), against the sensor's
+	// reads of exactly the entry copy's length at the kernel's free and at
+	// exit (bpf/pathargs.h)
+	for _, mode := range []string{"", "long", "len"} {
 		t.Run("mode="+mode, func(t *testing.T) { flipperVariant(t, dir, base, mode) })
 	}
 }
@@ -152,7 +155,11 @@ func flipperVariant(t *testing.T, dir, base, mode string) {
 	}
 
 	ops := map[string]string{"mkdir": "M", "unlink": "U", "rename": "R"}
+	// the letter the kernel used, and the call index
 	name := regexp.MustCompile(`^/tmp/pf/([ab])(\d{5})$`)
+	if mode == "len" {
+		name = regexp.MustCompile(`^/tmp/pf/a(\d{5})(x?)$`)
+	}
 	rows := replayRows(t, "SELECT op, path, path_state FROM file_events WHERE run_id = $RUN AND op IN ('mkdir', 'unlink', 'rename') AND path LIKE '/tmp/pf/%' ORDER BY seq")
 	seen, raced := map[string]bool{}, 0
 	for _, r := range rows {
@@ -161,6 +168,9 @@ func flipperVariant(t *testing.T, dir, base, mode string) {
 		if m == nil {
 			t.Errorf("%s of %q (state %q): neither name", r["op"], p, st)
 			continue
+		}
+		if mode == "len" { // a<i> is letter a, a<i>x letter b
+			m = []string{m[0], map[string]string{"": "a", "x": "b"}[m[2]], m[1]}
 		}
 		i, _ := strconv.Atoi(m[2])
 		key := ops[str(r["op"])] + strconv.Itoa(i)

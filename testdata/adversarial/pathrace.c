@@ -21,7 +21,11 @@
  *       in turn mkdir, unlink and rename of DIR/a<i> or DIR/b<i>. After each
  *       call it looks (with stable strings) at which name the kernel used
  *       and prints "<op> <i> <letter>" (op M, U, R). long: the path is
- *       padded with slashes past getname()'s embedded buffer.
+ *       padded with slashes past getname()'s embedded buffer. len: the
+ *       flipped byte is the one after the name, toggled between its NUL
+ *       and 'x': the names are DIR/a<i> (letter a) and DIR/a<i>x (letter
+ *       b), one a prefix of the other, so only the string's length changes
+ *       (against reads of exactly the entry copy's length, NUL included).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -156,6 +160,8 @@ static int fifo(int n, const char *dir, const char *mode)
 
 static char flip_buf[8192];
 static size_t flip_at;
+static char flip_xor = 'a' ^ 'b';
+static int len_mode; /* flip toggles the NUL after DIR/a<i> (see len) */
 static volatile int stop;
 static volatile unsigned long flips;
 
@@ -164,24 +170,33 @@ static void *flipper(void *arg)
 	(void)arg;
 	volatile char *c = &flip_buf[flip_at];
 	while (!stop) {
-		*c ^= 'a' ^ 'b';
+		*c ^= flip_xor;
 		flips++;
 	}
 	return 0;
+}
+
+/* name_of: DIR/<letter><i>, or in len mode DIR/a<i> (a) and DIR/a<i>x (b) */
+static void name_of(char *p, size_t n, const char *dir, char letter, int i)
+{
+	if (len_mode)
+		snprintf(p, n, "%s/a%05d%s", dir, i, letter == 'b' ? "x" : "");
+	else
+		snprintf(p, n, "%s/%c%05d", dir, letter, i);
 }
 
 static int exists(const char *dir, char letter, int i)
 {
 	char p[256];
 	struct stat st;
-	snprintf(p, sizeof(p), "%s/%c%05d", dir, letter, i);
+	name_of(p, sizeof(p), dir, letter, i);
 	return lstat(p, &st) == 0;
 }
 
 static void create(const char *dir, char letter, int i)
 {
 	char p[256];
-	snprintf(p, sizeof(p), "%s/%c%05d", dir, letter, i);
+	name_of(p, sizeof(p), dir, letter, i);
 	int fd = open(p, O_WRONLY | O_CREAT, 0644);
 	if (fd >= 0)
 		close(fd);
@@ -206,12 +221,17 @@ static int flip(int n, const char *dir, int lng)
 		d = l + 4070 + sprintf(flip_buf + l + 4070, "a%05d", 0);
 	}
 	flip_at = d - 6;
+	if (len_mode) {
+		flip_at = d; /* the NUL: DIR/a<i> <-> DIR/a<i>x */
+		flip_xor = 'x';
+	}
 	pthread_t th;
 	pthread_create(&th, 0, flipper, 0);
 	for (int i = 0; i < n; i++) {
 		char digits[16], to[256];
 		snprintf(digits, sizeof(digits), "%05d", i);
-		memcpy(&flip_buf[flip_at + 1], digits, 5); /* the flipper owns only flip_at */
+		/* the flipper owns only flip_at */
+		memcpy(&flip_buf[len_mode ? flip_at - 5 : flip_at + 1], digits, 5);
 		/* call while the flipper is running on another CPU: it has just
 		 * made progress while this thread spun (on a loaded machine it may
 		 * wait for a CPU; pinning the threads made that worse) */
@@ -252,8 +272,9 @@ int main(int argc, char **argv)
 	}
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "flip")) {
 		mkdir(argv[3], 0755);
+		len_mode = argc == 5 && !strcmp(argv[4], "len");
 		return flip(atoi(argv[2]), argv[3], argc == 5 && !strcmp(argv[4], "long"));
 	}
-	fprintf(stderr, "usage: pathrace fifo N DIR [map|long|maplong|cd] | flip N DIR [long]\n");
+	fprintf(stderr, "usage: pathrace fifo N DIR [map|long|maplong|cd] | flip N DIR [long|len]\n");
 	return 2;
 }
