@@ -42,12 +42,29 @@ CREATE TRIGGER _run_delete AFTER DELETE ON _run BEGIN
 END;
 
 DROP VIEW file_events;
--- Two arms, each a plain join SQLite can plan on its own (a UNION ALL
--- subquery inside one join cannot be flattened: it is materialised and
--- every event's strings joined after it). json_each expands a group: it
--- costs about what scanning as many narrow rows does.
+-- The stored rows come from two arms, each a plain join SQLite can plan on
+-- its own: the first events (and older runs' repeats) in _file, and the
+-- groups of _file_rep expanded by json_each (about what scanning as many
+-- narrow rows costs). What is derived from the columns (access, the path
+-- state's name) is said once, around them.
 CREATE VIEW file_events AS
-SELECT f.run_id,
+SELECT run_id, pid, exe, op, path, flags, result, error, ts, path2, mode, seq, proc_idx,
+       CASE
+         WHEN op = 'open' THEN
+           CASE
+             WHEN (flags & 64) != 0 THEN 'create'
+             WHEN (flags & 3) != 0 OR (flags & 512) != 0 THEN 'write'
+             ELSE 'read'
+           END
+         WHEN op IN ('mkdir', 'mknod', 'link', 'symlink', 'memfd_create') THEN 'create'
+         WHEN op IN ('unlink', 'rmdir', 'rename', 'chmod', 'chown', 'truncate', 'utimes') THEN 'write'
+         WHEN op = 'exec' THEN 'exec'
+         ELSE 'read'
+       END AS access,
+       CASE pflags WHEN 1 THEN 'unresolved' WHEN 2 THEN 'truncated' WHEN 3 THEN 'late' WHEN 4 THEN 'raced' END AS path_state
+FROM (
+SELECT
+       f.run_id,
        p.pid,
        x.s AS exe,
        o.name AS op,
@@ -55,24 +72,12 @@ SELECT f.run_id,
        f.flags,
        f.result,
        en.name AS error,
-       f.ts,
+       f.ts AS ts,
        s2.s AS path2,
        f.mode,
-       f.seq,
+       f.seq AS seq,
        f.proc AS proc_idx,
-       CASE
-         WHEN o.name = 'open' THEN
-           CASE
-             WHEN (f.flags & 64) != 0 THEN 'create'
-             WHEN (f.flags & 3) != 0 OR (f.flags & 512) != 0 THEN 'write'
-             ELSE 'read'
-           END
-         WHEN o.name IN ('mkdir', 'mknod', 'link', 'symlink', 'memfd_create') THEN 'create'
-         WHEN o.name IN ('unlink', 'rmdir', 'rename', 'chmod', 'chown', 'truncate', 'utimes') THEN 'write'
-         WHEN o.name = 'exec' THEN 'exec'
-         ELSE 'read'
-       END AS access,
-       CASE f.pflags WHEN 1 THEN 'unresolved' WHEN 2 THEN 'truncated' WHEN 3 THEN 'late' WHEN 4 THEN 'raced' END AS path_state
+       f.pflags
 FROM _file f
 JOIN file_ops o ON o.id = f.op
 JOIN _str s1 ON s1.run_id = f.run_id AND s1.id = f.path
@@ -81,7 +86,8 @@ LEFT JOIN _proc p ON p.run_id = f.run_id AND p.idx = f.proc
 LEFT JOIN _str x ON x.run_id = p.run_id AND x.id = p.exe
 LEFT JOIN errnos en ON f.result < 0 AND en.errno = -f.result
 UNION ALL
-SELECT r.run_id,
+SELECT
+       r.run_id,
        p.pid,
        x.s AS exe,
        o.name AS op,
@@ -94,19 +100,7 @@ SELECT r.run_id,
        f.mode,
        r.seq + (j.value & 4095) AS seq,
        r.proc AS proc_idx,
-       CASE
-         WHEN o.name = 'open' THEN
-           CASE
-             WHEN (f.flags & 64) != 0 THEN 'create'
-             WHEN (f.flags & 3) != 0 OR (f.flags & 512) != 0 THEN 'write'
-             ELSE 'read'
-           END
-         WHEN o.name IN ('mkdir', 'mknod', 'link', 'symlink', 'memfd_create') THEN 'create'
-         WHEN o.name IN ('unlink', 'rmdir', 'rename', 'chmod', 'chown', 'truncate', 'utimes') THEN 'write'
-         WHEN o.name = 'exec' THEN 'exec'
-         ELSE 'read'
-       END AS access,
-       CASE f.pflags WHEN 1 THEN 'unresolved' WHEN 2 THEN 'truncated' WHEN 3 THEN 'late' WHEN 4 THEN 'raced' END AS path_state
+       f.pflags
 FROM _file_rep r
 JOIN json_each(r.evs) j
 JOIN _file f ON f.run_id = r.run_id AND f.seq = r.of
@@ -115,4 +109,5 @@ JOIN _str s1 ON s1.run_id = f.run_id AND s1.id = f.path
 LEFT JOIN _str s2 ON s2.run_id = f.run_id AND s2.id = f.path2
 LEFT JOIN _proc p ON p.run_id = r.run_id AND p.idx = r.proc
 LEFT JOIN _str x ON x.run_id = p.run_id AND x.id = p.exe
-LEFT JOIN errnos en ON r.result < 0 AND en.errno = -r.result;
+LEFT JOIN errnos en ON r.result < 0 AND en.errno = -r.result
+);
