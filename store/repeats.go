@@ -68,9 +68,7 @@ func (g *repGroups) add(k repKey, seq, ts int64) bool {
 	return true
 }
 
-// text closes group i's array and returns it.
+// text returns group i's array, closed.
 func (g *repGroups) text(i int) string {
-	gr := &g.groups[i]
-	gr.evs = append(gr.evs, ']')
-	return string(gr.evs)
+	return string(append(g.groups[i].evs, ']'))
 }
