@@ -130,7 +130,7 @@ func Prepare(cfg Config) (*Sensor, error) {
 		sa, err = loadSockAddr(cfg, ring.saSpec, events, ring.shared, kernel)
 		saErr <- err
 	}()
-	s := &Sensor{rd: ring.rd}
+	s := &Sensor{rd: ring.rd, strs: newStrCache()}
 	err = spec.LoadAndAssign(&s.objs, &ebpf.CollectionOptions{MapReplacements: ring.shared.replacements(events), Cache: kernel})
 	if serr := <-saErr; err != nil || serr != nil {
 		if sa != nil {

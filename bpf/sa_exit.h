@@ -113,17 +113,7 @@ __noinline int sa_peer_check(__s64 ret)
 		sa_count_lost(SA_LOSS_HOOK, 1);
 		return 0;
 	}
-	sa_fill_hdr(&ev->h, KIND_SOCKADDR);
-	ev->hook = SA_PEER_CHECK;
-	ev->verdict = SA_KILL;
-	ev->reason = SA_R_PEER_OUTSIDE;
-	ev->_pad0 = 0;
-	ev->family = AF_UNIX;
-	ev->type = sk->sk_type;
-	ev->protocol = 0;
-	ev->path_len = 0;
-	ev->_pad1 = 0;
-	__builtin_memset(ev->addr, 0, sizeof(ev->addr));
+	sa_fill_event(ev, SA_PEER_CHECK, SA_KILL, SA_R_PEER_OUTSIDE, AF_UNIX, sk->sk_type, 0);
 	/* the peer's own bound address: where the connect really went */
 	struct unix_address *ua = BPF_CORE_READ(pu, addr);
 	__u32 alen = 0;

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,29 +33,10 @@ func TestSockAddrExitRacingThreads(t *testing.T) {
 	requireRoot(t)
 	cg := newCgroup(t, "saexit")
 	allowed := t.TempDir()
-	host := t.TempDir()
 	s := load(t, Config{CgroupID: cg.id, UnixAllow: []string{allowed}})
 	c := collect(s)
 
-	hostSock := filepath.Join(host, "host.sock")
-	l, err := net.Listen("unix", hostSock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	link := filepath.Join(allowed, "link.sock")
-	if err := os.Symlink(hostSock, link); err != nil {
-		t.Fatal(err)
-	}
+	hostSock, link := hostSockBehindLink(t, allowed)
 	const threads, rounds = 4, 25
 	self, _ := os.Executable()
 	cmd := cg.command(self, allowed, link, strconv.Itoa(threads), strconv.Itoa(rounds))
@@ -237,25 +217,7 @@ func TestSockAddrPeerCheckCompat(t *testing.T) {
 	allowed := t.TempDir()
 	s := load(t, Config{CgroupID: cg.id, UnixAllow: []string{allowed}})
 	c := collect(s)
-	hostSock := filepath.Join(t.TempDir(), "host.sock")
-	l, err := net.Listen("unix", hostSock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	link := filepath.Join(allowed, "link.sock")
-	if err := os.Symlink(hostSock, link); err != nil {
-		t.Fatal(err)
-	}
+	hostSock, link := hostSockBehindLink(t, allowed)
 	cmd := cg.command(bin, link)
 	cmd.SysProcAttr.Unshareflags = unix.CLONE_NEWNS // as in the sandbox
 	out, err := cmd.CombinedOutput()

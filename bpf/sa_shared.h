@@ -52,6 +52,28 @@ static __always_inline void sa_fill_hdr(struct hdr *h, __u8 kind)
 	h->_pad1 = 0;
 }
 
+/*
+ * A sa_event's fixed part: the header, the hook's facts, addr zeroed and
+ * addr_len/path_len 0 for the caller to set. One place, so no record can
+ * leak ring-buffer bytes through a field a copy forgot.
+ */
+static __always_inline void sa_fill_event(struct sa_event *ev, __u8 hook, __u8 verdict, __u8 reason,
+					  __u16 family, __u16 type, __u16 protocol)
+{
+	sa_fill_hdr(&ev->h, KIND_SOCKADDR);
+	ev->hook = hook;
+	ev->verdict = verdict;
+	ev->reason = reason;
+	ev->_pad0 = 0;
+	ev->family = family;
+	ev->type = type;
+	ev->protocol = protocol;
+	ev->addr_len = 0;
+	ev->path_len = 0;
+	ev->_pad1 = 0;
+	__builtin_memset(ev->addr, 0, sizeof(ev->addr));
+}
+
 /* Head of a sa_event without the path: what inet and peer-check records carry. */
 #define SA_HEAD_SIZE __builtin_offsetof(struct sa_event, path)
 

@@ -57,7 +57,7 @@ type Sensor struct {
 	detached chan error  // Stop's background detach; nil before Stop
 	drained  bool        // touched only by Read
 	armed    bool        // Read's poll deadline is set (touched only by Read)
-	strs     *strCache   // Read's decoded strings (touched only by Read)
+	strs     *strCache   // Read's decoded strings, made at load (touched only by Read)
 	ret      retireState // touched only by Read, then by SyscallCounts after Stop
 }
 
@@ -152,9 +152,6 @@ func (s *Sensor) ReadInto(ev *Event) error {
 		if err != nil {
 			*ev = Event{}
 			return s.readErr(err)
-		}
-		if s.strs == nil {
-			s.strs = newStrCache()
 		}
 		if err := decodeInto(s.rec.RawSample, ev, s.strs); err != nil {
 			return err

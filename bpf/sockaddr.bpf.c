@@ -98,18 +98,8 @@ static __always_inline int inet_hook(struct bpf_sock_addr *ctx, __u8 hook, const
 		sa_count_lost(SA_LOSS_HOOK, 1);
 		return 1;
 	}
-	sa_fill_hdr(&ev->h, KIND_SOCKADDR);
 	__u32 fam = v6 ? AF_INET6 : AF_INET;
-	ev->hook = hook;
-	ev->verdict = SA_ALLOW;
-	ev->reason = SA_R_NONE;
-	ev->_pad0 = 0;
-	ev->family = fam;
-	ev->type = ctx->type;
-	ev->protocol = ctx->protocol;
-	ev->path_len = 0;
-	ev->_pad1 = 0;
-	__builtin_memset(ev->addr, 0, sizeof(ev->addr));
+	sa_fill_event(ev, hook, SA_ALLOW, SA_R_NONE, fam, ctx->type, ctx->protocol);
 	/* struct sockaddr_in / sockaddr_in6 as the program passed them */
 	*(__u16 *)&ev->addr[0] = fam;
 	*(__u16 *)&ev->addr[2] = (__u16)ctx->user_port;
@@ -136,21 +126,12 @@ static __always_inline int unix_hook(struct bpf_sock_addr *ctx, __u8 hook)
 		sa_count_lost(SA_LOSS_HOOK, 1);
 		return unix_policy ? 0 : 1; /* cannot judge (the record is the buffer): refuse */
 	}
-	sa_fill_hdr(&ev->h, KIND_SOCKADDR);
+	sa_fill_event(ev, hook, SA_ALLOW, SA_R_NONE, AF_UNIX, ctx->type, ctx->protocol);
 	/* read-only view: no trusted-pointer lookup in the verifier (see CUR_TASK) */
 	struct bpf_sock_addr_kern *sa = KCAST(struct bpf_sock_addr_kern, bpf_cast_to_kern_ctx(ctx));
 	__u32 alen = sa->uaddrlen;
 	if (alen > SA_ADDR_MAX)
 		alen = SA_ADDR_MAX;
-	ev->hook = hook;
-	ev->verdict = SA_ALLOW;
-	ev->_pad0 = 0;
-	ev->family = AF_UNIX;
-	ev->type = ctx->type;
-	ev->protocol = ctx->protocol;
-	ev->path_len = 0;
-	ev->_pad1 = 0;
-	__builtin_memset(ev->addr, 0, sizeof(ev->addr));
 	if (bpf_probe_read_kernel(ev->addr, alen & 0x7f, sa->uaddr) < 0)
 		alen = 0;
 	ev->addr_len = alen;

@@ -22,30 +22,9 @@ func TestSockAddrHooks(t *testing.T) {
 	requireRoot(t)
 	cg := newCgroup(t, "sockaddr")
 	allowed := t.TempDir()
-	host := t.TempDir() // a directory the policy does not allow
 	s := load(t, Config{CgroupID: cg.id, UnixAllow: []string{allowed}})
 	c := collect(s)
-
-	// A listener outside the cgroup (the "host"), reachable by path only
-	// through a symlink planted in the allowed directory.
-	hostSock := filepath.Join(host, "host.sock")
-	l, err := net.Listen("unix", hostSock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	if err := os.Symlink(hostSock, filepath.Join(allowed, "link.sock")); err != nil {
-		t.Fatal(err)
-	}
+	hostSock, _ := hostSockBehindLink(t, allowed)
 
 	port := closedPort(t)
 	self, _ := os.Executable()
@@ -208,4 +187,33 @@ func TestUnixPrefixes(t *testing.T) {
 	if _, err := unixPrefixes([]string{"/a", "/b", "/c", "/d", "/e"}); err == nil {
 		t.Error("five directories accepted (the table has four)")
 	}
+}
+
+// hostSockBehindLink starts a listener outside the cgroup and outside every
+// allowed directory (the "host"), accepting and closing each connection
+// until the test ends, and plants a symlink to it at allowed/link.sock: the
+// host socket is then reachable by an allowed path only through the link.
+// It returns the socket's path and the link's.
+func hostSockBehindLink(t *testing.T, allowed string) (hostSock, link string) {
+	t.Helper()
+	hostSock = filepath.Join(t.TempDir(), "host.sock")
+	l, err := net.Listen("unix", hostSock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	link = filepath.Join(allowed, "link.sock")
+	if err := os.Symlink(hostSock, link); err != nil {
+		t.Fatal(err)
+	}
+	return hostSock, link
 }
