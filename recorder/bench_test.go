@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -40,6 +39,31 @@ func buildHelper(tb testing.TB, name, dir string) string {
 		tb.Fatalf("gcc %s: %v\n%s", name, err, msg)
 	}
 	return out
+}
+
+// buildSource compiles the C source code, static and with threads, into
+// dir/name.
+func buildSource(tb testing.TB, name, code, dir string) string {
+	tb.Helper()
+	src := filepath.Join(tb.TempDir(), name+".c")
+	if err := os.WriteFile(src, []byte(code), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	out := filepath.Join(dir, name)
+	if msg, err := exec.Command("gcc", "-O2", "-static", "-pthread", "-o", out, src).CombinedOutput(); err != nil {
+		tb.Fatalf("gcc %s: %v\n%s", name, err, msg)
+	}
+	return out
+}
+
+// buildBehavediff builds the behavediff command into a temporary directory.
+func buildBehavediff(b *testing.B) string {
+	b.Helper()
+	bin := filepath.Join(b.TempDir(), "behavediff")
+	if msg, err := exec.Command("go", "build", "-o", bin, "../cmd/behavediff").CombinedOutput(); err != nil {
+		b.Fatalf("build behavediff: %v\n%s", err, msg)
+	}
+	return bin
 }
 
 // runUntraced runs args in the same sandbox configuration the recorder uses,
@@ -236,33 +260,15 @@ func BenchmarkBurstyBuild(b *testing.B) {
 // behavediff process.
 func recordCLI(b *testing.B, dbPath, ws string, args []string) (Result, string, time.Duration, int64, time.Duration) {
 	b.Helper()
-	bin := filepath.Join(b.TempDir(), "behavediff")
-	if msg, err := exec.Command("go", "build", "-o", bin, "../cmd/behavediff").CombinedOutput(); err != nil {
-		b.Fatalf("build behavediff: %v\n%s", err, msg)
-	}
-	var out, errb bytes.Buffer
-	cmd := exec.Command(bin, append([]string{"record", "--db", dbPath, "--workspace", ws, "--timeout", "1h", "--"}, args...)...)
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		b.Fatalf("behavediff record: %v\n%s", err, errb.String())
-	}
-	wall := time.Since(start)
-	m := regexp.MustCompile(`run (\d+) (\w+)`).FindStringSubmatch(errb.String())
-	if m == nil {
-		b.Fatalf("no run id in %q", errb.String())
-	}
-	id, _ := strconv.ParseInt(m[1], 10, 64)
+	r := recordWith(b, buildBehavediff(b), dbPath, ws, args)
 	db, err := store.OpenReadOnly(context.Background(), dbPath)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	tr, err := db.LoadTrace(context.Background(), id)
+	tr, err := db.LoadTrace(context.Background(), r.id)
 	if err != nil {
 		b.Fatal(err)
 	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	return Result{RunID: id, Status: tr.Run.Status, Lost: tr.Run.LostEvents}, out.String(), wall, ru.Maxrss << 10, cpu
+	return Result{RunID: r.id, Status: tr.Run.Status, Lost: tr.Run.LostEvents}, r.out, r.wall, r.maxRSS, r.cpu
 }

@@ -117,18 +117,8 @@ func BenchmarkFlood4Threads(b *testing.B) {
 		}
 	}
 	ws := b.TempDir()
-	src := filepath.Join(b.TempDir(), "flood.c")
-	if err := os.WriteFile(src, []byte(floodC), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	flood := filepath.Join(ws, "flood")
-	if msg, err := exec.Command("gcc", "-O2", "-static", "-pthread", "-o", flood, src).CombinedOutput(); err != nil {
-		b.Fatalf("gcc: %v\n%s", err, msg)
-	}
-	bin := filepath.Join(b.TempDir(), "behavediff")
-	if msg, err := exec.Command("go", "build", "-o", bin, "../cmd/behavediff").CombinedOutput(); err != nil {
-		b.Fatalf("build behavediff: %v\n%s", err, msg)
-	}
+	flood := buildSource(b, "flood", floodC, ws)
+	bin := buildBehavediff(b)
 	dbPath := filepath.Join(b.TempDir(), "t.db")
 	const target = "/etc/hostname"
 	args := []string{flood, strconv.Itoa(threads), strconv.Itoa(events), target}
@@ -203,14 +193,7 @@ func BenchmarkFloodProfile(b *testing.B) {
 		threads = v
 	}
 	ws := b.TempDir()
-	src := filepath.Join(b.TempDir(), "flood.c")
-	if err := os.WriteFile(src, []byte(floodC), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	flood := filepath.Join(ws, "flood")
-	if msg, err := exec.Command("gcc", "-O2", "-static", "-pthread", "-o", flood, src).CombinedOutput(); err != nil {
-		b.Fatalf("gcc: %v\n%s", err, msg)
-	}
+	flood := buildSource(b, "flood", floodC, ws)
 	db, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "t.db"))
 	if err != nil {
 		b.Fatal(err)

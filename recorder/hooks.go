@@ -121,11 +121,12 @@ func (t *tracker) flushHooks(pid uint32, ts uint64) error {
 func (t *tracker) storeHooks(pid, tid uint32, ts uint64, hooks []*bpf.SockAddr, sys *bpf.Event) error {
 	idx := t.proc(pid, ts)
 	at := t.rel(ts)
+	mmsg := sys != nil && bpf.SyscallIDOf(int(sys.Nr)) == bpf.SysSendmmsg
 	for i, h := range hooks {
 		res := int64(0)
 		if sys != nil {
 			res = sys.Ret
-			if bpf.SyscallIDOf(int(sys.Nr)) == bpf.SysSendmmsg && sys.Ret >= 0 && int64(i) >= sys.Ret {
+			if mmsg && sys.Ret >= 0 && int64(i) >= sys.Ret {
 				res = -errEPERM // not sent: the message the call stopped at
 			}
 		}
@@ -148,7 +149,7 @@ func (t *tracker) storeHooks(pid, tid uint32, ts uint64, hooks []*bpf.SockAddr, 
 			// A DNS query sent by sendto/sendmsg: the name from the
 			// syscall record's payload, the destination from the hook.
 			// (sendmmsg payloads come as their own records.)
-			if sys != nil && len(sys.Payload) > 0 && bpf.SyscallIDOf(int(sys.Nr)) != bpf.SysSendmmsg {
+			if sys != nil && len(sys.Payload) > 0 && !mmsg {
 				if q, ok := parseDNSQuery(sys.Payload, h.Type == 1); ok {
 					e.Op, e.Domain, e.QType = store.NetDNS, q.Name, q.QType
 					if err := t.sink.AddNet(e); err != nil {

@@ -2,8 +2,6 @@ package recorder
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -60,14 +58,7 @@ func TestRecordRepeatedPathsExact(t *testing.T) {
 	requireRoot(t)
 	const rounds, distinct, pairs = 6, 5000, 10000
 	ws := t.TempDir()
-	src := filepath.Join(t.TempDir(), "paths.c")
-	if err := os.WriteFile(src, []byte(pathsC), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(ws, "paths")
-	if msg, err := exec.Command("gcc", "-O2", "-static", "-pthread", "-o", bin, src).CombinedOutput(); err != nil {
-		t.Fatalf("gcc: %v\n%s", err, msg)
-	}
+	bin := buildSource(t, "paths", pathsC, ws)
 	r := record(t, ws, Spec{Args: []string{bin, fmt.Sprint(rounds), fmt.Sprint(distinct), fmt.Sprint(pairs)}}, nil)
 	if r.res.Status != store.StatusOK || r.res.ExitCode != 0 {
 		t.Fatalf("status %s exit %d; stderr %s", r.res.Status, r.res.ExitCode, r.stderr)

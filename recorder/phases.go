@@ -209,11 +209,11 @@ func (r *recording) waitSensor() (*bpf.Sensor, error) {
 	return w()
 }
 
-// close releases what prepare and create made. The sensor's detach (RCU grace periods) and the sandbox's teardown
-// (containerd round trips, unmounts) are independent waits, so they overlap
-// each other and, when finish starts them (teardown), the storing of the
-// run: the command is gone and the sensor's gate closed, so no order
-// matters.
+// close releases what prepare and create made. The sensor's detach (RCU
+// grace periods) and the sandbox's teardown (containerd round trips,
+// unmounts) are independent waits, so they overlap each other and, when
+// finish starts them (teardown), the storing of the run: the command is gone
+// and the sensor's gate closed, so no order matters.
 func (r *recording) close() {
 	r.teardown()
 	if r.proxy != nil {

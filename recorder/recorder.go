@@ -120,9 +120,10 @@ const (
 	ingestBatches = ingestQueued + ingestSpare
 )
 
-// insideUID turns the host kuids the sensor reads into the uids the command
-// sees (the sandbox's user namespace shifts them), so stored processes and
-// baselines do not depend on the namespace.
+// startIngest starts the two goroutines of an ingest. insideUID turns the
+// host kuids the sensor reads into the uids the command sees (the sandbox's
+// user namespace shifts them), so stored processes and baselines do not
+// depend on the namespace.
 //
 // Batches go back to the reader once the tracker is done with them and the
 // reader decodes each record straight into its slot: a new batch per hand-off

@@ -26,6 +26,19 @@ func buildProbe(t *testing.T, dir string) string {
 	return out
 }
 
+// hostSocketDir makes a 0755 directory of the host, outside the sandbox,
+// for the unix sockets of one test, removed at its end.
+func hostSocketDir(t *testing.T, prefix string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/var/tmp", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	return dir
+}
+
 // hostListener is a unix socket of the host (outside the sandbox), counting
 // every byte it receives.
 type hostListener struct {
@@ -87,12 +100,7 @@ func TestRecordSockAddrAdversarial(t *testing.T) {
 	requireRoot(t)
 	ws := t.TempDir()
 	probe := buildProbe(t, ws)
-	hostDir, err := os.MkdirTemp("/var/tmp", "bd-sockaddr-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(hostDir) })
-	os.Chmod(hostDir, 0o755)
+	hostDir := hostSocketDir(t, "bd-sockaddr-")
 	// Bound after the sandbox is created (so not masked, see the sandbox's
 	// TestHostSocketsMasked) and world-writable (so the user namespace does
 	// not stop them by permission, see TestRecordHostSocketNotWritable): the
@@ -236,12 +244,7 @@ func TestRecordHostSocketNotWritable(t *testing.T) {
 	requireRoot(t)
 	ws := t.TempDir()
 	probe := buildProbe(t, ws)
-	hostDir, err := os.MkdirTemp("/var/tmp", "bd-hostsock-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(hostDir) })
-	os.Chmod(hostDir, 0o755)
+	hostDir := hostSocketDir(t, "bd-hostsock-")
 	// Bound after the sandbox is created, so not masked: the permission
 	// check alone must stop the code.
 	hostPath, gramPath := filepath.Join(hostDir, "host.sock"), filepath.Join(hostDir, "dgram.sock")

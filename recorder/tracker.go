@@ -34,7 +34,6 @@ type tracker struct {
 	sent   map[sendKey]struct{}
 	// answered holds the (name, address) pairs of DNS answers recorded.
 	answered map[[2]string]struct{}
-	name     func(int) string
 	hk       hookState // cgroup sock_addr hook records (hooks.go)
 
 	// malformed counts payloads to or from port 53 that did not parse as
@@ -64,7 +63,6 @@ func newTracker(s sink, base uint64) *tracker {
 		cur:      map[uint32]int32{},
 		sent:     map[sendKey]struct{}{},
 		answered: map[[2]string]struct{}{},
-		name:     bpf.SyscallName,
 	}
 }
 
@@ -423,9 +421,8 @@ func (t *tracker) syscall(ev *bpf.Event) error {
 	}
 	// Everything else the sensor records is a privilege or namespace call;
 	// decodePriv also drops the harmless ones (a plain fork's clone).
-	name := t.name(int(ev.Nr))
 	if args, ok := decodePriv(id, a, ev.Str); ok {
-		return t.sink.AddPriv(store.PrivEvent{Proc: idx, Syscall: name, Args: args, Result: ev.Ret, TS: ts})
+		return t.sink.AddPriv(store.PrivEvent{Proc: idx, Syscall: bpf.SyscallName(int(ev.Nr)), Args: args, Result: ev.Ret, TS: ts})
 	}
 	return nil
 }
@@ -542,7 +539,7 @@ func (t *tracker) counts(cs []bpf.Count) []store.SyscallCount {
 		// every tgid here ran in the sandbox; one whose fork and exec records
 		// were lost still gets an (orphan) image rather than vanishing.
 		idx := t.proc(c.Pid, t.base)
-		out = append(out, store.SyscallCount{Proc: idx, Name: t.name(c.Nr), Count: c.Count, Errors: c.Errors})
+		out = append(out, store.SyscallCount{Proc: idx, Name: bpf.SyscallName(c.Nr), Count: c.Count, Errors: c.Errors})
 	}
 	return out
 }

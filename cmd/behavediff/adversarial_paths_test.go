@@ -3,8 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -112,20 +110,7 @@ func TestAdversarialPathRaceFlipper(t *testing.T) {
 	base := "#!/bin/sh\necho building\n"
 	// every CPU: the default quota (all but one) would let the flipper and
 	// the caller rarely run at the same time on a small machine
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "app.sh"), []byte(base), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(filepath.Join(dir, ".behavediff"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Chdir(dir)
-	if code, _, stderr := runCLI(t, "record", "--name", "app", "--cpus", strconv.Itoa(runtime.NumCPU()), "--", "/bin/sh", "app.sh"); code != 0 {
-		t.Fatalf("record: exit %d: %s", code, stderr)
-	}
-	if code, out, stderr := runCLI(t, "approve", "--yes", "app"); code != 0 {
-		t.Fatalf("approve: exit %d: %s %s", code, out, stderr)
-	}
+	dir := adversarialProjectIn(t, t.TempDir(), base, "--cpus", strconv.Itoa(runtime.NumCPU()))
 	adversarialBinary(t, dir, "pathrace")
 	// long: past getname()'s embedded buffer there is no kernel copy, so
 	// every such call must be flagged (late when not raced). len: the

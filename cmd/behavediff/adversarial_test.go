@@ -98,7 +98,7 @@ func TestAdversarialExecThroughSymlinkDotDot(t *testing.T) {
 }
 
 // adversarialProjectIn is adversarialProject for an existing directory.
-func adversarialProjectIn(t *testing.T, dir, base string) string {
+func adversarialProjectIn(t *testing.T, dir, base string, recordFlags ...string) string {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, "app.sh"), []byte(base), 0o755); err != nil {
 		t.Fatal(err)
@@ -107,7 +107,8 @@ func adversarialProjectIn(t *testing.T, dir, base string) string {
 		t.Fatal(err)
 	}
 	t.Chdir(dir)
-	if code, _, stderr := runCLI(t, "record", "--name", "app", "--", "/bin/sh", "app.sh"); code != 0 {
+	args := append(append([]string{"record", "--name", "app"}, recordFlags...), "--", "/bin/sh", "app.sh")
+	if code, _, stderr := runCLI(t, args...); code != 0 {
 		t.Fatalf("record: exit %d: %s", code, stderr)
 	}
 	if code, out, stderr := runCLI(t, "approve", "--yes", "app"); code != 0 {

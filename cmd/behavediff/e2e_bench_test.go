@@ -69,31 +69,14 @@ int main(int argc, char **argv) {
 func BenchmarkRecordEndToEnd(b *testing.B) {
 	testenv.RequireRoot(b, "BenchmarkRecordEndToEnd (containerd, eBPF)")
 	testenv.RequireBinaries(b, "containerd", "runc", "gcc")
-	rounds := 100000
-	if s := os.Getenv("BEHAVEDIFF_BENCH_ROUNDS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1000 {
-			b.Fatalf("BEHAVEDIFF_BENCH_ROUNDS=%q: want a number >= 1000", s)
-		}
-		rounds = n
-	}
-	pairs := max(b.N, 5)
-	if s := os.Getenv("BEHAVEDIFF_BENCH_PAIRS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			b.Fatalf("BEHAVEDIFF_BENCH_PAIRS=%q: want a number >= 1", s)
-		}
-		pairs = n
-	}
+	rounds := benchInt(b, "BEHAVEDIFF_BENCH_ROUNDS", 100000, 1000)
+	pairs := benchPairs(b)
 	hostTmp := "/dev/shm"
 	if st, err := os.Stat(hostTmp); err != nil || !st.IsDir() {
 		b.Skip("no /dev/shm tmpfs for the bare run")
 	}
 
-	bin := filepath.Join(b.TempDir(), "behavediff")
-	if msg, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, msg)
-	}
+	bin := buildCLI(b)
 	bins := []string{bin}
 	if before := os.Getenv("BEHAVEDIFF_BENCH_BEFORE"); before != "" {
 		if _, err := exec.LookPath(before); err != nil {

@@ -12,7 +12,8 @@ import (
 	"github.com/behavediff/behavediff/store"
 )
 
-func buildCLI(t *testing.T) string {
+// buildCLI builds the behavediff command into a temporary directory.
+func buildCLI(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "behavediff")
 	if msg, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {

@@ -68,21 +68,7 @@ func scenarioDir(t *testing.T, dir string) []variant {
 func newScenarioProject(t *testing.T, dir string) (string, string) {
 	t.Helper()
 	clean := scenarioFile(t, filepath.Join(dir, "clean.sh"))
-	p := t.TempDir()
-	if err := os.WriteFile(filepath.Join(p, "app.sh"), []byte(clean), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(filepath.Join(p, ".behavediff"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Chdir(p)
-	if code, _, stderr := runCLI(t, "record", "--name", "app", "--", "/bin/sh", "app.sh"); code != 0 {
-		t.Fatalf("record: exit %d: %s", code, stderr)
-	}
-	if code, out, stderr := runCLI(t, "approve", "--yes", "app"); code != 0 {
-		t.Fatalf("approve: exit %d: %s %s", code, out, stderr)
-	}
-	return p, clean
+	return adversarialProjectIn(t, t.TempDir(), clean), clean
 }
 
 func TestScenarioPeerRules(t *testing.T) {

@@ -46,15 +46,7 @@ type e2eConfig struct {
 // benchPairs is BEHAVEDIFF_BENCH_PAIRS, else max(b.N, 5).
 func benchPairs(b *testing.B) int {
 	b.Helper()
-	pairs := max(b.N, 5)
-	if s := os.Getenv("BEHAVEDIFF_BENCH_PAIRS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			b.Fatalf("BEHAVEDIFF_BENCH_PAIRS=%q: want a number >= 1", s)
-		}
-		pairs = n
-	}
-	return pairs
+	return benchInt(b, "BEHAVEDIFF_BENCH_PAIRS", max(b.N, 5), 1)
 }
 
 // benchInt reads a positive integer knob, or returns def.
@@ -100,10 +92,7 @@ func runE2EWorkload(b *testing.B, w e2eWorkload, goal float64) {
 	if st, err := os.Stat(hostTmp); err != nil || !st.IsDir() {
 		b.Skip("no /dev/shm tmpfs for the bare run")
 	}
-	bin := filepath.Join(b.TempDir(), "behavediff")
-	if msg, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, msg)
-	}
+	bin := buildCLI(b)
 	bins := []e2eConfig{{label: "this tree", bin: bin}}
 	if w.allCPUs {
 		n := strconv.Itoa(runtime.NumCPU())
