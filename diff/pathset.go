@@ -48,12 +48,16 @@ type pathEntry struct {
 	dir *baseline.Glob
 }
 
-func newGlobSet(globs []string) *pathSet {
+func newGlobSet(globs []string) *pathSet { return newPathSet(globPatterns(globs)) }
+
+// globPatterns reads a list of globs as a table whose rows have no
+// description.
+func globPatterns(globs []string) []Pattern {
 	ps := make([]Pattern, len(globs))
 	for i, g := range globs {
 		ps[i] = Pattern{Glob: g}
 	}
-	return newPathSet(ps)
+	return ps
 }
 
 func newPathSet(t []Pattern) *pathSet {
