@@ -162,23 +162,17 @@ func (g *globEntry) covers(e baseline.Entry) bool {
 	return g.value.Match(e.Value) && g.to.Match(e.To)
 }
 
-// hasAny reports whether some entry of the section is matched by glob
+// hasMatch reports whether some entry of the section is matched by glob
 // entry g (used for removed behaviour).
 func (v *view) hasMatch(section string, g baseline.Entry) bool {
-	if v.keys[section][g.Key()] {
-		return true
-	}
 	if !baseline.IsGlob(g.Value) && !baseline.IsGlob(g.To) {
 		// A literal baseline entry the run now normalises to a glob (a
 		// baseline approved before libssl.so.3 became libssl.so.*) is
 		// still there.
-		cs := v.globs[section]
-		for i := range cs {
-			if cs[i].covers(g) {
-				return true
-			}
-		}
-		return false
+		return v.has(section, g)
+	}
+	if v.keys[section][g.Key()] {
+		return true
 	}
 	ge := globEntry{e: g}
 	for _, e := range *sectionOf(v.b, section) {
