@@ -199,6 +199,12 @@ func allowed(al *baseline.AllowList, section string, e baseline.Entry) bool {
 	return e.To != "" && al.Allowed(section, e.To)
 }
 
+// procAllowed reports whether an allow: glob covers the process's program
+// or its chain.
+func procAllowed(al *baseline.AllowList, p baseline.Process) bool {
+	return al.Allowed("processes", p.Exe) || al.Allowed("processes", p.Chain)
+}
+
 // Compare lists what cur does that base does not (rated by the risk table)
 // and what base has that cur no longer does (low). Entries matching base's
 // allow: globs are never findings; optional base entries may be missing.
@@ -218,7 +224,7 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 	// Processes: identities the baseline does not have. A process whose
 	// program is itself new is reported once, as the exec of that program.
 	for _, p := range cur.Processes {
-		if bv.procKeys[p.Key()] || al.Allowed("processes", p.Exe) || al.Allowed("processes", p.Chain) {
+		if bv.procKeys[p.Key()] || procAllowed(al, p) {
 			continue
 		}
 		f := &fact{section: "processes", proc: p, cur: cv, base: bv}
@@ -240,7 +246,7 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 		})
 	}
 	for _, p := range base.Processes {
-		if p.Optional || cv.procKeys[p.Key()] || al.Allowed("processes", p.Exe) || al.Allowed("processes", p.Chain) {
+		if p.Optional || cv.procKeys[p.Key()] || procAllowed(al, p) {
 			continue
 		}
 		out = append(out, Finding{
