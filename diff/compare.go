@@ -240,7 +240,7 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 		}
 		out = append(out, Finding{
 			Level: r.Level, Kind: r.Kind, Change: Added, Section: "processes",
-			Subject: processSubject(p), Reason: reason(r.Reason, detail, false),
+			Subject: ProcessSubject(p), Reason: reason(r.Reason, detail, false),
 			Process: p.Chain, Query: query(cur, ctx.RunID, "processes", baseline.Entry{Value: p.Exe}),
 			Rule: r.ID, Peers: r.Peers,
 		})
@@ -251,7 +251,7 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 		}
 		out = append(out, Finding{
 			Level: RemovedLevel, Kind: "removed", Change: Removed, Section: "processes",
-			Subject: processSubject(p), Reason: "no longer runs (processes)", Process: p.Chain,
+			Subject: ProcessSubject(p), Reason: "no longer runs (processes)", Process: p.Chain,
 			Query: query(base, ctx.BaseRunID, "processes", baseline.Entry{Value: p.Exe}), Rule: RemovedRule,
 		})
 	}
@@ -298,7 +298,9 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 	return sortDedupe(out) // a create and a workspace change may collapse to the same DIR/**
 }
 
-func processSubject(p baseline.Process) string {
+// ProcessSubject is the Subject of a finding about process p: its program
+// and arguments.
+func ProcessSubject(p baseline.Process) string {
 	return p.Exe + " [" + strings.Join(p.Argv, " ") + "]"
 }
 
