@@ -196,12 +196,18 @@ func validAllowSection(name string) bool {
 // Allowed reports whether value in section is covered by one of the
 // baseline's allow globs (given for the section itself or its group).
 func (b *Baseline) Allowed(section, value string) bool {
-	if len(b.Allow) == 0 {
+	return anyAllowed(b.Allow, section, func(g string) bool { return Match(g, value) })
+}
+
+// anyAllowed reports whether match holds for a glob of one of the allow:
+// lists (keyed as Baseline.Allow) that apply to section.
+func anyAllowed[G any](lists map[string][]G, section string, match func(G) bool) bool {
+	if len(lists) == 0 {
 		return false
 	}
 	for _, k := range allowKeys(section) {
-		for _, g := range b.Allow[k] {
-			if Match(g, value) {
+		for _, g := range lists[k] {
+			if match(g) {
 				return true
 			}
 		}
@@ -238,17 +244,7 @@ func (b *Baseline) AllowList() *AllowList {
 
 // Allowed is Baseline.Allowed on the compiled globs.
 func (a *AllowList) Allowed(section, value string) bool {
-	if len(a.globs) == 0 {
-		return false
-	}
-	for _, k := range allowKeys(section) {
-		for _, g := range a.globs[k] {
-			if g.Match(value) {
-				return true
-			}
-		}
-	}
-	return false
+	return anyAllowed(a.globs, section, func(g *Glob) bool { return g.Match(value) })
 }
 
 // KeepUserSections copies the user-owned sections (allow, redact) from an

@@ -162,23 +162,17 @@ func (g *globEntry) covers(e baseline.Entry) bool {
 	return g.value.Match(e.Value) && g.to.Match(e.To)
 }
 
-// hasAny reports whether some entry of the section is matched by glob
+// hasMatch reports whether some entry of the section is matched by glob
 // entry g (used for removed behaviour).
 func (v *view) hasMatch(section string, g baseline.Entry) bool {
-	if v.keys[section][g.Key()] {
-		return true
-	}
 	if !baseline.IsGlob(g.Value) && !baseline.IsGlob(g.To) {
 		// A literal baseline entry the run now normalises to a glob (a
 		// baseline approved before libssl.so.3 became libssl.so.*) is
 		// still there.
-		cs := v.globs[section]
-		for i := range cs {
-			if cs[i].covers(g) {
-				return true
-			}
-		}
-		return false
+		return v.has(section, g)
+	}
+	if v.keys[section][g.Key()] {
+		return true
 	}
 	ge := globEntry{e: g}
 	for _, e := range *sectionOf(v.b, section) {
@@ -205,6 +199,12 @@ func allowed(al *baseline.AllowList, section string, e baseline.Entry) bool {
 	return e.To != "" && al.Allowed(section, e.To)
 }
 
+// procAllowed reports whether an allow: glob covers the process's program
+// or its chain.
+func procAllowed(al *baseline.AllowList, p baseline.Process) bool {
+	return al.Allowed("processes", p.Exe) || al.Allowed("processes", p.Chain)
+}
+
 // Compare lists what cur does that base does not (rated by the risk table)
 // and what base has that cur no longer does (low). Entries matching base's
 // allow: globs are never findings; optional base entries may be missing.
@@ -224,7 +224,7 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 	// Processes: identities the baseline does not have. A process whose
 	// program is itself new is reported once, as the exec of that program.
 	for _, p := range cur.Processes {
-		if bv.procKeys[p.Key()] || al.Allowed("processes", p.Exe) || al.Allowed("processes", p.Chain) {
+		if bv.procKeys[p.Key()] || procAllowed(al, p) {
 			continue
 		}
 		f := &fact{section: "processes", proc: p, cur: cv, base: bv}
@@ -240,18 +240,18 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 		}
 		out = append(out, Finding{
 			Level: r.Level, Kind: r.Kind, Change: Added, Section: "processes",
-			Subject: processSubject(p), Reason: reason(r.Reason, detail, false),
+			Subject: ProcessSubject(p), Reason: reason(r.Reason, detail, false),
 			Process: p.Chain, Query: query(cur, ctx.RunID, "processes", baseline.Entry{Value: p.Exe}),
 			Rule: r.ID, Peers: r.Peers,
 		})
 	}
 	for _, p := range base.Processes {
-		if p.Optional || cv.procKeys[p.Key()] || al.Allowed("processes", p.Exe) || al.Allowed("processes", p.Chain) {
+		if p.Optional || cv.procKeys[p.Key()] || procAllowed(al, p) {
 			continue
 		}
 		out = append(out, Finding{
 			Level: RemovedLevel, Kind: "removed", Change: Removed, Section: "processes",
-			Subject: processSubject(p), Reason: "no longer runs (processes)", Process: p.Chain,
+			Subject: ProcessSubject(p), Reason: "no longer runs (processes)", Process: p.Chain,
 			Query: query(base, ctx.BaseRunID, "processes", baseline.Entry{Value: p.Exe}), Rule: RemovedRule,
 		})
 	}
@@ -298,7 +298,9 @@ func Compare(base, cur *baseline.Baseline, ctx Context) []Finding {
 	return sortDedupe(out) // a create and a workspace change may collapse to the same DIR/**
 }
 
-func processSubject(p baseline.Process) string {
+// ProcessSubject is the Subject of a finding about process p: its program
+// and arguments.
+func ProcessSubject(p baseline.Process) string {
 	return p.Exe + " [" + strings.Join(p.Argv, " ") + "]"
 }
 

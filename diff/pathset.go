@@ -25,6 +25,8 @@ var (
 	scratchSet        = newGlobSet(ScratchPaths)
 	systemSet         = newGlobSet(SystemPaths)
 	filelessSet       = newGlobSet(filelessPaths)
+
+	sensitiveParents = parentGlobs(secretSet, clusterSecretSet, persistenceSet, sensitiveReadSet, kernelTamperSet)
 )
 
 // pathSet is a table of risk globs compiled for matching many paths. A
@@ -39,7 +41,6 @@ type pathSet struct {
 }
 
 type pathEntry struct {
-	pat  int // index of the table row
 	what string
 	glob *baseline.Glob
 	// dir, for a glob ending "/**", is the glob without it: the directory
@@ -47,19 +48,23 @@ type pathEntry struct {
 	dir *baseline.Glob
 }
 
-func newGlobSet(globs []string) *pathSet {
+func newGlobSet(globs []string) *pathSet { return newPathSet(globPatterns(globs)) }
+
+// globPatterns reads a list of globs as a table whose rows have no
+// description.
+func globPatterns(globs []string) []Pattern {
 	ps := make([]Pattern, len(globs))
 	for i, g := range globs {
 		ps[i] = Pattern{Glob: g}
 	}
-	return newPathSet(ps)
+	return ps
 }
 
 func newPathSet(t []Pattern) *pathSet {
 	s := &pathSet{byRoot: map[string][]int{}}
-	for i, p := range t {
+	for _, p := range t {
 		for _, g := range expandHome(p.Glob) {
-			e := pathEntry{pat: i, what: p.What, glob: baseline.CompileGlob(g)}
+			e := pathEntry{what: p.What, glob: baseline.CompileGlob(g)}
 			if d, ok := strings.CutSuffix(g, "/**"); ok {
 				e.dir = baseline.CompileGlob(d)
 			}
@@ -131,4 +136,35 @@ func (s *pathSet) matchDir(v string) (bool, string) {
 		return true, s.entries[i].what
 	}
 	return false, ""
+}
+
+// parentGlob is a directory above the paths of a table row's glob.
+type parentGlob struct {
+	glob *baseline.Glob
+	what string
+}
+
+// parentGlobs lists, in table order, every directory prefix ("/etc",
+// "/home/*") of the sets' globs, each once, for holdsSensitive. Globs that
+// start with a wildcard (**/.env) are left out: they are below every
+// directory.
+func parentGlobs(sets ...*pathSet) []parentGlob {
+	var out []parentGlob
+	seen := map[string]bool{}
+	for _, s := range sets {
+		for _, e := range s.entries {
+			g := e.glob.String()
+			if strings.HasPrefix(g, "*") {
+				continue
+			}
+			for i := 1; i < len(g); i++ {
+				if g[i] != '/' || seen[g[:i]] {
+					continue
+				}
+				seen[g[:i]] = true
+				out = append(out, parentGlob{glob: baseline.CompileGlob(g[:i]), what: e.what})
+			}
+		}
+	}
+	return out
 }

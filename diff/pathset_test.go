@@ -32,14 +32,6 @@ func refMatchDir(t []Pattern, v string) (bool, string) {
 	return false, ""
 }
 
-func globTable(gs []string) []Pattern {
-	out := make([]Pattern, len(gs))
-	for i, g := range gs {
-		out[i] = Pattern{Glob: g}
-	}
-	return out
-}
-
 // pathSetTables pairs every compiled set with the table it was built from.
 func pathSetTables() map[string]struct {
 	set   *pathSet
@@ -51,12 +43,12 @@ func pathSetTables() map[string]struct {
 	}
 	return map[string]st{
 		"Secrets": {secretSet, Secrets}, "ClusterSecrets": {clusterSecretSet, ClusterSecrets},
-		"NotSecrets": {notSecretSet, globTable(NotSecrets)}, "Persistence": {persistenceSet, Persistence},
+		"NotSecrets": {notSecretSet, globPatterns(NotSecrets)}, "Persistence": {persistenceSet, Persistence},
 		"KernelTamper": {kernelTamperSet, KernelTamper}, "SensitiveReads": {sensitiveReadSet, SensitiveReads},
-		"Recon": {reconSet, Recon}, "ProjectFiles": {projectFileSet, globTable(ProjectFiles)},
-		"RawDevices": {rawDeviceSet, globTable(RawDevices)}, "RuntimeSockets": {runtimeSocketSet, globTable(RuntimeSockets)},
-		"ResolverSockets": {resolverSocketSet, globTable(ResolverSockets)}, "ScratchPaths": {scratchSet, globTable(ScratchPaths)},
-		"SystemPaths": {systemSet, globTable(SystemPaths)}, "fileless": {filelessSet, globTable(filelessPaths)},
+		"Recon": {reconSet, Recon}, "ProjectFiles": {projectFileSet, globPatterns(ProjectFiles)},
+		"RawDevices": {rawDeviceSet, globPatterns(RawDevices)}, "RuntimeSockets": {runtimeSocketSet, globPatterns(RuntimeSockets)},
+		"ResolverSockets": {resolverSocketSet, globPatterns(ResolverSockets)}, "ScratchPaths": {scratchSet, globPatterns(ScratchPaths)},
+		"SystemPaths": {systemSet, globPatterns(SystemPaths)}, "fileless": {filelessSet, globPatterns(filelessPaths)},
 	}
 }
 
@@ -131,4 +123,38 @@ func FuzzPathSet(f *testing.F) {
 			checkPathSet(t, name, s.set, s.table, v)
 		}
 	})
+}
+
+// refHoldsSensitive is holdsSensitive before parentGlobs: every directory
+// prefix of every table glob compiled and tried in table order.
+func refHoldsSensitive(dir string) string {
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" {
+		return "every file"
+	}
+	for _, tbl := range [][]Pattern{Secrets, ClusterSecrets, Persistence, SensitiveReads, KernelTamper} {
+		for _, p := range tbl {
+			for _, g := range expandHome(p.Glob) {
+				if strings.HasPrefix(g, "*") {
+					continue
+				}
+				for i := 1; i < len(g); i++ {
+					if g[i] == '/' && baseline.Match(g[:i], dir) {
+						return p.What
+					}
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// holdsSensitive, through the prefixes compiled once, names the row the
+// tables' prefixes tried one by one name.
+func TestHoldsSensitiveMatchesTables(t *testing.T) {
+	for _, v := range samplePaths() {
+		if got, want := holdsSensitive(v), refHoldsSensitive(v); got != want {
+			t.Fatalf("holdsSensitive(%q) = %q, the tables say %q", v, got, want)
+		}
+	}
 }

@@ -3,8 +3,6 @@ package diff
 import (
 	"path"
 	"strings"
-
-	"github.com/behavediff/behavediff/baseline"
 )
 
 // Tables the rules of risk.go look things up in, beside the secret and
@@ -290,25 +288,14 @@ func linkSensitive(f *fact) (bool, string) {
 }
 
 // holdsSensitive names a table entry below directory dir ("" if none).
-// Globs that start with a wildcard (**/.env) are left out: they are below
-// every directory.
 func holdsSensitive(dir string) string {
 	dir = strings.TrimSuffix(dir, "/")
 	if dir == "" {
 		return "every file"
 	}
-	for _, tbl := range [][]Pattern{Secrets, ClusterSecrets, Persistence, SensitiveReads, KernelTamper} {
-		for _, p := range tbl {
-			for _, g := range expandHome(p.Glob) {
-				if strings.HasPrefix(g, "*") {
-					continue
-				}
-				for i := 1; i < len(g); i++ {
-					if g[i] == '/' && baseline.Match(g[:i], dir) {
-						return p.What
-					}
-				}
-			}
+	for _, p := range sensitiveParents {
+		if p.glob.Match(dir) {
+			return p.what
 		}
 	}
 	return ""

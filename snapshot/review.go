@@ -130,7 +130,7 @@ func matches(f diff.Finding, it item) bool {
 	case "exit":
 		return f.Section == "exit"
 	case "processes":
-		return f.Section == "processes" && f.Subject == it.proc.Exe+" ["+strings.Join(it.proc.Argv, " ")+"]"
+		return f.Section == "processes" && f.Subject == diff.ProcessSubject(it.proc)
 	}
 	return f.Subject == it.entry.String() && (f.Section == it.section || f.Section != "processes" && f.Section != "exit")
 }

@@ -71,36 +71,29 @@ func (s *Store) Resolve(ctx context.Context, ref string) (int64, error) {
 	if _, err := os.Stat(s.Path); errors.Is(err, os.ErrNotExist) {
 		return 0, noRun{fmt.Errorf("no run %s: no trace database at %s yet (record a run first)", ref, s.Path)}
 	}
-	db, err := store.OpenReadOnly(ctx, s.Path)
-	if err != nil {
-		return 0, err
-	}
-	defer db.Close()
-	id, err := db.ResolveRun(ctx, ref)
-	if err != nil {
-		return 0, noRun{err}
-	}
-	return id, nil
+	return readOnce(ctx, s, func(r *storeSession) (int64, error) { return r.Resolve(ctx, ref) })
 }
 
 // Load implements Runner.
 func (s *Store) Load(ctx context.Context, id int64) (*store.Trace, error) {
-	db, err := store.OpenReadOnly(ctx, s.Path)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	return db.LoadDistinct(ctx, id)
+	return readOnce(ctx, s, func(r *storeSession) (*store.Trace, error) { return r.Load(ctx, id) })
 }
 
 // Spec implements Runner.
 func (s *Store) Spec(ctx context.Context, id int64) (recorder.Spec, error) {
+	return readOnce(ctx, s, func(r *storeSession) (recorder.Spec, error) { return r.Spec(ctx, id) })
+}
+
+// readOnce serves one read of s through a session of its own: storeSession
+// holds the one definition of each read.
+func readOnce[T any](ctx context.Context, s *Store, read func(*storeSession) (T, error)) (T, error) {
 	db, err := store.OpenReadOnly(ctx, s.Path)
 	if err != nil {
-		return recorder.Spec{}, err
+		var zero T
+		return zero, err
 	}
 	defer db.Close()
-	return replay.SpecOfRun(ctx, db, id)
+	return read(&storeSession{Store: s, db: db})
 }
 
 // sessionOpener is a Runner that can serve a workflow's reads through one
