@@ -108,8 +108,10 @@ func TestAdversarialPathRaceFlipper(t *testing.T) {
 	requireRoot(t)
 	requireGCC(t)
 	base := "#!/bin/sh\necho building\n"
-	// every CPU: the default quota (all but one) would let the flipper and
-	// the caller rarely run at the same time on a small machine
+	// every CPU: the flipper and the caller must be able to run at the same
+	// time. The default has no cap now (a low weight), so this only pins the
+	// test's bandwidth should the default ever cap again (it once left one
+	// CPU out, and on a small machine the two then rarely ran together)
 	dir := adversarialProjectIn(t, t.TempDir(), base, "--cpus", strconv.Itoa(runtime.NumCPU()))
 	adversarialBinary(t, dir, "pathrace")
 	// long: past getname()'s embedded buffer there is no kernel copy, so
