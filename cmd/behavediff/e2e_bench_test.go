@@ -57,8 +57,9 @@ int main(int argc, char **argv) {
 // record -- WORKLOAD` as a whole process (sandbox, sensor, drain, store),
 // minus the fixed cost of `record -- true`, divided by the same static
 // WORKLOAD run bare on the host with its file on a tmpfs (the sandbox's /tmp
-// is one too). Runs are interleaved (bare, true, workload) and medians
-// taken, so the ratio is against a baseline measured under the same load.
+// is one too). Runs are interleaved (bare, true, workload; each round
+// starts one slot later, see rotated) and medians taken, so the ratio is
+// against a baseline measured under the same load.
 // It also reports `record -- true` on its own (issue 14: <= 0.30 s with a
 // warm daemon).
 // Goal (issue 14): <= 1.25x at 300k rounds; BEHAVEDIFF_BENCH_ROUNDS sets the
@@ -125,9 +126,13 @@ func BenchmarkRecordEndToEnd(b *testing.B) {
 	recTrue := make([][]time.Duration, len(bins))
 	rec := make([][]time.Duration, len(bins))
 	b.ResetTimer()
-	for range pairs {
-		bare = append(bare, run(dirs[0], workload, n, hostTmp))
-		for i, bin := range bins {
+	for p := range pairs {
+		for _, slot := range rotated(1+len(bins), p) {
+			if slot == 0 {
+				bare = append(bare, run(dirs[0], workload, n, hostTmp))
+				continue
+			}
+			i, bin := slot-1, bins[slot-1]
 			recTrue[i] = append(recTrue[i], run(dirs[i], bin, "record", "--", "true"))
 			rec[i] = append(rec[i], run(dirs[i], bin, "record", "--", "./workload", n, "/tmp"))
 		}

@@ -21,7 +21,7 @@ import (
 // measures the syscall-heavy one: what the user waits for, `behavediff
 // record -- WORKLOAD` as a whole process minus `record -- true`, over the
 // same WORKLOAD run bare on the host. Runs are interleaved (bare, true,
-// workload) and medians taken, so the ratio is against a baseline measured
+// workload; each round starts one slot later, see rotated) and medians taken, so the ratio is against a baseline measured
 // under the same load of this shared machine. Goal for both: <= 1.10x.
 
 // e2eWorkload is one workload: files written into every project (the
@@ -47,6 +47,20 @@ type e2eConfig struct {
 func benchPairs(b *testing.B) int {
 	b.Helper()
 	return benchInt(b, "BEHAVEDIFF_BENCH_PAIRS", max(b.N, 5), 1)
+}
+
+// rotated is the order in which round r runs n slots (the bare baseline
+// and each recording configuration): each round starts one slot later, so
+// every slot runs in every position equally often. In a fixed order the
+// same binary measured 1.23x first and 1.06x last in one run of the build
+// benchmark: what a run leaves behind (writeback, the daemon's clean-up)
+// lands on whichever comes next.
+func rotated(n, r int) []int {
+	order := make([]int, n)
+	for i := range order {
+		order[i] = (r + i) % n
+	}
+	return order
 }
 
 // benchInt reads a positive integer knob, or returns def.
@@ -187,10 +201,14 @@ func runE2EWorkload(b *testing.B, w e2eWorkload, goal float64) {
 	rec := make([][]time.Duration, len(bins))
 	recCPU := make([][]time.Duration, len(bins))
 	b.ResetTimer()
-	for range pairs {
-		bare = append(bare, run(bareDir, bareEnv, "/bin/sh", "-c", w.script))
-		bareW = append(bareW, weighted(w.script))
-		for i := range bins {
+	for p := range pairs {
+		for _, slot := range rotated(1+len(bins), p) {
+			if slot == 0 {
+				bare = append(bare, run(bareDir, bareEnv, "/bin/sh", "-c", w.script))
+				bareW = append(bareW, weighted(w.script))
+				continue
+			}
+			i := slot - 1
 			recTrue[i] = append(recTrue[i], record(i, "true"))
 			rec[i] = append(rec[i], record(i, "/bin/sh", "-c", w.script))
 			recCPU[i] = append(recCPU[i], cpu)
