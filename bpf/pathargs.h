@@ -321,10 +321,14 @@ static __always_inline void take_kernel_copy(struct path_args *e, int i, struct 
 /*
  * kernel_is_entry reports whether the kernel's string at name is slot i's
  * entry copy, and marks it the kernel's then: the entry copy's en bytes
- * (NUL included) are read as such (a plain copy, where a string read goes
- * byte by byte) and compared; equal bytes are the same string. Otherwise
- * (no entry copy, another string, or the read failed: e.g. an entry copy
- * longer than the names_cache object) the caller reads the string itself.
+ * (NUL included) are compared with the kernel's in place, through an
+ * untyped read-only view (kread64): no copy, no helper call. Equal bytes
+ * are the same string. Up to LONG_PATH bytes only: they lie inside the
+ * names_cache object (its embedded buffer starts 32 bytes in), where the
+ * view's loads cannot fault (a faulting load reads 0, which could pass for
+ * the NUL); a longer copy is read with bpf_probe_read_kernel, which says
+ * when it fails. Otherwise (no entry copy, another string, or the read
+ * failed) the caller reads the string itself.
  */
 static __always_inline int kernel_is_entry(struct path_args *e, int i, struct kname *kn, __u64 name)
 {
@@ -332,8 +336,12 @@ static __always_inline int kernel_is_entry(struct path_args *e, int i, struct kn
 	if (en <= 0)
 		return 0;
 	en = CLAMP(en, STR_MAX);
-	if (bpf_probe_read_kernel(kn->s, en, (void *)name) < 0 || str_differs(kn->s, e->str[i], en))
+	if (en <= LONG_PATH) {
+		if (str_differs(bpf_rdonly_cast((void *)name, 0), e->str[i], en))
+			return 0;
+	} else if (bpf_probe_read_kernel(kn->s, en, (void *)name) < 0 || str_differs(kn->s, e->str[i], en)) {
 		return 0;
+	}
 	e->kcopy |= 1 << i;
 	return 1;
 }

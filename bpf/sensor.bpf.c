@@ -199,6 +199,19 @@ __noinline int cur_in_target(void)
 }
 
 /*
+ * kread64 loads the 8 bytes at kernel address p + off as a number, through
+ * an untyped read-only view (bpf_rdonly_cast to void, Linux 6.17; the
+ * verifier inlines the cast): a plain load that reads 0 where the address
+ * faults, where bpf_probe_read_kernel costs a helper call. Through a BTF
+ * pointer a pointer field comes back as a pointer, which cannot be hashed
+ * or passed to a global function; and only constant offsets are allowed.
+ */
+static __always_inline __u64 kread64(const void *p, __u64 off)
+{
+	return *(const __u64 *)((const char *)bpf_rdonly_cast(p, 0) + off);
+}
+
+/*
  * The path helpers take the current task as a number (bpf_get_current_task(),
  * read through KCAST): a global function gets scalars only, and one lookup
  * per record serves the fd, its path and the walk's root.
@@ -210,10 +223,8 @@ static __always_inline struct file *fd_file(__s64 fd, __u64 task)
 	struct fdtable *fdt = KCAST(struct task_struct, task)->files->fdt;
 	if ((__u64)fd >= fdt->max_fds)
 		return 0;
-	struct file **fds = fdt->fd;
-	struct file *f = 0;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]); /* variable index: no direct load */
-	return f;
+	/* the slot at a variable index (kread64) */
+	return (struct file *)kread64(fdt->fd, (__u64)fd * 8);
 }
 
 /*
@@ -223,15 +234,20 @@ static __always_inline struct file *fd_file(__s64 fd, __u64 task)
  */
 static __always_inline bool fd_path(__s64 fd, struct path *p, __u64 task)
 {
+	__u32 mnt = bpf_core_field_offset(struct path, mnt), dentry = bpf_core_field_offset(struct path, dentry);
 	if ((int)fd == AT_FDCWD) {
 		struct fs_struct *fs = KCAST(struct task_struct, task)->fs;
-		bpf_probe_read_kernel(p, sizeof(*p), &fs->pwd);
+		__u32 pwd = bpf_core_field_offset(struct fs_struct, pwd);
+		p->mnt = (void *)kread64(fs, pwd + mnt);
+		p->dentry = (void *)kread64(fs, pwd + dentry);
 		return true;
 	}
-	struct file *f = KCAST(struct file, fd_file(fd, task));
+	struct file *f = fd_file(fd, task);
 	if (!f)
 		return false;
-	bpf_probe_read_kernel(p, sizeof(*p), &f->f_path);
+	__u32 fp = bpf_core_field_offset(struct file, f_path);
+	p->mnt = (void *)kread64(f, fp + mnt);
+	p->dentry = (void *)kread64(f, fp + dentry);
 	return true;
 }
 

@@ -247,6 +247,8 @@ func helper(mode string, args []string) int {
 		return sockaddrHelper(args)
 	case "mmsg-race":
 		return mmsgRaceHelper(args)
+	case "highfd": // args: dir
+		return highFDHelper(args[0])
 	case "missing": // args: count, path
 		var n int
 		fmt.Sscan(args[0], &n)
