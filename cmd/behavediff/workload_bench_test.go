@@ -49,6 +49,23 @@ func benchPairs(b *testing.B) int {
 	return benchInt(b, "BEHAVEDIFF_BENCH_PAIRS", max(b.N, 5), 1)
 }
 
+// sweepBenchCgroups removes the bare runs' cgroups that an interrupted
+// benchmark left in grp (its Cleanup never ran): bench-bare-PID of a
+// process that is gone. A cgroup still holding a process is not empty,
+// and rmdir leaves it.
+func sweepBenchCgroups(grp string) {
+	dirs, _ := filepath.Glob(filepath.Join(grp, "bench-bare-*"))
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(d), "bench-bare-"))
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if syscall.Kill(pid, 0) == syscall.ESRCH {
+			os.Remove(d)
+		}
+	}
+}
+
 // rotated is the order in which round r runs n slots (the bare baseline
 // and each recording configuration): each round starts one slot later, so
 // every slot runs in every position equally often. In a fixed order the
@@ -181,6 +198,7 @@ func runE2EWorkload(b *testing.B, w e2eWorkload, goal float64) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		sweepBenchCgroups(grp)
 		dir := filepath.Join(grp, fmt.Sprintf("bench-bare-%d", os.Getpid()))
 		if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
 			b.Fatal(err)
