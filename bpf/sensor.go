@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
 )
 
 // DefaultRingBufBytes is the ring buffer size used when Config.RingBufBytes
@@ -108,6 +110,13 @@ func syscallTable(spec *ebpf.CollectionSpec) ([nrTable]uint8, error) {
 // loadError keeps the useful tail of a verifier log: the full log of a
 // program this size is thousands of lines, the reason is at the end.
 func loadError(err error) error {
+	var uts unix.Utsname
+	if unix.Uname(&uts) == nil {
+		release := unix.ByteSliceToString(uts.Release[:])
+		if major, minor, ok := kernelVersion(release); ok && (major < minKernelMajor || major == minKernelMajor && minor < minKernelMinor) {
+			return fmt.Errorf("%w (this kernel: %s): %w", ErrKernelTooOld, release, err)
+		}
+	}
 	var ve *ebpf.VerifierError
 	if errors.As(err, &ve) {
 		log := ve.Log
@@ -117,6 +126,35 @@ func loadError(err error) error {
 		return fmt.Errorf("bpf: load programs: %w\nverifier log tail:\n%s", err, strings.Join(log, "\n"))
 	}
 	return fmt.Errorf("bpf: load programs: %w", err)
+}
+
+// ErrKernelTooOld wraps a load failure on a kernel older than the sensor
+// needs: Linux 6.17, for bpf_rdonly_cast to an untyped view (kread64 in
+// sensor.bpf.c), on top of tp_btf programs, task storage and the cgroup
+// sock_addr hooks.
+var ErrKernelTooOld = errors.New("bpf: the sensor needs Linux 6.17 or later")
+
+// The oldest kernel the sensor loads on (ErrKernelTooOld).
+const minKernelMajor, minKernelMinor = 6, 17
+
+// kernelVersion reads major and minor from a kernel release string such
+// as "6.18.0-1-amd64" or "6.17-rc1".
+func kernelVersion(release string) (major, minor int, ok bool) {
+	parts := strings.SplitN(release, ".", 3)
+	if len(parts) < 2 {
+		return 0, 0, false
+	}
+	lead := func(s string) (int, bool) {
+		n := 0
+		for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+			n++
+		}
+		v, err := strconv.Atoi(s[:n])
+		return v, err == nil
+	}
+	major, ok1 := lead(parts[0])
+	minor, ok2 := lead(parts[1])
+	return major, minor, ok1 && ok2
 }
 
 // Read blocks until the next event and returns it decoded. After Stop it

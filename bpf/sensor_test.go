@@ -261,3 +261,24 @@ func helper(mode string, args []string) int {
 	}
 	return 2
 }
+
+func TestKernelVersion(t *testing.T) {
+	for _, c := range []struct {
+		release      string
+		major, minor int
+		ok           bool
+	}{
+		{"6.18.0-1-amd64", 6, 18, true},
+		{"6.17-rc1", 6, 17, true},
+		{"5.15.0", 5, 15, true},
+		{"6.9.12+bpo", 6, 9, true},
+		{"6", 0, 0, false},
+		{"", 0, 0, false},
+		{"x.y", 0, 0, false},
+	} {
+		major, minor, ok := kernelVersion(c.release)
+		if major != c.major || minor != c.minor || ok != c.ok {
+			t.Errorf("kernelVersion(%q) = %d, %d, %v; want %d, %d, %v", c.release, major, minor, ok, c.major, c.minor, c.ok)
+		}
+	}
+}
