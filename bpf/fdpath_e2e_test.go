@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -119,3 +120,78 @@ func TestDirfdBaseAtEveryTableSlot(t *testing.T) {
 		t.Errorf("openat through a dirfd past the table: base %q, want none", got)
 	}
 }
+
+// pathOfLen returns a path under dir that is exactly n bytes long (its
+// directories made, the file created), from components of at most 200
+// bytes.
+func pathOfLen(t *testing.T, dir string, n int) string {
+	t.Helper()
+	p := dir
+	for len(p)+1+200 < n-1 {
+		p += "/" + strings.Repeat("d", 200)
+	}
+	p += "/" + strings.Repeat("f", n-len(p)-1)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if len(p) != n {
+		t.Fatalf("made a %d byte path, want %d", len(p), n)
+	}
+	return p
+}
+
+// kmem_free compares the kernel's copy of a path with the entry copy in
+// place up to LONG_PATH (4000) bytes and through a helper read beyond
+// (pathargs.h kernel_is_entry). Across both sides of that bound and of
+// the 64 bytes compared without a loop, an honest open is stored as
+// itself and flagged neither raced nor late; past getname()'s embedded
+// buffer (4064 bytes here) there is no kernel copy, and it is late.
+func TestKernelCopyAtEveryLength(t *testing.T) {
+	requireRoot(t)
+	cg := newCgroup(t, "pathlen")
+	s := load(t, Config{CgroupID: cg.id})
+	c := collect(s)
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lens := []int{63, 64, 65, 3998, 3999, 4000, 4001, 4063, 4080}
+	var paths []string
+	for _, n := range lens {
+		paths = append(paths, pathOfLen(t, dir, n))
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := cg.command(self, paths...)
+	cmd.Env = append(os.Environ(), "BEHAVEDIFF_SENSOR_HELPER=open")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	byPath := map[string]Event{}
+	for _, e := range c.wait(t, s) {
+		if e.Kind == KindSyscall && (e.Nr == openNrFor(t) || e.Nr == openatNrFor(t)) {
+			byPath[e.Str[0]] = e
+		}
+	}
+	for i, p := range paths {
+		n := lens[i]
+		e, ok := byPath[p]
+		if !ok {
+			t.Errorf("%d-byte path: open not stored as itself", n)
+			continue
+		}
+		// the string with its NUL: the kernel copy fits in 4064 bytes
+		wantLate := n+1 > 4064
+		if e.Raced || e.Late != wantLate || e.Ret < 0 {
+			t.Errorf("%d-byte path: raced %v, late %v (want %v), result %d", n, e.Raced, e.Late, wantLate, e.Ret)
+		}
+	}
+}
+
+func openNrFor(t *testing.T) int32   { return nr(t, "open") }
+func openatNrFor(t *testing.T) int32 { return nr(t, "openat") }

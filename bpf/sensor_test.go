@@ -247,6 +247,13 @@ func helper(mode string, args []string) int {
 		return sockaddrHelper(args)
 	case "mmsg-race":
 		return mmsgRaceHelper(args)
+	case "open": // args: paths, each opened read-only once
+		for _, p := range args {
+			if fd, err := unix.Open(p, unix.O_RDONLY, 0); err == nil {
+				unix.Close(fd)
+			}
+		}
+		return 0
 	case "highfd": // args: dir
 		return highFDHelper(args[0])
 	case "missing": // args: count, path
