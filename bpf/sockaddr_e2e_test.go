@@ -2,7 +2,6 @@ package bpf
 
 import (
 	"errors"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/behavediff/behavediff/internal/socktest"
 )
 
 // TestSockAddrHooks runs a helper in a traced cgroup that connects, binds
@@ -197,20 +198,7 @@ func TestUnixPrefixes(t *testing.T) {
 func hostSockBehindLink(t *testing.T, allowed string) (hostSock, link string) {
 	t.Helper()
 	hostSock = filepath.Join(t.TempDir(), "host.sock")
-	l, err := net.Listen("unix", hostSock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	socktest.Listen(t, hostSock, "unix")
 	link = filepath.Join(allowed, "link.sock")
 	if err := os.Symlink(hostSock, link); err != nil {
 		t.Fatal(err)

@@ -3,16 +3,15 @@ package recorder
 import (
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 
+	"github.com/behavediff/behavediff/internal/socktest"
 	"github.com/behavediff/behavediff/store"
 )
 
@@ -39,57 +38,6 @@ func hostSocketDir(t *testing.T, prefix string) string {
 	return dir
 }
 
-// hostListener is a unix socket of the host (outside the sandbox), counting
-// every byte it receives.
-type hostListener struct {
-	path string
-	got  atomic.Int64
-	n    atomic.Int64 // connections accepted
-}
-
-func listenHost(t *testing.T, path, network string) *hostListener {
-	t.Helper()
-	h := &hostListener{path: path}
-	if network == "unixgram" {
-		c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: network})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		go func() {
-			buf := make([]byte, 64)
-			for {
-				n, _, err := c.ReadFrom(buf)
-				if err != nil {
-					return
-				}
-				h.got.Add(int64(n))
-			}
-		}()
-		return h
-	}
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			h.n.Add(1)
-			go func() {
-				n, _ := io.Copy(io.Discard, c)
-				h.got.Add(n)
-				c.Close()
-			}()
-		}
-	}()
-	return h
-}
-
 // TestRecordSockAddrAdversarial attacks the recorded addresses and the host
 // unix socket policy from inside a real sandbox: racing threads rewrite the
 // sockaddr of blocking connects (the stored address must be the kernel's,
@@ -105,11 +53,11 @@ func TestRecordSockAddrAdversarial(t *testing.T) {
 	// TestHostSocketsMasked) and world-writable (so the user namespace does
 	// not stop them by permission, see TestRecordHostSocketNotWritable): the
 	// eBPF policy alone must.
-	var host, gram *hostListener
+	var host, gram *socktest.Listener
 	stdin := lateBind(func() {
-		host = listenHost(t, filepath.Join(hostDir, "host.sock"), "unix")
-		gram = listenHost(t, filepath.Join(hostDir, "dgram.sock"), "unixgram")
-		for _, p := range []string{host.path, gram.path} {
+		host = socktest.Listen(t, filepath.Join(hostDir, "host.sock"), "unix")
+		gram = socktest.Listen(t, filepath.Join(hostDir, "dgram.sock"), "unixgram")
+		for _, p := range []string{host.Path, gram.Path} {
 			if err := os.Chmod(p, 0o777); err != nil {
 				t.Error(err)
 			}
@@ -162,8 +110,8 @@ exit 0
 			t.Errorf("stdout lacks %q: the symlinked host connect was not killed", want)
 		}
 	}
-	if host.got.Load() != 0 || gram.got.Load() != 0 {
-		t.Errorf("the host's sockets received %d + %d bytes from the sandbox", host.got.Load(), gram.got.Load())
+	if host.Bytes.Load() != 0 || gram.Bytes.Load() != 0 {
+		t.Errorf("the host's sockets received %d + %d bytes from the sandbox", host.Bytes.Load(), gram.Bytes.Load())
 	}
 
 	count := func(f func(e store.NetEvent) bool) int {
@@ -248,10 +196,10 @@ func TestRecordHostSocketNotWritable(t *testing.T) {
 	// Bound after the sandbox is created, so not masked: the permission
 	// check alone must stop the code.
 	hostPath, gramPath := filepath.Join(hostDir, "host.sock"), filepath.Join(hostDir, "dgram.sock")
-	var host, gram *hostListener
+	var host, gram *socktest.Listener
 	bind := func() {
-		host = listenHost(t, hostPath, "unix")
-		gram = listenHost(t, gramPath, "unixgram")
+		host = socktest.Listen(t, hostPath, "unix")
+		gram = socktest.Listen(t, gramPath, "unixgram")
 		for _, p := range []string{hostPath, gramPath} {
 			if err := os.Chmod(p, 0o755); err != nil {
 				t.Error(err)
@@ -294,8 +242,8 @@ exit 0
 	if strings.Contains(r.stdout, "exit 137") {
 		t.Error("a refused attempt was killed: the kernel, not the sys_exit check, should have stopped it")
 	}
-	if host.got.Load() != 0 || host.n.Load() != 0 || gram.got.Load() != 0 {
-		t.Errorf("the host's sockets got %d connections, %d + %d bytes from the sandbox", host.n.Load(), host.got.Load(), gram.got.Load())
+	if host.Bytes.Load() != 0 || host.Conns.Load() != 0 || gram.Bytes.Load() != 0 {
+		t.Errorf("the host's sockets got %d connections, %d + %d bytes from the sandbox", host.Conns.Load(), host.Bytes.Load(), gram.Bytes.Load())
 	}
 	const eacces = -13
 	for _, c := range []struct {
@@ -334,7 +282,7 @@ exit 0
 	r = record(t, ws, Spec{Args: []string{"/bin/sh", "-c", fmt.Sprintf("read go; %s connect %s/ctl.sock LEAK; echo \"exit $?\"", probe, ws)}, UserNS: "off"},
 		func(o *Options) {
 			o.Stdin = lateBind(func() {
-				listenHost(t, ctl, "unix")
+				socktest.Listen(t, ctl, "unix")
 				os.Chmod(ctl, 0o755)
 			})
 		})

@@ -4,60 +4,20 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
+
+	"github.com/behavediff/behavediff/internal/socktest"
 )
 
-// sockListener is a unix socket on the host counting what reaches it.
-type sockListener struct {
-	path  string
-	conns atomic.Int64
-	bytes atomic.Int64
-}
-
-func listenSock(t *testing.T, path, network string) *sockListener {
+// listenSock is a host socket (socktest.Listen) the sandbox's user
+// namespace could reach by permission.
+func listenSock(t *testing.T, path, network string) *socktest.Listener {
 	t.Helper()
-	h := &sockListener{path: path}
-	if network == "unixgram" {
-		c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: network})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		go func() {
-			buf := make([]byte, 64)
-			for {
-				n, _, err := c.ReadFrom(buf)
-				if err != nil {
-					return
-				}
-				h.bytes.Add(int64(n))
-			}
-		}()
-	} else {
-		l, err := net.Listen("unix", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { l.Close() })
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				h.conns.Add(1)
-				n, _ := io.Copy(io.Discard, c)
-				h.bytes.Add(n)
-				c.Close()
-			}
-		}()
-	}
+	h := socktest.Listen(t, path, network)
 	// World-writable: the user namespace does not stop these by permission.
 	if err := os.Chmod(path, 0o777); err != nil {
 		t.Fatal(err)
@@ -103,17 +63,17 @@ func TestHostSocketsMasked(t *testing.T) {
 	stream := listenSock(t, filepath.Join(hostDir, "stream.sock"), "unix")
 	gram := listenSock(t, filepath.Join(hostDir, "gram.sock"), "unixgram")
 	inWS := listenSock(t, filepath.Join(ws, "dev.sock"), "unixgram")
-	var late *sockListener
+	var late *socktest.Listener
 	stdin := &lateReader{r: strings.NewReader("go\n"), bind: func() {
 		late = listenSock(t, filepath.Join(hostDir, "late.sock"), "unixgram")
 	}}
 	h := helperEnv + "="
 	script := `read x
-ln -s ` + stream.path + ` /tmp/s.sock; ln -s ` + gram.path + ` /tmp/g.sock; ln -s ` + gram.path + ` g.sock; ln -s ` + hostDir + `/late.sock /tmp/late.sock
+ln -s ` + stream.Path + ` /tmp/s.sock; ln -s ` + gram.Path + ` /tmp/g.sock; ln -s ` + gram.Path + ` g.sock; ln -s ` + hostDir + `/late.sock /tmp/late.sock
 ` + h + `unix-connect ./helper /tmp/s.sock
 ` + h + `unix-sendto ./helper /tmp/g.sock
 ` + h + `unix-sendto ./helper g.sock
-` + h + `unix-sendto ./helper ` + inWS.path + `
+` + h + `unix-sendto ./helper ` + inWS.Path + `
 ` + h + `unix-sendto ./helper /tmp/late.sock
 `
 	var out, errb bytes.Buffer
@@ -130,19 +90,19 @@ ln -s ` + stream.path + ` /tmp/s.sock; ln -s ` + gram.path + ` /tmp/g.sock; ln -
 		t.Fatal(err)
 	}
 	t.Logf("inside:\n%s%s", out.String(), errb.String())
-	for _, l := range []*sockListener{stream, gram, inWS} {
-		if n, b := l.conns.Load(), l.bytes.Load(); n != 0 || b != 0 {
-			t.Errorf("%s got %d connections and %d bytes from the sandbox", l.path, n, b)
+	for _, l := range []*socktest.Listener{stream, gram, inWS} {
+		if n, b := l.Conns.Load(), l.Bytes.Load(); n != 0 || b != 0 {
+			t.Errorf("%s got %d connections and %d bytes from the sandbox", l.Path, n, b)
 		}
 	}
 	// The mask is an empty 0444 file: EACCES for the code's uid when it may
 	// not write it, ECONNREFUSED (not a socket) otherwise.
-	for _, attempt := range []string{"unix-connect /tmp/s.sock: ", "unix-sendto /tmp/g.sock: ", "unix-sendto g.sock: ", "unix-sendto " + inWS.path + ": "} {
+	for _, attempt := range []string{"unix-connect /tmp/s.sock: ", "unix-sendto /tmp/g.sock: ", "unix-sendto g.sock: ", "unix-sendto " + inWS.Path + ": "} {
 		if !strings.Contains(out.String(), attempt+"permission denied\n") && !strings.Contains(out.String(), attempt+"connection refused\n") {
 			t.Errorf("output lacks %q followed by a refusal", attempt)
 		}
 	}
-	if late == nil || late.bytes.Load() == 0 {
+	if late == nil || late.Bytes.Load() == 0 {
 		t.Errorf("the socket bound after Create got nothing: the test cannot tell a mask from a broken helper")
 	}
 }
