@@ -1,30 +1,11 @@
 package recorder
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/behavediff/behavediff/bpf"
 	"github.com/behavediff/behavediff/store"
 )
-
-// splitJoinTidy is lexicalTidy as it was before its fast path, the
-// reference the fast path must agree with.
-func splitJoinTidy(p string) (string, store.PathState) {
-	parts := strings.Split(p, "/")
-	out := parts[:0]
-	state := store.PathKernel
-	for _, c := range parts {
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			state = store.PathUnresolved
-		}
-		out = append(out, c)
-	}
-	return "/" + strings.Join(out, "/"), state
-}
 
 // FuzzLexicalTidy: a path returned as it is (no split and join) must be
 // exactly what splitting and joining makes of it, ".." state included;
