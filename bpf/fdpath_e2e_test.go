@@ -4,11 +4,27 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
 )
+
+// runHelper runs this test binary's helper mode (TestMain) in cg and
+// fails the test when it fails.
+func runHelper(t *testing.T, cg *testCgroup, mode string, args ...string) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := cg.command(self, args...)
+	cmd.Env = append(os.Environ(), "BEHAVEDIFF_SENSOR_HELPER="+mode)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("helper %s: %v\n%s", mode, err, out)
+	}
+}
 
 // highFDNumbers are the dirfds the highfd helper uses under an fd limit
 // of limit: ones in the table's embedded first 64 slots, then ones that
@@ -43,7 +59,7 @@ func highFDHelper(dir string) int {
 				return 5
 			}
 		}
-		fd, err := unix.Openat(n, "via"+itoa(n), unix.O_CREAT|unix.O_WRONLY, 0o644)
+		fd, err := unix.Openat(n, "via"+strconv.Itoa(n), unix.O_CREAT|unix.O_WRONLY, 0o644)
 		if err != nil {
 			return 6
 		}
@@ -53,16 +69,6 @@ func highFDHelper(dir string) int {
 		return 7
 	}
 	return 0
-}
-
-func itoa(n int) string {
-	b := []byte{}
-	for {
-		b = append([]byte{byte('0' + n%10)}, b...)
-		if n /= 10; n == 0 {
-			return string(b)
-		}
-	}
 }
 
 // The sensor reads a dirfd's slot of the fd table at a variable index (a
@@ -90,15 +96,7 @@ func TestDirfdBaseAtEveryTableSlot(t *testing.T) {
 	if old.Max < 2048 {
 		t.Logf("fd limit %d: the grown table is small", old.Max)
 	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := cg.command(self, dir)
-	cmd.Env = append(os.Environ(), "BEHAVEDIFF_SENSOR_HELPER=highfd")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("helper: %v\n%s", err, out)
-	}
+	runHelper(t, cg, "highfd", dir)
 	evs := c.wait(t, s)
 	bases := map[string]string{}
 	for _, e := range evs {
@@ -107,7 +105,7 @@ func TestDirfdBaseAtEveryTableSlot(t *testing.T) {
 		}
 	}
 	for _, n := range highFDNumbers(int(old.Max)) {
-		name := "via" + itoa(n)
+		name := "via" + strconv.Itoa(n)
 		if got, ok := bases[name]; !ok {
 			t.Errorf("openat through dirfd %d not recorded", n)
 		} else if got != dir {
@@ -163,18 +161,10 @@ func TestKernelCopyAtEveryLength(t *testing.T) {
 	for _, n := range lens {
 		paths = append(paths, pathOfLen(t, dir, n))
 	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := cg.command(self, paths...)
-	cmd.Env = append(os.Environ(), "BEHAVEDIFF_SENSOR_HELPER=open")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("helper: %v\n%s", err, out)
-	}
+	runHelper(t, cg, "open", paths...)
 	byPath := map[string]Event{}
 	for _, e := range c.wait(t, s) {
-		if e.Kind == KindSyscall && (e.Nr == openNrFor(t) || e.Nr == openatNrFor(t)) {
+		if e.Kind == KindSyscall && (e.Nr == nr(t, "open") || e.Nr == nr(t, "openat")) {
 			byPath[e.Str[0]] = e
 		}
 	}
@@ -192,6 +182,3 @@ func TestKernelCopyAtEveryLength(t *testing.T) {
 		}
 	}
 }
-
-func openNrFor(t *testing.T) int32   { return nr(t, "open") }
-func openatNrFor(t *testing.T) int32 { return nr(t, "openat") }
